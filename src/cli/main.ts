@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { loadOrCreateDevSecrets } from '../config/dev-secrets.js';
+import { readEnvironment } from '../config/env-file.js';
+import { variables } from '../config/variables.js';
+import { DataDirLockedError } from '../db/data-dir-lock.js';
+import { createLogger } from '../start/logger.js';
+import { startService } from '../start/service.js';
+import { runMigrations } from '../start/migrate-command.js';
+
+const usage = `Usage: taskwire <command> [options]
+
+Commands:
+  serve      Run the HTTP service (webhook, API) on PORT (default 8000)
+  migrate    Apply database migrations and exit
+  config     Show every configuration variable with its default and meaning
+  help       Show this help
+
+Configuration comes from the environment and an optional .env file in the current folder.
+Without DATABASE_URL, data is kept in an embedded database in DATA_DIR (./data).`;
+
+function readConfig(): Config {
+  const env = readEnvironment(process.env, process.cwd());
+  return loadConfig(env, { devSecrets: loadOrCreateDevSecrets });
+}
+
+function printDevelopmentBanner(config: Config, address: string, database: string): void {
+  const base = address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
+  const lines = [
+    '',
+    `  Taskwire is running at ${base}`,
+    `  Database: ${database}`,
+    `  Twilio webhook: ${config.publicUrl ?? base}/webhook/twilio`,
+  ];
+  // Only generated development secrets are shown, never configured ones.
+  if (config.apiTokenSource === 'generated') {
+    lines.push(
+      `  API token (development, kept in ${config.dataDir}/secrets.json): ${config.apiToken}`,
+    );
+  }
+  if (config.twilio.authTokenSource === 'generated') {
+    lines.push(
+      '  TWILIO_AUTH_TOKEN is not set: a development token was generated, so only locally signed',
+      '  webhooks are accepted. Set TWILIO_AUTH_TOKEN to receive messages from Twilio.',
+    );
+  }
+  lines.push('');
+  console.error(lines.join('\n'));
+}
+
+async function serve(): Promise<void> {
+  const config = readConfig();
+  const log = createLogger(config.logLevel);
+  const service = await startService(config, log);
+  log.info({ address: service.address, database: service.databaseDescription }, 'taskwire started');
+  if (!config.production)
+    printDevelopmentBanner(config, service.address, service.databaseDescription);
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    void service.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+function showConfig(): void {
+  for (const variable of variables) {
+    console.log(`${variable.name}${variable.default === null ? '' : `=${variable.default}`}`);
+    console.log(`    ${variable.description.replaceAll('`', '')}`);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: false,
+    options: { help: { type: 'boolean', short: 'h' } },
+  });
+  const command = positionals[0] ?? 'help';
+  if (values.help || command === 'help') {
+    console.log(usage);
+    return 0;
+  }
+  switch (command) {
+    case 'serve':
+      await serve();
+      return -1; // keeps running
+    case 'migrate':
+      return runMigrations(readConfig());
+    case 'config':
+      showConfig();
+      return 0;
+    default:
+      console.error(`Unknown command "${command}".\n\n${usage}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      console.error(
+        `${error.message}\n\nSee \`taskwire config\` for every variable and its default.`,
+      );
+    } else if (error instanceof DataDirLockedError) {
+      console.error(error.message);
+    } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      console.error(`Port in use: ${(error as Error).message}. Set PORT to another port.`);
+    } else {
+      console.error(error);
+    }
+    process.exit(1);
+  },
+);

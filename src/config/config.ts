@@ -1,0 +1,261 @@
+import path from 'node:path';
+import { variables } from './variables.js';
+
+export type StorageDriverName = 'local' | 'supabase' | 's3';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly production: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly databaseUrl: string | null;
+  readonly databasePoolSize: number;
+  readonly apiToken: string;
+  /** `generated`: made for development and kept in DATA_DIR; printed at start-up. */
+  readonly apiTokenSource: 'env' | 'generated';
+  readonly publicUrl: string | null;
+  readonly logLevel: LogLevel;
+  readonly twilio: {
+    readonly accountSid: string | null;
+    readonly authToken: string;
+    readonly authTokenSource: 'env' | 'generated';
+    readonly phoneNumber: string | null;
+    readonly whatsappNumber: string | null;
+    readonly apiBaseUrl: string;
+    readonly deleteMedia: boolean;
+  };
+  readonly storage: {
+    readonly driver: StorageDriverName;
+    readonly bucket: string;
+    readonly public: boolean;
+    readonly signedUrlTtlSeconds: number;
+    readonly supabase: { readonly url: string; readonly key: string } | null;
+    readonly s3: {
+      readonly endpoint: string | null;
+      readonly bucket: string;
+      readonly region: string;
+      readonly publicUrl: string | null;
+      readonly accessKeyId: string | null;
+      readonly secretAccessKey: string | null;
+    } | null;
+  };
+  readonly media: { readonly maxBytes: number; readonly timeoutMs: number };
+  readonly worker: {
+    readonly concurrency: number;
+    readonly maxAttempts: number;
+    readonly backoffMs: number;
+    readonly pollMs: number;
+    readonly leaseMs: number;
+  };
+}
+
+export interface DevSecrets {
+  apiToken: string;
+  twilioAuthToken: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Base for relative paths such as DATA_DIR. */
+  cwd?: string;
+  /** Supplies generated secrets in development when API_TOKEN / TWILIO_AUTH_TOKEN are unset. */
+  devSecrets?: (dataDir: string) => DevSecrets;
+}
+
+const logLevels: readonly LogLevel[] = [
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+];
+const defaults = new Map(variables.map((v) => [v.name, v.default]));
+
+/**
+ * Reads and validates the environment once. Every problem is collected and reported
+ * together, naming the variable and what it expects, so one restart fixes them all.
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  options: LoadConfigOptions = {},
+): Config {
+  const problems: string[] = [];
+  const raw = (name: string): string | null => {
+    const value = env[name]?.trim();
+    if (value !== undefined && value !== '') return value;
+    return defaults.get(name) ?? null;
+  };
+  const text = (name: string): string | null => raw(name);
+  const int = (name: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const value = raw(name) ?? '';
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value) || parsed < min || parsed > max) {
+      problems.push(`${name}="${value}": expected a whole number between ${min} and ${max}`);
+      return min;
+    }
+    return parsed;
+  };
+  const bool = (name: string): boolean => {
+    const value = (raw(name) ?? '').toLowerCase();
+    if (['true', '1', 'yes'].includes(value)) return true;
+    if (['false', '0', 'no'].includes(value)) return false;
+    problems.push(`${name}="${value}": expected true or false`);
+    return false;
+  };
+  const url = (name: string): string | null => {
+    const value = raw(name);
+    if (value === null) return null;
+    try {
+      const parsed = new URL(value);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
+      return value.replace(/\/+$/, '');
+    } catch {
+      problems.push(`${name}="${value}": expected an http(s) URL such as https://example.com`);
+      return null;
+    }
+  };
+  const databaseUrl = (): string | null => {
+    const value = raw('DATABASE_URL');
+    if (value === null) return null;
+    if (!/^postgres(ql)?:\/\//.test(value)) {
+      problems.push('DATABASE_URL: expected a postgres:// or postgresql:// connection string');
+      return null;
+    }
+    return value;
+  };
+
+  const nodeEnv = raw('NODE_ENV') ?? 'development';
+  const production = nodeEnv === 'production';
+  const dataDir = path.resolve(options.cwd ?? process.cwd(), raw('DATA_DIR') ?? './data');
+
+  const logLevel = (raw('LOG_LEVEL') ?? 'info') as LogLevel;
+  if (!logLevels.includes(logLevel)) {
+    problems.push(`LOG_LEVEL="${logLevel}": expected one of ${logLevels.join(', ')}`);
+  }
+
+  let apiToken = text('API_TOKEN');
+  let twilioAuthToken = text('TWILIO_AUTH_TOKEN');
+  const apiTokenSource = apiToken ? 'env' : 'generated';
+  const authTokenSource = twilioAuthToken ? 'env' : 'generated';
+  if (production) {
+    if (!apiToken)
+      problems.push(
+        'API_TOKEN: required when NODE_ENV=production (the bearer token for admin routes)',
+      );
+    if (!twilioAuthToken)
+      problems.push(
+        'TWILIO_AUTH_TOKEN: required when NODE_ENV=production (from the Twilio console)',
+      );
+  }
+  if (apiToken && apiToken.length < 16) {
+    problems.push(
+      'API_TOKEN: expected at least 16 characters; generate one with `openssl rand -hex 32`',
+    );
+  }
+
+  const accountSid = text('TWILIO_ACCOUNT_SID');
+  if (accountSid && !/^AC[0-9a-fA-F]{32}$/.test(accountSid)) {
+    problems.push(
+      'TWILIO_ACCOUNT_SID: expected "AC" followed by 32 hex characters, as shown in the Twilio console',
+    );
+  }
+  const phoneNumber = text('TWILIO_PHONE_NUMBER');
+  if (phoneNumber && !/^\+[1-9]\d{6,14}$/.test(phoneNumber)) {
+    problems.push('TWILIO_PHONE_NUMBER: expected an E.164 number such as +15551234567');
+  }
+  const whatsappNumber = text('TWILIO_WHATSAPP_NUMBER');
+  if (whatsappNumber && !/^(whatsapp:)?\+[1-9]\d{6,14}$/.test(whatsappNumber)) {
+    problems.push(
+      'TWILIO_WHATSAPP_NUMBER: expected an E.164 number such as +14155238886 (with or without "whatsapp:")',
+    );
+  }
+
+  const supabaseUrl = url('SUPABASE_URL');
+  const supabaseKey = text('SUPABASE_KEY');
+  const driverValue = raw('STORAGE_DRIVER') ?? (supabaseUrl ? 'supabase' : 'local');
+  let driver: StorageDriverName = 'local';
+  if (driverValue === 'local' || driverValue === 'supabase' || driverValue === 's3') {
+    driver = driverValue;
+  } else {
+    problems.push(`STORAGE_DRIVER="${driverValue}": expected local, supabase or s3`);
+  }
+  const bucket = raw('SUPABASE_BUCKET') ?? 'notes';
+  if (driver === 'supabase' && (!supabaseUrl || !supabaseKey)) {
+    problems.push('SUPABASE_URL and SUPABASE_KEY: both required for STORAGE_DRIVER=supabase');
+  }
+  const s3Bucket = raw('S3_BUCKET') ?? bucket;
+  const s3Endpoint = url('S3_ENDPOINT');
+  const s3PublicUrl = url('S3_PUBLIC_URL');
+
+  if (!production && options.devSecrets && (!apiToken || !twilioAuthToken)) {
+    const generated = options.devSecrets(dataDir);
+    apiToken ??= generated.apiToken;
+    twilioAuthToken ??= generated.twilioAuthToken;
+  }
+
+  const config: Config = {
+    production,
+    host: raw('HOST') ?? '0.0.0.0',
+    port: int('PORT', 0, 65535),
+    dataDir,
+    databaseUrl: databaseUrl(),
+    databasePoolSize: int('DATABASE_POOL_SIZE', 1, 1000),
+    apiToken: apiToken ?? '',
+    apiTokenSource,
+    publicUrl: url('PUBLIC_URL'),
+    logLevel,
+    twilio: {
+      accountSid,
+      authToken: twilioAuthToken ?? '',
+      authTokenSource,
+      phoneNumber,
+      whatsappNumber: whatsappNumber ? whatsappNumber.replace(/^whatsapp:/, '') : null,
+      apiBaseUrl: url('TWILIO_API_BASE_URL') ?? 'https://api.twilio.com',
+      deleteMedia: bool('TWILIO_DELETE_MEDIA'),
+    },
+    storage: {
+      driver,
+      bucket,
+      public: bool('STORAGE_PUBLIC'),
+      signedUrlTtlSeconds: int('STORAGE_SIGNED_URL_TTL', 1, 604800),
+      supabase: supabaseUrl && supabaseKey ? { url: supabaseUrl, key: supabaseKey } : null,
+      s3:
+        driver === 's3'
+          ? {
+              endpoint: s3Endpoint,
+              bucket: s3Bucket,
+              region: raw('S3_REGION') ?? 'us-east-1',
+              publicUrl: s3PublicUrl,
+              accessKeyId: text('AWS_ACCESS_KEY_ID'),
+              secretAccessKey: text('AWS_SECRET_ACCESS_KEY'),
+            }
+          : null,
+    },
+    media: {
+      maxBytes: int('MEDIA_MAX_BYTES', 1),
+      timeoutMs: int('MEDIA_TIMEOUT_MS', 100),
+    },
+    worker: {
+      concurrency: int('WORKER_CONCURRENCY', 1, 256),
+      maxAttempts: int('WORKER_MAX_ATTEMPTS', 1, 100),
+      backoffMs: int('WORKER_BACKOFF_MS', 0),
+      pollMs: int('WORKER_POLL_MS', 10),
+      leaseMs: int('WORKER_LEASE_MS', 1000),
+    },
+  };
+
+  if (!config.apiToken && problems.length === 0) {
+    problems.push('API_TOKEN: not set and no development secret could be generated');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,170 @@
+/**
+ * Every environment variable Taskwire reads, with its default and meaning. This table
+ * is the single source for validation, for `taskwire config` and for the README's
+ * configuration table (a test keeps the README in step with it).
+ */
+export interface VariableSpec {
+  name: string;
+  default: string | null;
+  description: string;
+}
+
+export const variables: readonly VariableSpec[] = [
+  {
+    name: 'NODE_ENV',
+    default: 'development',
+    description: '`production` requires real secrets instead of generating them.',
+  },
+  { name: 'HOST', default: '0.0.0.0', description: 'Interface the HTTP server listens on.' },
+  { name: 'PORT', default: '8000', description: 'Port the HTTP server listens on.' },
+  {
+    name: 'DATA_DIR',
+    default: './data',
+    description:
+      'Folder for the embedded database, local storage and generated development secrets.',
+  },
+  {
+    name: 'DATABASE_URL',
+    default: null,
+    description:
+      "Postgres connection string (Supabase: the project's connection string). Unset: embedded PGlite in `DATA_DIR/pglite`.",
+  },
+  {
+    name: 'DATABASE_POOL_SIZE',
+    default: '10',
+    description: 'Connections per process when `DATABASE_URL` is set.',
+  },
+  {
+    name: 'API_TOKEN',
+    default: null,
+    description:
+      'Bearer token for every admin route. Development: generated once into `DATA_DIR` and printed at start-up. Required in production.',
+  },
+  {
+    name: 'PUBLIC_URL',
+    default: null,
+    description:
+      'Public base URL Twilio calls (e.g. `https://taskwire.up.railway.app`). Signatures are checked against it; unset: against the URL the request arrived at (honouring `X-Forwarded-Proto`/`X-Forwarded-Host`).',
+  },
+  {
+    name: 'LOG_LEVEL',
+    default: 'info',
+    description: 'One of `fatal`, `error`, `warn`, `info`, `debug`, `trace`, `silent`.',
+  },
+  {
+    name: 'TWILIO_ACCOUNT_SID',
+    default: null,
+    description: 'Your Twilio Account SID (`AC...`). Used for media downloads and replies.',
+  },
+  {
+    name: 'TWILIO_AUTH_TOKEN',
+    default: null,
+    description:
+      'Your Twilio Auth Token: verifies webhook signatures and authenticates calls to Twilio. Development: generated if unset. Required in production.',
+  },
+  {
+    name: 'TWILIO_PHONE_NUMBER',
+    default: null,
+    description: 'Your Twilio number for SMS, E.164 (`+15551234567`).',
+  },
+  {
+    name: 'TWILIO_WHATSAPP_NUMBER',
+    default: null,
+    description: 'Your WhatsApp sender, E.164 with or without `whatsapp:`.',
+  },
+  {
+    name: 'TWILIO_API_BASE_URL',
+    default: 'https://api.twilio.com',
+    description: 'Twilio REST API origin. Credentials are only ever sent to this origin.',
+  },
+  {
+    name: 'TWILIO_DELETE_MEDIA',
+    default: 'false',
+    description: '`true`: delete the media at Twilio once it is stored in our bucket.',
+  },
+  {
+    name: 'SUPABASE_URL',
+    default: null,
+    description:
+      'Supabase project URL (`https://<ref>.supabase.co`). Selects the `supabase` storage driver by default.',
+  },
+  { name: 'SUPABASE_KEY', default: null, description: 'Supabase service-role key, for Storage.' },
+  {
+    name: 'SUPABASE_BUCKET',
+    default: 'notes',
+    description: 'Bucket that keeps the photos (all drivers).',
+  },
+  {
+    name: 'STORAGE_DRIVER',
+    default: null,
+    description:
+      '`local`, `supabase` or `s3`. Default: `supabase` when `SUPABASE_URL` is set, else `local`.',
+  },
+  {
+    name: 'STORAGE_PUBLIC',
+    default: 'true',
+    description: '`false` for a private bucket: the API then answers with signed, expiring URLs.',
+  },
+  {
+    name: 'STORAGE_SIGNED_URL_TTL',
+    default: '3600',
+    description: 'Lifetime in seconds of signed URLs for a private bucket.',
+  },
+  {
+    name: 'S3_ENDPOINT',
+    default: null,
+    description: 'S3 endpoint (R2, MinIO, Supabase S3). Unset: AWS.',
+  },
+  {
+    name: 'S3_BUCKET',
+    default: null,
+    description: 'S3 bucket. Default: `SUPABASE_BUCKET` (`notes`).',
+  },
+  { name: 'S3_REGION', default: 'us-east-1', description: 'S3 region.' },
+  {
+    name: 'S3_PUBLIC_URL',
+    default: null,
+    description:
+      "Base URL under which the bucket's objects are publicly readable. Unset: `S3_ENDPOINT/S3_BUCKET`.",
+  },
+  { name: 'AWS_ACCESS_KEY_ID', default: null, description: 'S3 access key.' },
+  { name: 'AWS_SECRET_ACCESS_KEY', default: null, description: 'S3 secret key.' },
+  {
+    name: 'MEDIA_MAX_BYTES',
+    default: '16777216',
+    description:
+      "Largest media item accepted (16 MiB, WhatsApp's limit); larger items fail cleanly.",
+  },
+  {
+    name: 'MEDIA_TIMEOUT_MS',
+    default: '30000',
+    description: 'Time limit for downloading one media item.',
+  },
+  {
+    name: 'WORKER_CONCURRENCY',
+    default: '4',
+    description: 'Messages one process works on at once.',
+  },
+  {
+    name: 'WORKER_MAX_ATTEMPTS',
+    default: '5',
+    description: 'Processing attempts before a message is marked failed.',
+  },
+  {
+    name: 'WORKER_BACKOFF_MS',
+    default: '10000',
+    description:
+      'First retry delay; doubles on every attempt (10 s, 20 s, 40 s, 80 s…, about 10 minutes over 5 attempts).',
+  },
+  {
+    name: 'WORKER_POLL_MS',
+    default: '1000',
+    description: 'How often an idle worker looks for due work it was not woken for.',
+  },
+  {
+    name: 'WORKER_LEASE_MS',
+    default: '300000',
+    description:
+      "How long a claimed message stays claimed; after that a crashed worker's message is claimed again.",
+  },
+];

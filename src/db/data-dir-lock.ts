@@ -1,0 +1,60 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+
+export class DataDirLockedError extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly holderPid: number,
+  ) {
+    super(
+      `Another Taskwire process (pid ${holderPid}) is using the embedded database in ${dataDir}.\n` +
+        'The embedded database (PGlite) belongs to one process: a second one would silently lose writes.\n' +
+        'Stop the other process, give this one its own DATA_DIR, or, to run several processes,\n' +
+        'set DATABASE_URL to a Postgres database that they share.',
+    );
+    this.name = 'DataDirLockedError';
+  }
+}
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Takes the DATA_DIR for this process, like Postgres' postmaster.pid: a lock file holding
+ * our pid, created exclusively. A file left by a process that died (SIGKILL, power loss)
+ * names a pid that no longer runs, and is taken over. Returns the release function.
+ */
+export function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, 'taskwire.pid');
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    try {
+      const fd = openSync(file, 'wx', 0o644);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        rmSync(file, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
+      // Our own pid in a file we did not create is a leftover from an earlier container
+      // run, where every process is pid 1.
+      if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
+        throw new DataDirLockedError(dataDir, holder);
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new Error(`Could not take the lock file ${file}; remove it if no Taskwire process runs.`);
+}

@@ -1,0 +1,75 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Queryable } from '../db/executor.js';
+import type { InboundMessageStore } from '../services/receive-inbound.js';
+import { requireBearerToken } from './plugins/bearer-auth.js';
+import { registerErrorHandler } from './plugins/error-handler.js';
+import { healthRoutes } from './routes/health.js';
+import { messagesRoutes } from './routes/messages.js';
+import { twilioWebhookRoutes } from './routes/twilio-webhook.js';
+
+export interface AppDeps {
+  db: Queryable;
+  apiToken: string;
+  twilioAuthToken: string;
+  /** See PUBLIC_URL: the base URL Twilio signs. */
+  publicUrl: string | null;
+  inboundStore: InboundMessageStore;
+  onInboundStored?: (id: number) => void;
+  /** Problems that make the service unready (database down, migrations missing). */
+  readiness?: () => Promise<string[]>;
+  logger?: FastifyBaseLogger;
+}
+
+/** The webhook's body limit: Twilio's posts are a few KiB. */
+const BODY_LIMIT = 1024 * 1024;
+
+/**
+ * Builds the HTTP application without listening, so tests use `app.inject()` and the
+ * process in start/ decides where to listen.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { ignoreTrailingSlash: true },
+    // Our own onResponse hook logs one line per request, without query strings.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Behind Railway or a load balancer, request.protocol honours X-Forwarded-Proto.
+    trustProxy: true,
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true } },
+  });
+  registerErrorHandler(app);
+
+  // One access-log line per request, after the answer; query strings are left out of
+  // logs because they can carry phone numbers (`?from_number=`).
+  app.addHook('onResponse', async (request, reply) => {
+    const level = reply.statusCode >= 500 ? 'error' : 'info';
+    request.log[level](
+      {
+        method: request.method,
+        path: request.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
+
+  await app.register(healthRoutes, {
+    readiness: deps.readiness ?? (async () => []),
+  });
+
+  await app.register(twilioWebhookRoutes, {
+    authToken: deps.twilioAuthToken,
+    publicUrl: deps.publicUrl,
+    receive: { store: deps.inboundStore, onStored: deps.onInboundStored },
+  });
+
+  // Everything below holds people's data and requires the API token.
+  await app.register(async (admin) => {
+    requireBearerToken(admin, deps.apiToken);
+    await admin.register(messagesRoutes, { db: deps.db });
+  });
+
+  return app;
+}

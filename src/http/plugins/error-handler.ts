@@ -1,0 +1,74 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { type ErrorCode, isAppError } from '../../domain/errors.js';
+
+// Fastify's own errors for malformed requests, mapped onto our error codes.
+const fastifyCodes: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation_failed',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'validation_failed',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'validation_failed',
+  FST_ERR_VALIDATION: 'validation_failed',
+  FST_ERR_RATE_LIMITED: 'rate_limited',
+};
+
+const friendlyMessages: Partial<Record<ErrorCode, string>> = {
+  payload_too_large: 'Request body is larger than 1 MiB.',
+  unsupported_media_type: 'Unsupported Content-Type for this route.',
+};
+
+const codeForStatus = (status: number): ErrorCode =>
+  status === 404 ? 'not_found' : status === 401 ? 'unauthorized' : 'validation_failed';
+
+/**
+ * The one place where errors become HTTP answers: `{ "error": { "code", "message" } }`.
+ * Client mistakes get their 4xx and a message that says what was wrong; anything
+ * unexpected is logged and answered 500 without internals.
+ */
+export function registerErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isAppError(error)) {
+      return reply
+        .status(error.statusCode)
+        .send({ error: { code: error.code, message: error.message } });
+    }
+    if (error.validation) {
+      const context = error.validationContext ?? 'request';
+      const detail = error.validation
+        .map((issue) => {
+          const where = issue.instancePath ? issue.instancePath.slice(1).replaceAll('/', '.') : '';
+          const field =
+            where || (issue.params as { missingProperty?: string }).missingProperty || context;
+          return `${field} ${issue.message ?? 'is invalid'}`;
+        })
+        .join('; ');
+      return reply.status(400).send({
+        error: { code: 'validation_failed', message: `Invalid ${context}: ${detail}` },
+      });
+    }
+    const mapped = error.code ? fastifyCodes[error.code] : undefined;
+    const status = error.statusCode ?? 500;
+    if (mapped || (status >= 400 && status < 500)) {
+      const code = mapped ?? codeForStatus(status);
+      return reply.status(status >= 400 && status < 500 ? status : 400).send({
+        error: { code, message: friendlyMessages[code] ?? error.message },
+      });
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.status(500).send({
+      error: {
+        code: 'internal_error',
+        message: 'Something went wrong on our side; it has been logged.',
+      },
+    });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({
+      error: {
+        code: 'not_found',
+        message: `No route for ${request.method} ${request.url.split('?')[0]}`,
+      },
+    });
+  });
+}

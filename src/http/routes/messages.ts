@@ -1,0 +1,73 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Queryable } from '../../db/executor.js';
+import { findMessageById, findMessageBySid, listMessages } from '../../db/messages.js';
+import { notFound } from '../../domain/errors.js';
+import { senderFromAddress } from '../../domain/message.js';
+import { ErrorBody, MessageSchema, pageOf } from '../schemas.js';
+
+export interface MessagesRoutesOptions {
+  db: Queryable;
+}
+
+const MessageIdParams = Type.Object({
+  message_id: Type.String({
+    description: 'The numeric `id` or the Twilio `MessageSid` (`SM...`/`MM...`).',
+    minLength: 1,
+    maxLength: 64,
+  }),
+});
+
+/** The guide's message routes: GET /messages/ and GET /messages/{message_id}. */
+export async function messagesRoutes(app: FastifyInstance, options: MessagesRoutesOptions) {
+  const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  typed.get(
+    '/messages',
+    {
+      schema: {
+        summary: 'List inbound messages, newest first',
+        tags: ['messages'],
+        querystring: Type.Object({
+          limit: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+          offset: Type.Integer({ minimum: 0, default: 0 }),
+          from_number: Type.Optional(
+            Type.String({
+              description: 'Sender, as `whatsapp:+15551234567` or `+15551234567`.',
+              minLength: 1,
+              maxLength: 64,
+            }),
+          ),
+        }),
+        response: { 200: pageOf(MessageSchema), 400: ErrorBody, 401: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { limit, offset, from_number } = request.query;
+      const sender = from_number ? senderFromAddress(from_number.trim()) : null;
+      const page = await listMessages(options.db, { limit, offset, sender });
+      return { ...page, limit, offset };
+    },
+  );
+
+  typed.get(
+    '/messages/:message_id',
+    {
+      schema: {
+        summary: 'One inbound message, by id or MessageSid',
+        tags: ['messages'],
+        params: MessageIdParams,
+        response: { 200: MessageSchema, 401: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const key = request.params.message_id;
+      const row = /^\d{1,15}$/.test(key)
+        ? await findMessageById(options.db, Number(key))
+        : await findMessageBySid(options.db, key);
+      if (!row) throw notFound(`No message with id or MessageSid "${key}".`);
+      return row;
+    },
+  );
+}

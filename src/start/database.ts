@@ -1,0 +1,49 @@
+import path from 'node:path';
+import type { Config } from '../config/config.js';
+import { lockDataDir } from '../db/data-dir-lock.js';
+import type { Database } from '../db/executor.js';
+import { openPglite } from '../db/pglite.js';
+import { pgliteTemplateDir } from '../db/pglite-template.js';
+import { openPostgres } from '../db/postgres.js';
+
+export interface OpenedDatabase {
+  db: Database;
+  /** Closes the database and releases the DATA_DIR lock, in that order. */
+  release(): Promise<void>;
+  description: string;
+}
+
+/** Postgres when DATABASE_URL is set, else the embedded database in DATA_DIR (one process only). */
+export async function openDatabase(config: Config): Promise<OpenedDatabase> {
+  if (config.databaseUrl) {
+    const db = await openPostgres({
+      connectionString: config.databaseUrl,
+      poolSize: config.databasePoolSize,
+    });
+    const url = new URL(config.databaseUrl);
+    return {
+      db,
+      release: () => db.close(),
+      description: `Postgres at ${url.hostname}${url.port ? `:${url.port}` : ''}${url.pathname}`,
+    };
+  }
+  const unlock = lockDataDir(config.dataDir);
+  try {
+    const dataDir = path.join(config.dataDir, 'pglite');
+    const db = await openPglite({ dataDir, templateDir: pgliteTemplateDir() });
+    return {
+      db,
+      async release() {
+        try {
+          await db.close();
+        } finally {
+          unlock();
+        }
+      },
+      description: `embedded PGlite in ${dataDir}`,
+    };
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+}
