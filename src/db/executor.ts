@@ -18,5 +18,10 @@ export interface Database extends Queryable {
    * 1 for PGlite (one connection per process).
    */
   readonly maxConcurrency: number;
+  /**
+   * Calls `onNotify` for every NOTIFY on `channel` (from any process sharing the
+   * database). Resolves to a function that stops listening.
+   */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

@@ -51,6 +51,12 @@ function wrapPglite(pg: PGlite): Database {
     async exec(sql) {
       await pg.exec(sql);
     },
+    async listen(channel, onNotify) {
+      const unlisten = await pg.listen(channel, () => onNotify());
+      return async () => {
+        if (!pg.closed) await unlisten();
+      };
+    },
     async close() {
       await pg.close();
     },

@@ -73,8 +73,67 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     async exec(sql) {
       await pool.query(sql);
     },
+    async listen(channel, onNotify) {
+      return listenWithReconnect(options, channel, onNotify);
+    },
     async close() {
       await pool.end();
     },
+  };
+}
+
+const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/**
+ * LISTEN needs a connection of its own, outside the pool. If it drops, reconnect with a
+ * back-off and call `onNotify` once: notifications may have been missed meanwhile, and a
+ * spurious wake-up only costs one empty poll.
+ */
+async function listenWithReconnect(
+  options: PostgresOptions,
+  channel: string,
+  onNotify: () => void,
+): Promise<() => Promise<void>> {
+  let client: pg.Client | null = null;
+  let stopped = false;
+  let retryTimer: NodeJS.Timeout | null = null;
+
+  const reconnectLater = (): void => {
+    if (stopped) return;
+    retryTimer = setTimeout(() => {
+      connect().then(onNotify, reconnectLater);
+    }, 1000);
+  };
+
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({
+      connectionString: options.connectionString,
+      application_name: `${options.applicationName ?? 'taskwire'}-listen`,
+    });
+    next.on('notification', (message) => {
+      if (message.channel === channel) onNotify();
+    });
+    next.on('error', () => {
+      if (stopped) return;
+      client = null;
+      next.end().catch(() => {});
+      reconnectLater();
+    });
+    await next.connect();
+    await next.query(`LISTEN ${quoteIdentifier(channel)}`);
+    if (stopped) {
+      await next.end();
+      return;
+    }
+    client = next;
+  };
+
+  await connect();
+  return async () => {
+    stopped = true;
+    if (retryTimer) clearTimeout(retryTimer);
+    const current = client;
+    client = null;
+    await current?.end().catch(() => {});
   };
 }

@@ -55,6 +55,16 @@ export interface MessageRow {
   error: string | null;
   processed_at: Date | null;
   raw: TwilioParams;
+  stored_media: StoredMedia[];
+}
+
+/** What became of one media item: stored under `key`, or failed with `error`. */
+export interface StoredMedia {
+  index: number;
+  key?: string;
+  content_type?: string;
+  size?: number;
+  error?: string;
 }
 
 const channelPrefix = /^[a-z]+:/i;

@@ -1,9 +1,12 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Queryable } from '../db/executor.js';
 import type { InboundMessageStore } from '../services/receive-inbound.js';
+import type { BlobStore } from '../storage/adapter.js';
 import { requireBearerToken } from './plugins/bearer-auth.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { healthRoutes } from './routes/health.js';
+import { messageMediaRoutes } from './routes/message-media.js';
+import { messageReprocessRoutes } from './routes/message-reprocess.js';
 import { messagesRoutes } from './routes/messages.js';
 import { twilioWebhookRoutes } from './routes/twilio-webhook.js';
 
@@ -14,7 +17,12 @@ export interface AppDeps {
   /** See PUBLIC_URL: the base URL Twilio signs. */
   publicUrl: string | null;
   inboundStore: InboundMessageStore;
+  /** Told about each newly stored or re-queued message (wakes this process's worker). */
   onInboundStored?: (id: number) => void;
+  /** The bucket the photos are kept in. */
+  store: BlobStore;
+  /** Extra routes that need no API token (e.g. local storage files). */
+  publicRoutes?: (app: FastifyInstance) => Promise<void>;
   /** Problems that make the service unready (database down, migrations missing). */
   readiness?: () => Promise<string[]>;
   logger?: FastifyBaseLogger;
@@ -65,10 +73,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     receive: { store: deps.inboundStore, onStored: deps.onInboundStored },
   });
 
+  if (deps.publicRoutes) await app.register(deps.publicRoutes);
+
   // Everything below holds people's data and requires the API token.
   await app.register(async (admin) => {
     requireBearerToken(admin, deps.apiToken);
     await admin.register(messagesRoutes, { db: deps.db });
+    await admin.register(messageMediaRoutes, { db: deps.db, store: deps.store });
+    await admin.register(messageReprocessRoutes, { db: deps.db, onQueued: deps.onInboundStored });
   });
 
   return app;

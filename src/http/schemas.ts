@@ -40,6 +40,16 @@ export const MessageSchema = Type.Object({
   attempts: Type.Integer(),
   error: Type.Union([Type.String(), Type.Null()]),
   processed_at: NullableTimestamp,
+  stored_media: Type.Array(
+    Type.Object({
+      index: Type.Integer(),
+      key: Type.Optional(Type.String()),
+      content_type: Type.Optional(Type.String()),
+      size: Type.Optional(Type.Integer()),
+      error: Type.Optional(Type.String()),
+    }),
+    { description: 'What became of each media item: stored under `key`, or `error`.' },
+  ),
   raw: Type.Record(Type.String(), Type.Union([Type.String(), Type.Array(Type.String())]), {
     description: 'Every parameter Twilio posted.',
   }),

@@ -1,0 +1,188 @@
+import type { Database } from '../db/executor.js';
+import { type ClaimedMessage, claimDueMessages, markAttemptFailed } from '../db/message-queue.js';
+import { INBOUND_CHANNEL } from '../db/messages.js';
+import { retryDelayMs } from './backoff.js';
+import { ClaimLostError, describeError, isPermanent } from '../domain/processing-errors.js';
+
+export interface WorkerLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface InboundWorkerOptions {
+  /** Messages processed at once by this worker. */
+  concurrency: number;
+  /** How long an idle worker waits before looking for due work it was not woken for. */
+  pollMs: number;
+  /** How long a claim lasts before another worker may take the message over. */
+  leaseMs: number;
+  maxAttempts: number;
+  /** First retry delay; doubles per attempt. */
+  backoffMs: number;
+  log: WorkerLog;
+}
+
+/**
+ * Does the work for one message and, in its final transaction, marks it processed with
+ * `markProcessed` (throwing ClaimLostError when that finds the claim gone, which rolls
+ * the transaction back). Throws to retry, or PermanentJobError to give up.
+ */
+export type ProcessMessage = (message: ClaimedMessage) => Promise<void>;
+
+export interface InboundWorker {
+  /** Starts claiming and processing messages in the background. */
+  start(): Promise<void>;
+  /** Look for work now (a message was just stored). */
+  wake(): void;
+  /**
+   * Claims due messages and processes them until none is due; for tests and the CLI.
+   * Not to be mixed with start().
+   */
+  runUntilIdle(): Promise<number>;
+  /**
+   * Stops claiming, waits up to `graceMs` for running messages, and hands back the ones
+   * still running so another worker retries them without waiting for the lease to expire.
+   */
+  stop(graceMs: number): Promise<void>;
+}
+
+/**
+ * A worker over the inbound-messages queue (see src/db/message-queue.ts). Runs inside
+ * `taskwire serve` and alone as `taskwire worker`; any number of them can share one
+ * Postgres database.
+ */
+export function createInboundWorker(
+  db: Database,
+  processMessage: ProcessMessage,
+  options: InboundWorkerOptions,
+): InboundWorker {
+  const running = new Map<number, { claim: ClaimedMessage; done: Promise<void> }>();
+  let stopping = false;
+  let loopDone: Promise<void> = Promise.resolve();
+  let unlisten: (() => Promise<void>) | null = null;
+  let wakeUp: (() => void) | null = null;
+  let wokenEarly = false;
+
+  const wake = (): void => {
+    wokenEarly = true;
+    wakeUp?.();
+  };
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (wokenEarly || stopping) {
+        wokenEarly = false;
+        resolve();
+        return;
+      }
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wakeUp = null;
+        wokenEarly = false;
+        resolve();
+      }
+      wakeUp = done;
+    });
+
+  const finish = async (message: ClaimedMessage, work: Promise<void>) => {
+    const claim = { id: message.id, claims: message.claims };
+    try {
+      await work;
+    } catch (error) {
+      if (error instanceof ClaimLostError) {
+        options.log.warn({ messageId: message.id }, 'claim lost before completion; result discarded');
+        return;
+      }
+      const permanent = isPermanent(error);
+      const final = permanent || message.attempts >= options.maxAttempts;
+      const retryInMs = final ? 0 : retryDelayMs(message.attempts, options.backoffMs);
+      options.log.warn(
+        { messageId: message.id, attempt: message.attempts, final, retryInMs, err: describeError(error) },
+        final ? 'message processing failed for good' : 'message processing failed; will retry',
+      );
+      await markAttemptFailed(db, claim, { error: describeError(error), final, retryInMs }).catch(
+        (markError: unknown) =>
+          options.log.error({ messageId: message.id, err: describeError(markError) }, 'could not record failure'),
+      );
+    }
+  };
+
+  const launch = (message: ClaimedMessage): Promise<void> => {
+    // A lease that expired after a crash brings the message back with one attempt too
+    // many: give up instead of running it again.
+    const work =
+      message.attempts > options.maxAttempts
+        ? Promise.reject(new Error(`gave up after ${options.maxAttempts} attempts`))
+        : Promise.resolve().then(() => processMessage(message));
+    const done = finish(message, work).finally(() => {
+      running.delete(message.id);
+      wake();
+    });
+    running.set(message.id, { claim: message, done });
+    return done;
+  };
+
+  const claimBatch = async (): Promise<ClaimedMessage[]> => {
+    const free = options.concurrency - running.size;
+    if (free <= 0 || stopping) return [];
+    return claimDueMessages(db, free, options.leaseMs);
+  };
+
+  const loop = async () => {
+    while (!stopping) {
+      let claimed: ClaimedMessage[] = [];
+      try {
+        claimed = await claimBatch();
+      } catch (error) {
+        options.log.warn({ err: describeError(error) }, 'could not claim messages; retrying');
+      }
+      for (const message of claimed) void launch(message);
+      // A full batch suggests more is due: claim again as soon as a slot is free.
+      if (claimed.length > 0 && running.size < options.concurrency) continue;
+      await sleep(options.pollMs);
+    }
+  };
+
+  return {
+    async start() {
+      unlisten = await db.listen(INBOUND_CHANNEL, wake);
+      loopDone = loop();
+    },
+    wake,
+    async runUntilIdle() {
+      let processed = 0;
+      for (;;) {
+        const claimed = await claimBatch();
+        if (claimed.length === 0 && running.size === 0) return processed;
+        processed += claimed.length;
+        claimed.forEach((message) => void launch(message));
+        await Promise.race([...running.values()].map((entry) => entry.done));
+      }
+    },
+    async stop(graceMs) {
+      stopping = true;
+      wake();
+      await loopDone;
+      await unlisten?.();
+      const pending = [...running.values()];
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled(pending.map((entry) => entry.done)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      // Cut off: release the claims so the messages are retried soon, not lost.
+      for (const { claim } of running.values()) {
+        await markAttemptFailed(
+          db,
+          { id: claim.id, claims: claim.claims },
+          { error: 'interrupted by shutdown', final: false, retryInMs: 0 },
+        ).catch(() => {});
+      }
+    },
+  };
+}

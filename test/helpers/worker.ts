@@ -1,0 +1,39 @@
+import type { Database } from '../../src/db/executor.js';
+import { insertMessages } from '../../src/db/messages.js';
+import { createInboundWorker, type InboundWorkerOptions, type ProcessMessage } from '../../src/jobs/inbound-worker.js';
+import { parseInboundParams } from '../../src/twilio/inbound-params.js';
+import { whatsAppParams, type WhatsAppMessageOptions } from './twilio-webhook.js';
+
+export const quietLog = { info() {}, warn() {}, error() {} };
+
+export const workerOptions = (overrides: Partial<InboundWorkerOptions> = {}): InboundWorkerOptions => ({
+  concurrency: 4,
+  pollMs: 20,
+  leaseMs: 60_000,
+  maxAttempts: 3,
+  backoffMs: 0,
+  log: quietLog,
+  ...overrides,
+});
+
+export const newWorker = (db: Database, handler: ProcessMessage, overrides: Partial<InboundWorkerOptions> = {}) =>
+  createInboundWorker(db, handler, workerOptions(overrides));
+
+/** Stores inbound messages directly (as the webhook does) and returns their ids. */
+export async function storeMessages(db: Database, options: WhatsAppMessageOptions[]): Promise<number[]> {
+  const outcomes = await insertMessages(
+    db,
+    options.map((o) => parseInboundParams(whatsAppParams(o))),
+  );
+  return outcomes.map((o) => o.id as number);
+}
+
+export async function waitFor<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('timed out waiting for condition');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type ClaimedMessage, claimDueMessages, requeueMessage } from '../src/db/message-queue.js';
+import { findMessageById } from '../src/db/messages.js';
+import { PermanentJobError } from '../src/domain/processing-errors.js';
+import { type CopyMedia, processInboundMessage } from '../src/services/process-inbound.js';
+import { engines, postgres, type TestDatabase } from './helpers/databases.js';
+import { newWorker, storeMessages, waitFor } from './helpers/worker.js';
+
+const photo = (n: number) => ({
+  url: `https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME${n}`,
+  contentType: 'image/jpeg',
+});
+
+const copyOk: CopyMedia = async (item, target) => ({
+  key: `messages/${target.messageSid}/${target.index}.jpg`,
+  size: 100 + target.index,
+  contentType: item.content_type,
+  url: `http://storage.test/notes/messages/${target.messageSid}/${target.index}.jpg`,
+});
+
+for (const engine of engines) {
+  describe(`inbound processing queue [${engine.name}]`, { skip: engine.skip }, () => {
+    let t: TestDatabase;
+    before(async () => {
+      t = await engine.create();
+    });
+    after(async () => t?.destroy());
+
+    test('every stored message is processed once: media copied, processed=true, processed_at set', async () => {
+      const [textId, photoId] = await storeMessages(t.db, [{ body: 'hello' }, { media: [photo(1), photo(2), photo(3)] }]);
+      const seen: number[] = [];
+      const worker = newWorker(t.db, async (message) => {
+        seen.push(message.id);
+        await processInboundMessage(message, { db: t.db, copyMedia: copyOk });
+      });
+      await worker.runUntilIdle();
+      assert.deepEqual(seen.sort(), [textId, photoId].sort());
+
+      const text = await findMessageById(t.db, textId!);
+      assert.equal(text?.processed, true);
+      assert.equal(text?.processing_status, 'processed');
+      assert.ok(text?.processed_at instanceof Date);
+      assert.deepEqual(text?.storage_urls, []);
+
+      const withPhotos = await findMessageById(t.db, photoId!);
+      assert.equal(withPhotos?.processed, true);
+      assert.equal(withPhotos?.storage_urls.length, 3);
+      assert.match(withPhotos?.storage_urls[2] ?? '', /\/2\.jpg$/);
+      assert.deepEqual(
+        withPhotos?.stored_media.map((m) => m.index),
+        [0, 1, 2],
+      );
+      assert.equal(await worker.runUntilIdle(), 0, 'nothing left to do');
+    });
+
+    test('a failing attempt is retried with the last error kept, then marked failed after the last attempt', async () => {
+      const [id] = await storeMessages(t.db, [{ media: [photo(1)] }]);
+      let calls = 0;
+      const worker = newWorker(
+        t.db,
+        async (message) => {
+          calls += 1;
+          await processInboundMessage(message, {
+            db: t.db,
+            copyMedia: async () => {
+              throw new Error(`Twilio answered 503 (call ${calls})`);
+            },
+          });
+        },
+        { maxAttempts: 3, backoffMs: 0 },
+      );
+      await worker.runUntilIdle();
+      assert.equal(calls, 3);
+      const failed = await findMessageById(t.db, id!);
+      assert.equal(failed?.processing_status, 'failed');
+      assert.equal(failed?.processed, false);
+      assert.equal(failed?.attempts, 3);
+      assert.equal(failed?.error, 'Twilio answered 503 (call 3)');
+
+      // Reprocess queues it again with a fresh set of attempts.
+      const queued = await requeueMessage(t.db, id!);
+      assert.equal(queued?.processing_status, 'pending');
+      const fixed = newWorker(t.db, (message) => processInboundMessage(message, { db: t.db, copyMedia: copyOk }));
+      await fixed.runUntilIdle();
+      const done = await findMessageById(t.db, id!);
+      assert.equal(done?.processing_status, 'processed');
+      assert.equal(done?.processed, true);
+      assert.equal(done?.attempts, 1);
+      assert.equal(done?.error, null);
+    });
+
+    test('a retry waits for its back-off', async () => {
+      const [id] = await storeMessages(t.db, [{ body: 'retry later' }]);
+      let calls = 0;
+      const worker = newWorker(
+        t.db,
+        async () => {
+          calls += 1;
+          throw new Error('temporary');
+        },
+        { maxAttempts: 5, backoffMs: 60_000 },
+      );
+      await worker.runUntilIdle();
+      assert.equal(calls, 1, 'not retried before its back-off');
+      const rows = await t.db.query<{ status: string; wait: number }>(
+        `SELECT processing_status AS status, extract(epoch FROM run_at - now())::float AS wait FROM messages WHERE id = $1`,
+        [id],
+      );
+      assert.equal(rows[0]?.status, 'pending');
+      assert.ok((rows[0]?.wait ?? 0) > 40, `retry scheduled ~60 s ahead, got ${rows[0]?.wait}`);
+    });
+
+    test('a permanent media failure fails that item only; the others are stored and the message is processed', async () => {
+      const [id] = await storeMessages(t.db, [{ media: [photo(1), photo(2), photo(3)] }]);
+      const worker = newWorker(t.db, (message) =>
+        processInboundMessage(message, {
+          db: t.db,
+          copyMedia: async (item, target) => {
+            if (target.index === 1) throw new PermanentJobError('media is larger than 16 MiB');
+            return copyOk(item, target);
+          },
+        }),
+      );
+      await worker.runUntilIdle();
+      const row = await findMessageById(t.db, id!);
+      assert.equal(row?.processing_status, 'processed');
+      assert.equal(row?.storage_urls.length, 2);
+      assert.equal(row?.stored_media[1]?.error, 'media is larger than 16 MiB');
+      assert.ok(row?.stored_media[0]?.key && row?.stored_media[2]?.key);
+      assert.match(row?.error ?? '', /media 1: media is larger/);
+    });
+
+    test('a claim whose lease expired is taken over, and the old holder cannot complete it', async () => {
+      const [id] = await storeMessages(t.db, [{ body: 'slow' }]);
+      const first = await claimDueMessages(t.db, 10, 1);
+      const mine = first.find((m) => m.id === id) as ClaimedMessage;
+      assert.ok(mine);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const second = await claimDueMessages(t.db, 10, 60_000);
+      const theirs = second.find((m) => m.id === id) as ClaimedMessage;
+      assert.ok(theirs, 'expired lease is claimable again');
+      assert.equal(theirs.attempts, 2);
+      await assert.rejects(processInboundMessage(mine, { db: t.db, copyMedia: copyOk }), /claim lost/);
+      await processInboundMessage(theirs, { db: t.db, copyMedia: copyOk });
+      assert.equal((await findMessageById(t.db, id!))?.processing_status, 'processed');
+    });
+
+    test('a running worker picks up a new message at once and stop() returns', async () => {
+      const worker = newWorker(t.db, (message) => processInboundMessage(message, { db: t.db, copyMedia: copyOk }), {
+        pollMs: 60_000,
+      });
+      await worker.start();
+      try {
+        const [id] = await storeMessages(t.db, [{ body: 'wake up' }]);
+        // pollMs is a minute: only the NOTIFY from the insert can wake the worker in time.
+        await waitFor(async () => (await findMessageById(t.db, id!))?.processed, 5000);
+      } finally {
+        await worker.stop(1000);
+      }
+    });
+
+    test('stop() hands back a message cut off mid-processing, to be retried', async () => {
+      const [id] = await storeMessages(t.db, [{ body: 'long job' }]);
+      let release: () => void = () => {};
+      const started = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const worker = newWorker(t.db, async () => {
+        release();
+        await new Promise((resolve) => setTimeout(resolve, 5_000));
+      });
+      await worker.start();
+      await started;
+      await worker.stop(50);
+      const row = await findMessageById(t.db, id!);
+      assert.equal(row?.processing_status, 'pending');
+      assert.equal(row?.error, 'interrupted by shutdown');
+    });
+  });
+}
+
+describe('two workers on Postgres', { skip: postgres.skip }, () => {
+  test('50 messages are each processed exactly once', async () => {
+    const t = await postgres.create();
+    try {
+      const ids = await storeMessages(
+        t.db,
+        Array.from({ length: 50 }, (_, i) => ({ body: `m${i}`, media: i % 3 === 0 ? [photo(i)] : [] })),
+      );
+      const counts = new Map<number, number>();
+      const handler = async (message: ClaimedMessage) => {
+        counts.set(message.id, (counts.get(message.id) ?? 0) + 1);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        await processInboundMessage(message, { db: t.db, copyMedia: copyOk });
+      };
+      const a = newWorker(t.db, handler, { concurrency: 5 });
+      const b = newWorker(t.db, handler, { concurrency: 5 });
+      await Promise.all([a.runUntilIdle(), b.runUntilIdle()]);
+      assert.equal(counts.size, 50);
+      assert.ok([...counts.values()].every((n) => n === 1), 'no message processed twice');
+      const rows = await t.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM messages WHERE processed AND id = ANY($1::bigint[])`,
+        [ids],
+      );
+      assert.equal(rows[0]?.n, 50);
+    } finally {
+      await t.destroy();
+    }
+  });
+});
