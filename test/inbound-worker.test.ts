@@ -28,7 +28,10 @@ for (const engine of engines) {
     after(async () => t?.destroy());
 
     test('every stored message is processed once: media copied, processed=true, processed_at set', async () => {
-      const [textId, photoId] = await storeMessages(t.db, [{ body: 'hello' }, { media: [photo(1), photo(2), photo(3)] }]);
+      const [textId, photoId] = await storeMessages(t.db, [
+        { body: 'hello' },
+        { media: [photo(1), photo(2), photo(3)] },
+      ]);
       const seen: number[] = [];
       const worker = newWorker(t.db, async (message) => {
         seen.push(message.id);
@@ -81,7 +84,9 @@ for (const engine of engines) {
       // Reprocess queues it again with a fresh set of attempts.
       const queued = await requeueMessage(t.db, id!);
       assert.equal(queued?.processing_status, 'pending');
-      const fixed = newWorker(t.db, (message) => processInboundMessage(message, { db: t.db, copyMedia: copyOk }));
+      const fixed = newWorker(t.db, (message) =>
+        processInboundMessage(message, { db: t.db, copyMedia: copyOk }),
+      );
       await fixed.runUntilIdle();
       const done = await findMessageById(t.db, id!);
       assert.equal(done?.processing_status, 'processed');
@@ -141,15 +146,22 @@ for (const engine of engines) {
       const theirs = second.find((m) => m.id === id) as ClaimedMessage;
       assert.ok(theirs, 'expired lease is claimable again');
       assert.equal(theirs.attempts, 2);
-      await assert.rejects(processInboundMessage(mine, { db: t.db, copyMedia: copyOk }), /claim lost/);
+      await assert.rejects(
+        processInboundMessage(mine, { db: t.db, copyMedia: copyOk }),
+        /claim lost/,
+      );
       await processInboundMessage(theirs, { db: t.db, copyMedia: copyOk });
       assert.equal((await findMessageById(t.db, id!))?.processing_status, 'processed');
     });
 
     test('a running worker picks up a new message at once and stop() returns', async () => {
-      const worker = newWorker(t.db, (message) => processInboundMessage(message, { db: t.db, copyMedia: copyOk }), {
-        pollMs: 60_000,
-      });
+      const worker = newWorker(
+        t.db,
+        (message) => processInboundMessage(message, { db: t.db, copyMedia: copyOk }),
+        {
+          pollMs: 60_000,
+        },
+      );
       await worker.start();
       try {
         const [id] = await storeMessages(t.db, [{ body: 'wake up' }]);
@@ -186,7 +198,10 @@ describe('two workers on Postgres', { skip: postgres.skip }, () => {
     try {
       const ids = await storeMessages(
         t.db,
-        Array.from({ length: 50 }, (_, i) => ({ body: `m${i}`, media: i % 3 === 0 ? [photo(i)] : [] })),
+        Array.from({ length: 50 }, (_, i) => ({
+          body: `m${i}`,
+          media: i % 3 === 0 ? [photo(i)] : [],
+        })),
       );
       const counts = new Map<number, number>();
       const handler = async (message: ClaimedMessage) => {
@@ -198,7 +213,10 @@ describe('two workers on Postgres', { skip: postgres.skip }, () => {
       const b = newWorker(t.db, handler, { concurrency: 5 });
       await Promise.all([a.runUntilIdle(), b.runUntilIdle()]);
       assert.equal(counts.size, 50);
-      assert.ok([...counts.values()].every((n) => n === 1), 'no message processed twice');
+      assert.ok(
+        [...counts.values()].every((n) => n === 1),
+        'no message processed twice',
+      );
       const rows = await t.db.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM messages WHERE processed AND id = ANY($1::bigint[])`,
         [ids],

@@ -7,12 +7,15 @@ import { variables } from '../config/variables.js';
 import { DataDirLockedError } from '../db/data-dir-lock.js';
 import { createLogger } from '../start/logger.js';
 import { startService } from '../start/service.js';
+import { WorkerNeedsPostgresError, startWorkerProcess } from '../start/worker-process.js';
+import type { Logger } from 'pino';
 import { runMigrations } from '../start/migrate-command.js';
 
 const usage = `Usage: taskwire <command> [options]
 
 Commands:
-  serve      Run the HTTP service (webhook, API) on PORT (default 8000)
+  serve      Run the HTTP service (webhook, API) on PORT (default 8000), with its workers
+  worker     Process messages and send replies without an HTTP server (needs DATABASE_URL)
   migrate    Apply database migrations and exit
   config     Show every configuration variable with its default and meaning
   help       Show this help
@@ -57,18 +60,35 @@ async function serve(): Promise<void> {
   if (!config.production)
     printDevelopmentBanner(config, service.address, service.databaseDescription);
 
+  stopOnSignals(log, () => service.stop());
+}
+
+async function worker(): Promise<void> {
+  const config = readConfig();
+  const log = createLogger(config.logLevel);
+  const running = await startWorkerProcess(config, log);
+  stopOnSignals(log, () => running.stop());
+}
+
+/** Graceful shutdown on SIGTERM/SIGINT; a second signal exits at once. */
+function stopOnSignals(log: Logger, stop: () => Promise<void>): void {
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      process.exit(1);
+    }
     stopping = true;
     log.info({ signal }, 'shutting down');
-    void service.stop().then(
+    void stop().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 function showConfig(): void {
@@ -94,6 +114,9 @@ async function main(argv: string[]): Promise<number> {
     case 'serve':
       await serve();
       return -1; // keeps running
+    case 'worker':
+      await worker();
+      return -1; // keeps running
     case 'migrate':
       return runMigrations(readConfig());
     case 'config':
@@ -114,7 +137,7 @@ main(process.argv.slice(2)).then(
       console.error(
         `${error.message}\n\nSee \`taskwire config\` for every variable and its default.`,
       );
-    } else if (error instanceof DataDirLockedError) {
+    } else if (error instanceof DataDirLockedError || error instanceof WorkerNeedsPostgresError) {
       console.error(error.message);
     } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       console.error(`Port in use: ${(error as Error).message}. Set PORT to another port.`);

@@ -42,6 +42,8 @@ export interface Config {
   };
   readonly media: { readonly maxBytes: number; readonly timeoutMs: number };
   readonly worker: {
+    /** RUN_WORKERS: whether `taskwire serve` processes messages itself. */
+    readonly inServe: boolean;
     readonly concurrency: number;
     readonly maxAttempts: number;
     readonly backoffMs: number;
@@ -245,6 +247,7 @@ export function loadConfig(
       timeoutMs: int('MEDIA_TIMEOUT_MS', 100),
     },
     worker: {
+      inServe: bool('RUN_WORKERS'),
       concurrency: int('WORKER_CONCURRENCY', 1, 256),
       maxAttempts: int('WORKER_MAX_ATTEMPTS', 1, 100),
       backoffMs: int('WORKER_BACKOFF_MS', 0),
@@ -255,6 +258,10 @@ export function loadConfig(
 
   if (!config.apiToken && problems.length === 0) {
     problems.push('API_TOKEN: not set and no development secret could be generated');
+  }
+  // An empty auth token would accept webhooks signed by anyone (an HMAC with an empty key).
+  if (!config.twilio.authToken && problems.length === 0) {
+    problems.push('TWILIO_AUTH_TOKEN: not set and no development secret could be generated');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -141,6 +141,12 @@ export const variables: readonly VariableSpec[] = [
     description: 'Time limit for downloading one media item.',
   },
   {
+    name: 'RUN_WORKERS',
+    default: 'true',
+    description:
+      'Process messages inside `taskwire serve`. Set `false` on web-only instances when separate `taskwire worker` processes do the work (Postgres only).',
+  },
+  {
     name: 'WORKER_CONCURRENCY',
     default: '4',
     description: 'Messages one process works on at once.',
@@ -152,9 +158,9 @@ export const variables: readonly VariableSpec[] = [
   },
   {
     name: 'WORKER_BACKOFF_MS',
-    default: '10000',
+    default: '40000',
     description:
-      'First retry delay; doubles on every attempt (10 s, 20 s, 40 s, 80 s…, about 10 minutes over 5 attempts).',
+      'First retry delay; doubles on every attempt (40 s, 80 s, 160 s, 320 s: about 10 minutes over 5 attempts).',
   },
   {
     name: 'WORKER_POLL_MS',

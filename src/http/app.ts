@@ -1,14 +1,19 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Queryable } from '../db/executor.js';
+import { DEFAULT_POINTS_PER_TASK } from '../domain/task.js';
 import type { InboundMessageStore } from '../services/receive-inbound.js';
 import type { BlobStore } from '../storage/adapter.js';
 import { requireBearerToken } from './plugins/bearer-auth.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
+import { feedRoutes } from './routes/feed.js';
 import { healthRoutes } from './routes/health.js';
+import { leaderboardRoutes } from './routes/leaderboard.js';
 import { messageMediaRoutes } from './routes/message-media.js';
 import { messageReprocessRoutes } from './routes/message-reprocess.js';
 import { messagesRoutes } from './routes/messages.js';
-import { twilioWebhookRoutes } from './routes/twilio-webhook.js';
+import { tasksRoutes } from './routes/tasks.js';
+import { type StatusUpdate, twilioWebhookRoutes } from './routes/twilio-webhook.js';
+import { usersRoutes } from './routes/users.js';
 
 export interface AppDeps {
   db: Queryable;
@@ -19,8 +24,12 @@ export interface AppDeps {
   inboundStore: InboundMessageStore;
   /** Told about each newly stored or re-queued message (wakes this process's worker). */
   onInboundStored?: (id: number) => void;
+  /** Records a delivery status callback (POST /webhook/twilio/status). */
+  recordStatus?: (update: StatusUpdate) => Promise<unknown>;
   /** The bucket the photos are kept in. */
   store: BlobStore;
+  /** Points of a task created without `points` (default 10). */
+  pointsPerTask?: number;
   /** Extra routes that need no API token (e.g. local storage files). */
   publicRoutes?: (app: FastifyInstance) => Promise<void>;
   /** Problems that make the service unready (database down, migrations missing). */
@@ -71,6 +80,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     authToken: deps.twilioAuthToken,
     publicUrl: deps.publicUrl,
     receive: { store: deps.inboundStore, onStored: deps.onInboundStored },
+    recordStatus: deps.recordStatus,
   });
 
   if (deps.publicRoutes) await app.register(deps.publicRoutes);
@@ -79,6 +89,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (admin) => {
     requireBearerToken(admin, deps.apiToken);
     await admin.register(messagesRoutes, { db: deps.db });
+    await admin.register(usersRoutes, { db: deps.db });
+    await admin.register(tasksRoutes, {
+      db: deps.db,
+      pointsPerTask: deps.pointsPerTask ?? DEFAULT_POINTS_PER_TASK,
+    });
+    await admin.register(feedRoutes, { db: deps.db });
+    await admin.register(leaderboardRoutes, { db: deps.db });
     await admin.register(messageMediaRoutes, { db: deps.db, store: deps.store });
     await admin.register(messageReprocessRoutes, { db: deps.db, onQueued: deps.onInboundStored });
   });

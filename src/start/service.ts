@@ -3,9 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/executor.js';
 import { migrate, pendingMigrations } from '../db/migrate.js';
+import { applyStatusCallback } from '../db/outbound.js';
 import { buildApp } from '../http/app.js';
+import { storageFilesRoutes } from '../http/routes/storage-files.js';
 import { createInboundStore } from './inbound-store.js';
 import { openDatabase } from './database.js';
+import { createWorkers, openBlobStore } from './processing.js';
 
 export interface RunningService {
   app: FastifyInstance;
@@ -13,16 +16,20 @@ export interface RunningService {
   /** The address the server listens on, e.g. http://127.0.0.1:8000. */
   address: string;
   databaseDescription: string;
-  /** Stops in reverse order of start: HTTP, pending writes, database. Safe to call twice. */
+  /** Stops in reverse order of start: HTTP, workers, pending writes, database. Safe to call twice. */
   stop(): Promise<void>;
 }
 
 type Release = () => Promise<void> | void;
 
+/** How long running jobs may take to finish at shutdown before they are handed back. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 /**
  * The composition root of `taskwire serve`: opens the database (PGlite or Postgres),
- * migrates it, builds the app with its concrete adapters and listens. Every acquired
- * resource pushes its release function; stopping runs them in reverse.
+ * migrates it, opens the bucket, builds the app with its concrete adapters, starts the
+ * workers and listens. Every acquired resource pushes its release function; stopping runs
+ * them in reverse.
  */
 export async function startService(config: Config, log: Logger): Promise<RunningService> {
   const releases: Release[] = [];
@@ -45,8 +52,16 @@ export async function startService(config: Config, log: Logger): Promise<Running
     const applied = await migrate(db);
     if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
 
+    const store = await openBlobStore(config);
+    log.info(
+      { driver: store.driver, bucket: store.bucket, public: config.storage.public },
+      'storage ready',
+    );
+
     const inboundStore = createInboundStore(db);
     releases.push(() => inboundStore.drain());
+
+    const workers = config.worker.inServe ? createWorkers(config, db, store, log) : null;
 
     const app = await buildApp({
       db,
@@ -54,6 +69,15 @@ export async function startService(config: Config, log: Logger): Promise<Running
       twilioAuthToken: config.twilio.authToken,
       publicUrl: config.publicUrl,
       inboundStore,
+      onInboundStored: () => workers?.wake(),
+      recordStatus: (update) => applyStatusCallback(db, update),
+      store,
+      publicRoutes:
+        store.driver === 'local'
+          ? async (scope) => {
+              await scope.register(storageFilesRoutes, { store });
+            }
+          : undefined,
       logger: log,
       readiness: async () => {
         try {
@@ -66,6 +90,12 @@ export async function startService(config: Config, log: Logger): Promise<Running
     });
     // Closing the app stops accepting connections and waits for in-flight requests.
     releases.push(() => app.close());
+
+    if (workers) {
+      await workers.start();
+      // Registered after the app: at shutdown the HTTP server stops first, then workers.
+      releases.splice(releases.length - 1, 0, () => workers.stop(SHUTDOWN_GRACE_MS));
+    }
 
     const address = await app.listen({ host: config.host, port: config.port });
     return { app, db, address, databaseDescription: opened.description, stop };

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../src/http/app.js';
 import { createInboundStore } from '../../src/start/inbound-store.js';
+import { MemoryBlobStore } from '../fakes/memory-blob-store.js';
 import type { Engine, TestDatabase } from './databases.js';
 import { TEST_API_TOKEN, TEST_AUTH_TOKEN } from './twilio-webhook.js';
 
@@ -24,6 +25,7 @@ export async function createTestApp(
     twilioAuthToken: TEST_AUTH_TOKEN,
     publicUrl: null,
     inboundStore: createInboundStore(database.db),
+    store: new MemoryBlobStore(),
     ...overrides,
   });
   return {

@@ -50,8 +50,11 @@ export function whatsAppParams(options: WhatsAppMessageOptions = {}): Record<str
 }
 
 /** The X-Twilio-Signature Twilio would send for this URL and form. */
-export const signTwilio = (url: string, params: Record<string, string>, authToken = TEST_AUTH_TOKEN) =>
-  getExpectedTwilioSignature(authToken, url, params);
+export const signTwilio = (
+  url: string,
+  params: Record<string, string>,
+  authToken = TEST_AUTH_TOKEN,
+) => getExpectedTwilioSignature(authToken, url, params);
 
 /** A ready-to-send signed form post: body, headers. */
 export function signedForm(

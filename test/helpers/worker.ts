@@ -1,12 +1,16 @@
 import type { Database } from '../../src/db/executor.js';
 import { insertMessages } from '../../src/db/messages.js';
-import { createInboundWorker, type InboundWorkerOptions, type ProcessMessage } from '../../src/jobs/inbound-worker.js';
+import {
+  createInboundWorker,
+  type WorkerOptions,
+  type ProcessMessage,
+} from '../../src/jobs/queue-worker.js';
 import { parseInboundParams } from '../../src/twilio/inbound-params.js';
 import { whatsAppParams, type WhatsAppMessageOptions } from './twilio-webhook.js';
 
 export const quietLog = { info() {}, warn() {}, error() {} };
 
-export const workerOptions = (overrides: Partial<InboundWorkerOptions> = {}): InboundWorkerOptions => ({
+export const workerOptions = (overrides: Partial<WorkerOptions> = {}): WorkerOptions => ({
   concurrency: 4,
   pollMs: 20,
   leaseMs: 60_000,
@@ -16,11 +20,17 @@ export const workerOptions = (overrides: Partial<InboundWorkerOptions> = {}): In
   ...overrides,
 });
 
-export const newWorker = (db: Database, handler: ProcessMessage, overrides: Partial<InboundWorkerOptions> = {}) =>
-  createInboundWorker(db, handler, workerOptions(overrides));
+export const newWorker = (
+  db: Database,
+  handler: ProcessMessage,
+  overrides: Partial<WorkerOptions> = {},
+) => createInboundWorker(db, handler, workerOptions(overrides));
 
 /** Stores inbound messages directly (as the webhook does) and returns their ids. */
-export async function storeMessages(db: Database, options: WhatsAppMessageOptions[]): Promise<number[]> {
+export async function storeMessages(
+  db: Database,
+  options: WhatsAppMessageOptions[],
+): Promise<number[]> {
   const outcomes = await insertMessages(
     db,
     options.map((o) => parseInboundParams(whatsAppParams(o))),
@@ -28,7 +38,10 @@ export async function storeMessages(db: Database, options: WhatsAppMessageOption
   return outcomes.map((o) => o.id as number);
 }
 
-export async function waitFor<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | null | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

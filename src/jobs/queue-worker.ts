@@ -2,7 +2,33 @@ import type { Database } from '../db/executor.js';
 import { type ClaimedMessage, claimDueMessages, markAttemptFailed } from '../db/message-queue.js';
 import { INBOUND_CHANNEL } from '../db/messages.js';
 import { retryDelayMs } from './backoff.js';
+
+/** A job as a queue table hands it out: its row id, attempt number and fencing token. */
+export interface ClaimedJob {
+  id: number;
+  attempts: number;
+  claims: number;
+}
+
+/** The table-specific half of a worker: how to claim rows and how to record a failure. */
+export interface JobQueue<Job extends ClaimedJob> {
+  /** NOTIFY channel announcing new work. */
+  channel: string;
+  claim(db: Database, limit: number, leaseMs: number): Promise<Job[]>;
+  markFailed(
+    db: Database,
+    claim: { id: number; claims: number },
+    failure: { error: string; final: boolean; retryInMs: number; code: number | null },
+  ): Promise<unknown>;
+}
+
+export const inboundQueue: JobQueue<ClaimedMessage> = {
+  channel: INBOUND_CHANNEL,
+  claim: claimDueMessages,
+  markFailed: markAttemptFailed,
+};
 import { ClaimLostError, describeError, isPermanent } from '../domain/processing-errors.js';
+import { maskPhoneNumbers } from '../domain/redact.js';
 
 export interface WorkerLog {
   info(obj: object, msg: string): void;
@@ -10,7 +36,7 @@ export interface WorkerLog {
   error(obj: object, msg: string): void;
 }
 
-export interface InboundWorkerOptions {
+export interface WorkerOptions {
   /** Messages processed at once by this worker. */
   concurrency: number;
   /** How long an idle worker waits before looking for due work it was not woken for. */
@@ -24,13 +50,14 @@ export interface InboundWorkerOptions {
 }
 
 /**
- * Does the work for one message and, in its final transaction, marks it processed with
- * `markProcessed` (throwing ClaimLostError when that finds the claim gone, which rolls
- * the transaction back). Throws to retry, or PermanentJobError to give up.
+ * Does the work for one job and, in its final transaction, marks it done (throwing
+ * ClaimLostError when that finds the claim gone, which rolls the transaction back).
+ * Throws to retry, or PermanentJobError to give up.
  */
-export type ProcessMessage = (message: ClaimedMessage) => Promise<void>;
+export type ProcessJob<Job> = (job: Job) => Promise<void>;
+export type ProcessMessage = ProcessJob<ClaimedMessage>;
 
-export interface InboundWorker {
+export interface QueueWorker {
   /** Starts claiming and processing messages in the background. */
   start(): Promise<void>;
   /** Look for work now (a message was just stored). */
@@ -47,17 +74,26 @@ export interface InboundWorker {
   stop(graceMs: number): Promise<void>;
 }
 
-/**
- * A worker over the inbound-messages queue (see src/db/message-queue.ts). Runs inside
- * `taskwire serve` and alone as `taskwire worker`; any number of them can share one
- * Postgres database.
- */
-export function createInboundWorker(
+export type InboundWorker = QueueWorker;
+
+/** A worker over the inbound-messages queue (see src/db/message-queue.ts). */
+export const createInboundWorker = (
   db: Database,
   processMessage: ProcessMessage,
-  options: InboundWorkerOptions,
-): InboundWorker {
-  const running = new Map<number, { claim: ClaimedMessage; done: Promise<void> }>();
+  options: WorkerOptions,
+): QueueWorker => createQueueWorker(db, inboundQueue, processMessage, options);
+
+/**
+ * A worker over one queue table. Runs inside `taskwire serve` and alone as
+ * `taskwire worker`; any number of them can share one Postgres database.
+ */
+export function createQueueWorker<Job extends ClaimedJob>(
+  db: Database,
+  queue: JobQueue<Job>,
+  processMessage: ProcessJob<Job>,
+  options: WorkerOptions,
+): QueueWorker {
+  const running = new Map<number, { claim: Job; done: Promise<void> }>();
   let stopping = false;
   let loopDone: Promise<void> = Promise.resolve();
   let unlisten: (() => Promise<void>) | null = null;
@@ -86,30 +122,51 @@ export function createInboundWorker(
       wakeUp = done;
     });
 
-  const finish = async (message: ClaimedMessage, work: Promise<void>) => {
+  const finish = async (message: Job, work: Promise<void>) => {
     const claim = { id: message.id, claims: message.claims };
     try {
       await work;
     } catch (error) {
       if (error instanceof ClaimLostError) {
-        options.log.warn({ messageId: message.id }, 'claim lost before completion; result discarded');
+        options.log.warn(
+          { messageId: message.id },
+          'claim lost before completion; result discarded',
+        );
         return;
       }
       const permanent = isPermanent(error);
       const final = permanent || message.attempts >= options.maxAttempts;
       const retryInMs = final ? 0 : retryDelayMs(message.attempts, options.backoffMs);
       options.log.warn(
-        { messageId: message.id, attempt: message.attempts, final, retryInMs, err: describeError(error) },
+        {
+          jobId: message.id,
+          queue: queue.channel,
+          attempt: message.attempts,
+          final,
+          retryInMs,
+          err: maskPhoneNumbers(describeError(error)),
+        },
         final ? 'message processing failed for good' : 'message processing failed; will retry',
       );
-      await markAttemptFailed(db, claim, { error: describeError(error), final, retryInMs }).catch(
-        (markError: unknown) =>
-          options.log.error({ messageId: message.id, err: describeError(markError) }, 'could not record failure'),
-      );
+      const code = (error as { code?: unknown }).code;
+      const failure = {
+        error: describeError(error),
+        final,
+        retryInMs,
+        code: typeof code === 'number' ? code : null,
+      };
+      await queue
+        .markFailed(db, claim, failure)
+        .catch((markError: unknown) =>
+          options.log.error(
+            { jobId: message.id, err: maskPhoneNumbers(describeError(markError)) },
+            'could not record failure',
+          ),
+        );
     }
   };
 
-  const launch = (message: ClaimedMessage): Promise<void> => {
+  const launch = (message: Job): Promise<void> => {
     // A lease that expired after a crash brings the message back with one attempt too
     // many: give up instead of running it again.
     const work =
@@ -124,15 +181,15 @@ export function createInboundWorker(
     return done;
   };
 
-  const claimBatch = async (): Promise<ClaimedMessage[]> => {
+  const claimBatch = async (): Promise<Job[]> => {
     const free = options.concurrency - running.size;
     if (free <= 0 || stopping) return [];
-    return claimDueMessages(db, free, options.leaseMs);
+    return queue.claim(db, free, options.leaseMs);
   };
 
   const loop = async () => {
     while (!stopping) {
-      let claimed: ClaimedMessage[] = [];
+      let claimed: Job[] = [];
       try {
         claimed = await claimBatch();
       } catch (error) {
@@ -147,7 +204,7 @@ export function createInboundWorker(
 
   return {
     async start() {
-      unlisten = await db.listen(INBOUND_CHANNEL, wake);
+      unlisten = await db.listen(queue.channel, wake);
       loopDone = loop();
     },
     wake,
@@ -177,11 +234,13 @@ export function createInboundWorker(
       clearTimeout(timer);
       // Cut off: release the claims so the messages are retried soon, not lost.
       for (const { claim } of running.values()) {
-        await markAttemptFailed(
-          db,
-          { id: claim.id, claims: claim.claims },
-          { error: 'interrupted by shutdown', final: false, retryInMs: 0 },
-        ).catch(() => {});
+        await queue
+          .markFailed(
+            db,
+            { id: claim.id, claims: claim.claims },
+            { error: 'interrupted by shutdown', final: false, retryInMs: 0, code: null },
+          )
+          .catch(() => {});
       }
     },
   };

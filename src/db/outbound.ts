@@ -1,0 +1,202 @@
+import type { Queryable } from './executor.js';
+
+/** NOTIFY channel announcing outbound messages waiting to be sent. */
+export const OUTBOUND_CHANNEL = 'taskwire_outbound';
+
+export type OutboundKind = 'reply' | 'greeting' | 'send';
+
+export interface OutboundRow {
+  id: number;
+  created_at: Date;
+  kind: OutboundKind;
+  inbound_message_id: number | null;
+  user_id: number | null;
+  to_number: string;
+  from_number: string;
+  body: string;
+  media_urls: string[];
+  twilio_sid: string | null;
+  status: string;
+  error_code: number | null;
+  error_message: string | null;
+  attempts: number;
+  sent_at: Date | null;
+  status_updated_at: Date | null;
+}
+
+export interface ClaimedOutbound extends OutboundRow {
+  claims: number;
+}
+
+const columns = `id, created_at, kind, inbound_message_id, user_id, to_number, from_number, body,
+  media_urls, twilio_sid, status, error_code, error_message, attempts, sent_at, status_updated_at`;
+
+export interface NewOutbound {
+  kind: OutboundKind;
+  inboundMessageId: number | null;
+  userId: number | null;
+  to: string;
+  from: string;
+  body: string;
+  mediaUrls?: string[];
+}
+
+/**
+ * Records a message to send. A reply or greeting for an inbound message is recorded at
+ * most once (unique index), so a retried job cannot queue a second one. Null when it
+ * already existed.
+ */
+export async function enqueueOutbound(
+  db: Queryable,
+  message: NewOutbound,
+): Promise<OutboundRow | null> {
+  const rows = await db.query<OutboundRow>(
+    `WITH inserted AS (
+       INSERT INTO outbound_messages (kind, inbound_message_id, user_id, to_number, from_number, body, media_urls)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+       ON CONFLICT (inbound_message_id, kind) WHERE inbound_message_id IS NOT NULL DO NOTHING
+       RETURNING ${columns}
+     ),
+     notified AS (SELECT pg_notify('${OUTBOUND_CHANNEL}', '') FROM (SELECT 1 FROM inserted LIMIT 1) AS any_row)
+     SELECT inserted.* FROM inserted LEFT JOIN notified ON true`,
+    [
+      message.kind,
+      message.inboundMessageId,
+      message.userId,
+      message.to,
+      message.from,
+      message.body,
+      JSON.stringify(message.mediaUrls ?? []),
+    ],
+  );
+  return rows[0] ?? null;
+}
+
+export async function claimDueOutbound(
+  db: Queryable,
+  limit: number,
+  leaseMs: number,
+): Promise<ClaimedOutbound[]> {
+  return db.query<ClaimedOutbound>(
+    `UPDATE outbound_messages AS o
+     SET status = 'submitting', attempts = o.attempts + 1, claims = o.claims + 1,
+         locked_until = now() + make_interval(secs => $2::double precision / 1000)
+     FROM (
+       SELECT id FROM outbound_messages
+       WHERE status IN ('pending', 'submitting') AND run_at <= now()
+         AND (status = 'pending' OR locked_until < now())
+       ORDER BY run_at, id
+       LIMIT $1
+       FOR UPDATE SKIP LOCKED
+     ) AS due
+     WHERE o.id = due.id
+     RETURNING ${columns.replace(/(\w+)/g, 'o.$1')}, o.claims`,
+    [limit, leaseMs],
+  );
+}
+
+/** Twilio accepted the message: keep its SID and status. False if the claim was lost. */
+export async function markOutboundSubmitted(
+  db: Queryable,
+  claim: { id: number; claims: number },
+  result: { sid: string; status: string },
+): Promise<boolean> {
+  const rows = await db.query(
+    `UPDATE outbound_messages
+     SET status = $4, twilio_sid = $3, sent_at = now(), status_updated_at = now(), locked_until = NULL,
+         error_code = NULL, error_message = NULL
+     WHERE id = $1 AND claims = $2 AND status = 'submitting'
+     RETURNING id`,
+    [claim.id, claim.claims, result.sid, result.status],
+  );
+  return rows.length > 0;
+}
+
+export async function markOutboundFailed(
+  db: Queryable,
+  claim: { id: number; claims: number },
+  failure: { error: string; final: boolean; retryInMs: number; code?: number | null },
+): Promise<boolean> {
+  const rows = await db.query(
+    `UPDATE outbound_messages
+     SET status = CASE WHEN $3 THEN 'failed' ELSE 'pending' END,
+         run_at = now() + make_interval(secs => $4::double precision / 1000),
+         locked_until = NULL, error_message = $5, error_code = $6, status_updated_at = now()
+     WHERE id = $1 AND claims = $2 AND status = 'submitting'
+     RETURNING id`,
+    [claim.id, claim.claims, failure.final, failure.retryInMs, failure.error, failure.code ?? null],
+  );
+  return rows.length > 0;
+}
+
+// How far along a message is. Twilio's status callbacks can arrive late or out of order;
+// a status only replaces one of a lower rank, so the status never moves backwards.
+const statusRank: Record<string, number> = {
+  pending: 0,
+  submitting: 1,
+  accepted: 2,
+  scheduled: 2,
+  queued: 3,
+  sending: 4,
+  sent: 5,
+  delivered: 6,
+  undelivered: 6,
+  failed: 6,
+  canceled: 6,
+  read: 7,
+};
+
+export const knownOutboundStatuses = Object.keys(statusRank);
+
+const rankCase = `CASE status ${Object.entries(statusRank)
+  .map(([status, rank]) => `WHEN '${status}' THEN ${rank}`)
+  .join(' ')} ELSE 0 END`;
+
+/**
+ * Applies a status callback. Returns 'updated', 'stale' (an older status arrived late) or
+ * 'unknown' (no outbound message with that SID).
+ */
+export async function applyStatusCallback(
+  db: Queryable,
+  update: { sid: string; status: string; errorCode: number | null },
+): Promise<'updated' | 'stale' | 'unknown'> {
+  const rank = statusRank[update.status] ?? -1;
+  const rows = await db.query<{ id: number }>(
+    `UPDATE outbound_messages
+     SET status = $2, error_code = COALESCE($3, error_code), status_updated_at = now()
+     WHERE twilio_sid = $1 AND ${rankCase} < $4
+     RETURNING id`,
+    [update.sid, update.status, update.errorCode, rank],
+  );
+  if (rows.length > 0) return 'updated';
+  const exists = await db.query('SELECT 1 FROM outbound_messages WHERE twilio_sid = $1', [
+    update.sid,
+  ]);
+  return exists.length > 0 ? 'stale' : 'unknown';
+}
+
+export async function listOutbound(
+  db: Queryable,
+  query: { limit: number; offset: number; inboundMessageId?: number | null },
+): Promise<{ items: OutboundRow[]; total: number }> {
+  const filter = query.inboundMessageId ? 'WHERE inbound_message_id = $3' : '';
+  const params: unknown[] = [query.limit, query.offset];
+  if (query.inboundMessageId) params.push(query.inboundMessageId);
+  const items = await db.query<OutboundRow>(
+    `SELECT ${columns} FROM outbound_messages ${filter} ORDER BY id DESC LIMIT $1 OFFSET $2`,
+    params,
+  );
+  const [count] = await db.query<{ total: number }>(
+    `SELECT count(*)::int AS total FROM outbound_messages ${query.inboundMessageId ? 'WHERE inbound_message_id = $1' : ''}`,
+    query.inboundMessageId ? [query.inboundMessageId] : [],
+  );
+  return { items, total: count?.total ?? 0 };
+}
+
+export async function findOutbound(db: Queryable, id: number): Promise<OutboundRow | null> {
+  const rows = await db.query<OutboundRow>(
+    `SELECT ${columns} FROM outbound_messages WHERE id = $1`,
+    [id],
+  );
+  return rows[0] ?? null;
+}

@@ -1,0 +1,44 @@
+import type { Database } from '../db/executor.js';
+import {
+  type ClaimedOutbound,
+  OUTBOUND_CHANNEL,
+  claimDueOutbound,
+  markOutboundFailed,
+  markOutboundSubmitted,
+} from '../db/outbound.js';
+import { ClaimLostError, PermanentJobError } from '../domain/processing-errors.js';
+import type { SendMessage } from '../twilio/sender.js';
+import type { JobQueue, ProcessJob } from './queue-worker.js';
+
+/** The outbound_messages table as a queue: replies, greetings and admin sends. */
+export const outboundQueue: JobQueue<ClaimedOutbound> = {
+  channel: OUTBOUND_CHANNEL,
+  claim: claimDueOutbound,
+  markFailed: markOutboundFailed,
+};
+
+/**
+ * Sends one recorded outbound message through Twilio and records Twilio's SID. A 4xx from
+ * Twilio (invalid number, outside the 24-hour window) fails it for good; 429/5xx and
+ * network errors are retried with back-off by the worker.
+ */
+export function sendOutboundJob(deps: {
+  db: Database;
+  send: SendMessage | null;
+}): ProcessJob<ClaimedOutbound> {
+  return async (job) => {
+    if (!deps.send) {
+      throw new PermanentJobError(
+        'Not sent: Twilio is not configured (set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN).',
+      );
+    }
+    const result = await deps.send({
+      to: job.to_number,
+      from: job.from_number,
+      body: job.body,
+      mediaUrls: job.media_urls,
+    });
+    const kept = await markOutboundSubmitted(deps.db, { id: job.id, claims: job.claims }, result);
+    if (!kept) throw new ClaimLostError(job.id);
+  };
+}

@@ -1,0 +1,79 @@
+import twilio from 'twilio';
+
+/** One message to send through Twilio's Messages API. */
+export interface OutgoingMessage {
+  to: string;
+  from: string;
+  body: string;
+  mediaUrls?: string[];
+}
+
+export interface SendResult {
+  sid: string;
+  status: string;
+}
+
+/**
+ * Twilio refused or failed the request. `permanent` for a 4xx other than 429 (invalid
+ * number 21211, outside WhatsApp's 24-hour window 63016, …): resending cannot help.
+ * 429 and 5xx, and network errors, are worth retrying.
+ */
+export class TwilioSendError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+    readonly code: number | null,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+    this.name = 'TwilioSendError';
+  }
+}
+
+export type SendMessage = (message: OutgoingMessage) => Promise<SendResult>;
+
+export interface TwilioSenderOptions {
+  accountSid: string;
+  authToken: string;
+  /** TWILIO_API_BASE_URL: tests point it at a local fake of Twilio's API. */
+  apiBaseUrl: string;
+  /** Where Twilio posts delivery status callbacks (PUBLIC_URL + /webhook/twilio/status). */
+  statusCallbackUrl: string | null;
+  /** Per-request time limit. */
+  timeoutMs?: number;
+}
+
+/** Sends through the official `twilio` SDK. The credentials go to `apiBaseUrl` only. */
+export function createTwilioSender(options: TwilioSenderOptions): SendMessage {
+  const client = twilio(options.accountSid, options.authToken, {
+    timeout: options.timeoutMs ?? 15_000,
+    autoRetry: false,
+  });
+  client.api.baseUrl = options.apiBaseUrl;
+
+  return async (message) => {
+    try {
+      const created = await client.messages.create({
+        to: message.to,
+        from: message.from,
+        body: message.body,
+        ...(message.mediaUrls && message.mediaUrls.length > 0
+          ? { mediaUrl: message.mediaUrls }
+          : {}),
+        ...(options.statusCallbackUrl ? { statusCallback: options.statusCallbackUrl } : {}),
+      });
+      return { sid: created.sid, status: created.status };
+    } catch (error) {
+      const e = error as { status?: number; code?: number; message?: string };
+      const status = typeof e.status === 'number' ? e.status : null;
+      const code = typeof e.code === 'number' ? e.code : null;
+      const permanent = status !== null && status >= 400 && status < 500 && status !== 429;
+      throw new TwilioSendError(
+        `Twilio ${status ?? 'request'} failed${code ? ` (error ${code})` : ''}: ${e.message ?? 'unknown error'}`,
+        status,
+        code,
+        permanent,
+      );
+    }
+  };
+}
