@@ -3,7 +3,12 @@ import { after, before, describe, test } from 'node:test';
 import { findMessageBySid } from '../src/db/messages.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/databases.js';
-import { TEST_AUTH_TOKEN, newMessageSid, signedForm, whatsAppParams } from './helpers/twilio-webhook.js';
+import {
+  TEST_AUTH_TOKEN,
+  newMessageSid,
+  signedForm,
+  whatsAppParams,
+} from './helpers/twilio-webhook.js';
 
 const LOCAL_URL = 'http://localhost/webhook/twilio';
 
@@ -16,18 +21,33 @@ for (const engine of engines) {
     after(async () => t?.close());
 
     const post = (params: Record<string, string>, signUrl = LOCAL_URL, token = TEST_AUTH_TOKEN) =>
-      t.app.inject({ method: 'POST', url: '/webhook/twilio', ...signedForm(signUrl, params, token) });
+      t.app.inject({
+        method: 'POST',
+        url: '/webhook/twilio',
+        ...signedForm(signUrl, params, token),
+      });
 
     const countMessages = async (sid: string) =>
-      (await t.database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM messages WHERE message_sid = $1', [sid]))[0]?.n;
+      (
+        await t.database.db.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM messages WHERE message_sid = $1',
+          [sid],
+        )
+      )[0]?.n;
 
     test('a signed WhatsApp message is stored as Twilio sent it and answered with empty TwiML', async () => {
       const params = whatsAppParams({
         from: '+15550001111',
         body: 'Gym done 💪',
         media: [
-          { url: 'https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1', contentType: 'image/jpeg' },
-          { url: 'https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2', contentType: 'image/png' },
+          {
+            url: 'https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1',
+            contentType: 'image/jpeg',
+          },
+          {
+            url: 'https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2',
+            contentType: 'image/png',
+          },
         ],
         extra: { SomeFutureParameter: 'kept' },
       });
@@ -66,7 +86,11 @@ for (const engine of engines) {
     });
 
     test('missing, forged, tampered and other-token signatures are refused with 403 and nothing is stored', async () => {
-      const cases: { name: string; inject: () => Promise<{ statusCode: number; json(): unknown }>; sid: string }[] = [];
+      const cases: {
+        name: string;
+        inject: () => Promise<{ statusCode: number; json(): unknown }>;
+        sid: string;
+      }[] = [];
       const missing = whatsAppParams();
       cases.push({
         name: 'missing',
@@ -87,7 +111,10 @@ for (const engine of engines) {
           t.app.inject({
             method: 'POST',
             url: '/webhook/twilio',
-            headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'bm90IGEgc2lnbmF0dXJl' },
+            headers: {
+              'content-type': 'application/x-www-form-urlencoded',
+              'x-twilio-signature': 'bm90IGEgc2lnbmF0dXJl',
+            },
             payload: new URLSearchParams(forged).toString(),
           }),
       });
@@ -175,7 +202,10 @@ for (const engine of engines) {
       const huge = whatsAppParams({ body: 'x'.repeat(1024 * 1024 + 10) });
       const tooLarge = await post(huge);
       assert.equal(tooLarge.statusCode, 413);
-      assert.equal((tooLarge.json() as { error: { code: string } }).error.code, 'payload_too_large');
+      assert.equal(
+        (tooLarge.json() as { error: { code: string } }).error.code,
+        'payload_too_large',
+      );
       assert.equal(await countMessages(huge.MessageSid as string), 0);
 
       const json = await t.app.inject({
@@ -185,7 +215,10 @@ for (const engine of engines) {
         payload: JSON.stringify(whatsAppParams()),
       });
       assert.equal(json.statusCode, 415);
-      assert.equal((json.json() as { error: { code: string } }).error.code, 'unsupported_media_type');
+      assert.equal(
+        (json.json() as { error: { code: string } }).error.code,
+        'unsupported_media_type',
+      );
     });
 
     test('repeated form keys are kept and still verify', async () => {
@@ -199,7 +232,10 @@ for (const engine of engines) {
       const response = await t.app.inject({
         method: 'POST',
         url: '/webhook/twilio',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-twilio-signature': signature,
+        },
         payload: body,
       });
       assert.equal(response.statusCode, 200);
@@ -229,7 +265,10 @@ describe('signature URL behind a proxy', () => {
         ...signedForm('http://localhost/webhook/twilio', local),
       });
       assert.equal(bad.statusCode, 403);
-      assert.match((bad.json() as { error: { message: string } }).error.message, /taskwire\.example\.com/);
+      assert.match(
+        (bad.json() as { error: { message: string } }).error.message,
+        /taskwire\.example\.com/,
+      );
     } finally {
       await t.close();
     }
@@ -256,7 +295,10 @@ describe('signature URL behind a proxy', () => {
       const wrongHost = await t.app.inject({
         method: 'POST',
         url: '/webhook/twilio',
-        headers: { ...signedForm('https://app.up.railway.app/webhook/twilio', unsigned).headers, host: '10.0.0.5:8080' },
+        headers: {
+          ...signedForm('https://app.up.railway.app/webhook/twilio', unsigned).headers,
+          host: '10.0.0.5:8080',
+        },
         payload: new URLSearchParams(unsigned).toString(),
       });
       assert.equal(wrongHost.statusCode, 403);

@@ -1,4 +1,12 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 
 export class DataDirLockedError extends Error {
@@ -26,6 +34,10 @@ const isAlive = (pid: number): boolean => {
   }
 };
 
+// Lock files this process created and still holds: a file naming our own pid is a
+// leftover only when it is not one of these.
+const heldByThisProcess = new Set<string>();
+
 /**
  * Takes the DATA_DIR for this process, like Postgres' postmaster.pid: a lock file holding
  * our pid, created exclusively. A file left by a process that died (SIGKILL, power loss)
@@ -33,21 +45,32 @@ const isAlive = (pid: number): boolean => {
  */
 export function lockDataDir(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true });
-  const file = path.join(dataDir, 'taskwire.pid');
+  const file = path.join(realpathSync(dataDir), 'taskwire.pid');
+  if (heldByThisProcess.has(file)) throw new DataDirLockedError(dataDir, process.pid);
   for (let attempt = 0; attempt < 3; attempt += 1) {
     try {
       const fd = openSync(file, 'wx', 0o644);
       writeSync(fd, `${process.pid}\n`);
       closeSync(fd);
+      heldByThisProcess.add(file);
       let released = false;
       return () => {
         if (released) return;
         released = true;
+        heldByThisProcess.delete(file);
         rmSync(file, { force: true });
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
+      let content: string;
+      try {
+        content = readFileSync(file, 'utf8');
+      } catch (readError) {
+        // Released by its holder between our open and our read: try again.
+        if ((readError as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw readError;
+      }
+      const holder = Number.parseInt(content.trim(), 10);
       // Our own pid in a file we did not create is a leftover from an earlier container
       // run, where every process is pid 1.
       if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {

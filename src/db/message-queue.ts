@@ -128,3 +128,21 @@ export async function queueDepth(db: Queryable): Promise<number> {
   );
   return rows[0]?.n ?? 0;
 }
+
+/**
+ * Renews a claim while its work is still running, so a slow download (a large photo, a
+ * stalled CDN) is not taken over by another worker. False once the claim is lost.
+ */
+export async function extendMessageLease(
+  db: Queryable,
+  claim: Claim,
+  leaseMs: number,
+): Promise<boolean> {
+  const rows = await db.query(
+    `UPDATE messages SET locked_until = now() + make_interval(secs => $3::double precision / 1000)
+     WHERE id = $1 AND claims = $2 AND processing_status = 'processing'
+     RETURNING id`,
+    [claim.id, claim.claims, leaseMs],
+  );
+  return rows.length > 0;
+}

@@ -65,9 +65,14 @@ export async function pendingMigrations(
   db: Database,
   migrations = loadMigrations(),
 ): Promise<string[]> {
+  // No migrations table yet (undefined_table) means nothing is applied; any other error
+  // (database unreachable) is the caller's to report, not "every migration pending".
   const rows = await db
     .query<{ version: number }>(`SELECT version FROM taskwire_migrations`)
-    .catch(() => [] as { version: number }[]);
+    .catch((error: unknown) => {
+      if ((error as { code?: unknown }).code === '42P01') return [] as { version: number }[];
+      throw error;
+    });
   const done = new Set(rows.map((row) => Number(row.version)));
   return migrations.filter((m) => !done.has(m.version)).map((m) => m.name);
 }

@@ -200,3 +200,18 @@ export async function findOutbound(db: Queryable, id: number): Promise<OutboundR
   );
   return rows[0] ?? null;
 }
+
+/** Renews a send's claim while Twilio is still answering; false once the claim is lost. */
+export async function extendOutboundLease(
+  db: Queryable,
+  claim: { id: number; claims: number },
+  leaseMs: number,
+): Promise<boolean> {
+  const rows = await db.query(
+    `UPDATE outbound_messages SET locked_until = now() + make_interval(secs => $3::double precision / 1000)
+     WHERE id = $1 AND claims = $2 AND status = 'submitting'
+     RETURNING id`,
+    [claim.id, claim.claims, leaseMs],
+  );
+  return rows.length > 0;
+}

@@ -17,8 +17,9 @@ export function pgliteTemplateDir(): string {
     // The package does not export its package.json; read it next to its entry point.
     const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
     const root = entry.slice(0, entry.lastIndexOf(`${path.sep}dist${path.sep}`));
-    version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string })
-      .version;
+    version = (
+      JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }
+    ).version;
   } catch {
     // Unusual layouts: fall back to one shared key.
   }

@@ -7,6 +7,7 @@ export const errorCodes = {
   validation_failed: 400,
   unauthorized: 401,
   invalid_signature: 403,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
@@ -36,6 +37,7 @@ export const isAppError = (error: unknown): error is AppError => error instanceo
 export const validationFailed = (message: string) => new AppError('validation_failed', message);
 export const unauthorized = (message: string) => new AppError('unauthorized', message);
 export const invalidSignature = (message: string) => new AppError('invalid_signature', message);
+export const forbidden = (message: string) => new AppError('forbidden', message);
 export const notFound = (message: string) => new AppError('not_found', message);
 export const conflict = (message: string) => new AppError('conflict', message);
 export const unprocessable = (message: string) => new AppError('unprocessable', message);

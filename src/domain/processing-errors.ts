@@ -11,7 +11,9 @@ export class PermanentJobError extends Error {
 }
 
 export const isPermanent = (error: unknown): boolean =>
-  typeof error === 'object' && error !== null && (error as { permanent?: unknown }).permanent === true;
+  typeof error === 'object' &&
+  error !== null &&
+  (error as { permanent?: unknown }).permanent === true;
 
 /** A message for the `error` column: what went wrong, without stack or secrets. */
 export const describeError = (error: unknown): string =>

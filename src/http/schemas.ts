@@ -62,3 +62,78 @@ export const pageOf = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
     limit: Type.Integer(),
     offset: Type.Integer(),
   });
+
+/** A database id in a path or a body: a positive integer. */
+export const IdSchema = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+
+/** `limit` and `offset` query parameters, to spread into a querystring schema. */
+export const pagingQuery = (defaultLimit: number) => ({
+  limit: Type.Integer({
+    minimum: 1,
+    maximum: 100,
+    default: defaultLimit,
+    description: `Items per page, 1 to 100 (default ${defaultLimit}).`,
+  }),
+  offset: Type.Integer({ minimum: 0, default: 0, description: 'Items to skip (default 0).' }),
+});
+
+export const UserSchema = Type.Object({
+  id: Type.Integer(),
+  created_at: Timestamp,
+  username: Type.String(),
+  phone_number: Type.Union([Type.String(), Type.Null()], {
+    description: 'E.164, e.g. `+15551234567`.',
+  }),
+  points: Type.Integer(),
+  whatsapp_id: Type.Union([Type.String(), Type.Null()], {
+    description: "For a WhatsApp username: the id after `whatsapp:` in Twilio's `From`.",
+  }),
+  timezone: Type.Union([Type.String(), Type.Null()], {
+    description: 'IANA time zone name, e.g. `Europe/Paris`.',
+  }),
+});
+
+export const TaskStatusSchema = Type.Union([
+  Type.Literal('active'),
+  Type.Literal('completed'),
+  Type.Literal('expired'),
+  Type.Literal('cancelled'),
+]);
+
+export const TaskSchema = Type.Object({
+  id: Type.Integer(),
+  created_at: Timestamp,
+  user_id: Type.Integer(),
+  description: Type.String(),
+  due_time: Timestamp,
+  status: TaskStatusSchema,
+  points: Type.Integer({ description: 'Points the user earns by completing the task.' }),
+  completed_at: NullableTimestamp,
+});
+
+export const FeedItemSchema = Type.Object({
+  id: Type.Integer(),
+  created_at: Timestamp,
+  user_id: Type.Integer(),
+  username: Type.String(),
+  task_id: Type.Union([Type.Integer(), Type.Null()]),
+  task_description: Type.Union([Type.String(), Type.Null()]),
+  image_url: Type.Union([Type.String(), Type.Null()], {
+    description: 'Where the photo is kept in the bucket.',
+  }),
+  post_content: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String({ description: 'E.g. `published`.' }),
+});
+
+export const LeaderboardSchema = Type.Object({
+  items: Type.Array(
+    Type.Object({
+      rank: Type.Integer({
+        description: '1 for the most points; equal points share a rank (1, 1, 3).',
+      }),
+      user_id: Type.Integer(),
+      username: Type.String(),
+      points: Type.Integer(),
+    }),
+  ),
+});

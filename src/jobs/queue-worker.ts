@@ -1,5 +1,10 @@
 import type { Database } from '../db/executor.js';
-import { type ClaimedMessage, claimDueMessages, markAttemptFailed } from '../db/message-queue.js';
+import {
+  type ClaimedMessage,
+  claimDueMessages,
+  extendMessageLease,
+  markAttemptFailed,
+} from '../db/message-queue.js';
 import { INBOUND_CHANNEL } from '../db/messages.js';
 import { retryDelayMs } from './backoff.js';
 
@@ -20,12 +25,19 @@ export interface JobQueue<Job extends ClaimedJob> {
     claim: { id: number; claims: number },
     failure: { error: string; final: boolean; retryInMs: number; code: number | null },
   ): Promise<unknown>;
+  /** Renews a running job's claim for another `leaseMs`. */
+  extendLease(
+    db: Database,
+    claim: { id: number; claims: number },
+    leaseMs: number,
+  ): Promise<boolean>;
 }
 
 export const inboundQueue: JobQueue<ClaimedMessage> = {
   channel: INBOUND_CHANNEL,
   claim: claimDueMessages,
   markFailed: markAttemptFailed,
+  extendLease: extendMessageLease,
 };
 import { ClaimLostError, describeError, isPermanent } from '../domain/processing-errors.js';
 import { maskPhoneNumbers } from '../domain/redact.js';
@@ -173,7 +185,18 @@ export function createQueueWorker<Job extends ClaimedJob>(
       message.attempts > options.maxAttempts
         ? Promise.reject(new Error(`gave up after ${options.maxAttempts} attempts`))
         : Promise.resolve().then(() => processMessage(message));
+    // Heartbeat: renew the lease at a third of its length while the work runs, so only a
+    // worker that died (or hung for a whole lease) loses its message to another.
+    const heartbeat = setInterval(
+      () => {
+        queue
+          .extendLease(db, { id: message.id, claims: message.claims }, options.leaseMs)
+          .catch(() => {});
+      },
+      Math.max(50, Math.floor(options.leaseMs / 3)),
+    );
     const done = finish(message, work).finally(() => {
+      clearInterval(heartbeat);
       running.delete(message.id);
       wake();
     });

@@ -3,6 +3,7 @@ import {
   type ClaimedOutbound,
   OUTBOUND_CHANNEL,
   claimDueOutbound,
+  extendOutboundLease,
   markOutboundFailed,
   markOutboundSubmitted,
 } from '../db/outbound.js';
@@ -15,6 +16,7 @@ export const outboundQueue: JobQueue<ClaimedOutbound> = {
   channel: OUTBOUND_CHANNEL,
   claim: claimDueOutbound,
   markFailed: markOutboundFailed,
+  extendLease: extendOutboundLease,
 };
 
 /**

@@ -76,7 +76,11 @@ export async function processInboundMessage(
     const kept = await markProcessed(
       tx,
       { id: message.id, claims: message.claims },
-      { storageUrls: urls, storedMedia: stored, error: itemErrors.length > 0 ? itemErrors.join('; ') : null },
+      {
+        storageUrls: urls,
+        storedMedia: stored,
+        error: itemErrors.length > 0 ? itemErrors.join('; ') : null,
+      },
     );
     if (!kept) throw new ClaimLostError(message.id);
   });
@@ -84,9 +88,14 @@ export async function processInboundMessage(
   if (deps.deleteTwilioMedia) {
     for (const [index, item] of message.media_items.entries()) {
       if (stored[index]?.key === undefined) continue;
-      await deps.deleteTwilioMedia(item).catch((error: unknown) =>
-        deps.log?.warn({ messageId: message.id, index, err: describeError(error) }, 'could not delete media at Twilio'),
-      );
+      await deps
+        .deleteTwilioMedia(item)
+        .catch((error: unknown) =>
+          deps.log?.warn(
+            { messageId: message.id, index, err: describeError(error) },
+            'could not delete media at Twilio',
+          ),
+        );
     }
   }
 }

@@ -73,15 +73,22 @@ export async function messageMediaRoutes(app: FastifyInstance, options: MessageM
         );
       }
       if (!stored.key) {
-        throw notFound(`Media ${index} of message ${message.id} could not be stored: ${stored.error ?? 'unknown error'}.`);
+        throw notFound(
+          `Media ${index} of message ${message.id} could not be stored: ${stored.error ?? 'unknown error'}.`,
+        );
       }
       const object = await options.store.get(stored.key);
-      if (!object) throw notFound(`Media ${index} of message ${message.id} is missing from storage.`);
+      if (!object)
+        throw notFound(`Media ${index} of message ${message.id} is missing from storage.`);
       if (request.query.as_base64) {
         const chunks: Buffer[] = [];
         for await (const chunk of object.body) chunks.push(chunk as Buffer);
         const bytes = Buffer.concat(chunks);
-        return reply.send({ content_type: object.contentType, size: bytes.length, data: bytes.toString('base64') });
+        return reply.send({
+          content_type: object.contentType,
+          size: bytes.length,
+          data: bytes.toString('base64'),
+        });
       }
       return reply
         .header('content-type', object.contentType)

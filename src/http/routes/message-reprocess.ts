@@ -32,7 +32,10 @@ export async function messageReprocessRoutes(
       const message = await findMessage(options.db, request.params.message_id);
       const queued = await requeueMessage(options.db, message.id);
       if (!queued) {
-        throw new AppError('conflict', `Message ${message.id} is being processed right now; try again shortly.`);
+        throw new AppError(
+          'conflict',
+          `Message ${message.id} is being processed right now; try again shortly.`,
+        );
       }
       options.onQueued?.(queued.id);
       return reply.status(202).send(queued);

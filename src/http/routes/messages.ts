@@ -19,6 +19,14 @@ const MessageIdParams = Type.Object({
   }),
 });
 
+/**
+ * The sender a `from_number` filter means. A `+` typed unencoded into a query string
+ * (`?from_number=+1555...`, as in a curl command) arrives as a space: read a space before
+ * the digits as that `+`.
+ */
+const senderFromQuery = (fromNumber: string): string =>
+  senderFromAddress(fromNumber.replace(/^\s*([a-z]+:)?\s+(?=\d)/i, '$1+').trim());
+
 /** The guide's message routes: GET /messages/ and GET /messages/{message_id}. */
 export async function messagesRoutes(app: FastifyInstance, options: MessagesRoutesOptions) {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -45,7 +53,7 @@ export async function messagesRoutes(app: FastifyInstance, options: MessagesRout
     },
     async (request) => {
       const { limit, offset, from_number } = request.query;
-      const sender = from_number ? senderFromAddress(from_number.trim()) : null;
+      const sender = from_number ? senderFromQuery(from_number) : null;
       const page = await listMessages(options.db, { limit, offset, sender });
       return { ...page, limit, offset };
     },

@@ -1,0 +1,95 @@
+import type { Queryable } from './executor.js';
+
+/** A feed post as the API shows it: the post, its author's name and its task's description. */
+export interface FeedItemRow {
+  id: number;
+  created_at: Date;
+  user_id: number;
+  username: string;
+  /** Null when the task was deleted after the post. */
+  task_id: number | null;
+  task_description: string | null;
+  image_url: string | null;
+  post_content: string | null;
+  status: string;
+}
+
+export interface ListFeedQuery {
+  limit: number;
+  offset: number;
+  userId: number | null;
+}
+
+/** Feed posts, newest first (ties: the later id first), optionally of one user. */
+export async function listFeed(
+  db: Queryable,
+  query: ListFeedQuery,
+): Promise<{ items: FeedItemRow[]; total: number }> {
+  const where = query.userId === null ? '' : 'WHERE f.user_id = $3';
+  const params: unknown[] = [query.limit, query.offset];
+  if (query.userId !== null) params.push(query.userId);
+  const items = await db.query<FeedItemRow>(
+    `SELECT f.id, f.created_at, f.user_id, u.username, f.task_id,
+            t.description AS task_description, f.image_url, f.post_content, f.status
+     FROM feed f
+     JOIN users u ON u.id = f.user_id
+     LEFT JOIN tasks t ON t.id = f.task_id
+     ${where}
+     ORDER BY f.created_at DESC, f.id DESC
+     LIMIT $1 OFFSET $2`,
+    params,
+  );
+  const [count] = await db.query<{ total: number }>(
+    `SELECT count(*)::int AS total FROM feed ${query.userId === null ? '' : 'WHERE user_id = $1'}`,
+    query.userId === null ? [] : [query.userId],
+  );
+  return { items, total: count?.total ?? 0 };
+}
+
+/** A post to add when a task is completed. */
+export interface NewFeedPost {
+  user_id: number;
+  task_id: number | null;
+  image_url: string | null;
+  post_content: string | null;
+  /** The proof message. */
+  message_id: number | null;
+  /** Default `published`. */
+  status?: string;
+}
+
+export interface FeedPostRow {
+  id: number;
+  created_at: Date;
+  user_id: number;
+  task_id: number | null;
+  image_url: string | null;
+  status: string;
+  post_content: string | null;
+  message_id: number | null;
+}
+
+/**
+ * Adds a feed post. There is at most one post per task and per message: resolves to null,
+ * changing nothing, when the task or the message already has one (a re-processed message).
+ */
+export async function insertFeedPost(
+  db: Queryable,
+  post: NewFeedPost,
+): Promise<FeedPostRow | null> {
+  const rows = await db.query<FeedPostRow>(
+    `INSERT INTO feed (user_id, task_id, image_url, post_content, message_id, status)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT DO NOTHING
+     RETURNING id, created_at, user_id, task_id, image_url, status, post_content, message_id`,
+    [
+      post.user_id,
+      post.task_id,
+      post.image_url,
+      post.post_content,
+      post.message_id,
+      post.status ?? 'published',
+    ],
+  );
+  return rows[0] ?? null;
+}

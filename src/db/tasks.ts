@@ -1,0 +1,150 @@
+import type { TaskRow, TaskStatus } from '../domain/task.js';
+import type { Queryable } from './executor.js';
+
+export const taskColumns =
+  'id, created_at, user_id, description, due_time, status, points, completed_at';
+
+/** A new task; values already parsed (see domain/task.ts). */
+export interface NewTask {
+  user_id: number;
+  description: string;
+  due_time: Date;
+  points: number;
+}
+
+/** Inserts an active task; resolves to null when there is no user `user_id`. */
+export async function createTask(db: Queryable, task: NewTask): Promise<TaskRow | null> {
+  // INSERT ... SELECT FROM users: an unknown user gives no row rather than a foreign-key
+  // error (which would abort the caller's transaction).
+  const rows = await db.query<TaskRow>(
+    `INSERT INTO tasks (user_id, description, due_time, points)
+     SELECT id, $2, $3::timestamptz, $4 FROM users WHERE id = $1
+     RETURNING ${taskColumns}`,
+    [task.user_id, task.description, task.due_time, task.points],
+  );
+  return rows[0] ?? null;
+}
+
+export interface ListTasksQuery {
+  limit: number;
+  offset: number;
+  userId: number | null;
+  status: TaskStatus | null;
+}
+
+/** Tasks by due time (then id), optionally of one user and in one status. */
+export async function listTasks(
+  db: Queryable,
+  query: ListTasksQuery,
+): Promise<{ items: TaskRow[]; total: number }> {
+  const conditions: string[] = [];
+  const filters: unknown[] = [];
+  if (query.userId !== null) {
+    filters.push(query.userId);
+    conditions.push(`user_id = $${filters.length}`);
+  }
+  if (query.status !== null) {
+    filters.push(query.status);
+    conditions.push(`status = $${filters.length}`);
+  }
+  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+  const n = filters.length;
+  const items = await db.query<TaskRow>(
+    `SELECT ${taskColumns} FROM tasks ${where}
+     ORDER BY due_time, id LIMIT $${n + 1} OFFSET $${n + 2}`,
+    [...filters, query.limit, query.offset],
+  );
+  const [count] = await db.query<{ total: number }>(
+    `SELECT count(*)::int AS total FROM tasks ${where}`,
+    filters,
+  );
+  return { items, total: count?.total ?? 0 };
+}
+
+export async function findTaskById(db: Queryable, id: number): Promise<TaskRow | null> {
+  const rows = await db.query<TaskRow>(`SELECT ${taskColumns} FROM tasks WHERE id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+/** What an admin may change on an active task; an absent key is left as it is. */
+export interface TaskChanges {
+  description?: string;
+  due_time?: Date;
+  status?: 'cancelled';
+}
+
+export type UpdateTaskOutcome =
+  | { outcome: 'updated'; task: TaskRow }
+  /** The task is completed, expired or cancelled, and was left unchanged. */
+  | { outcome: 'not_active'; status: TaskStatus }
+  | { outcome: 'not_found' };
+
+/**
+ * Changes an active task. The status check and the update are one statement, so a task
+ * completed by a photo at the same moment is never edited or cancelled afterwards.
+ */
+export async function updateActiveTask(
+  db: Queryable,
+  id: number,
+  changes: TaskChanges,
+): Promise<UpdateTaskOutcome> {
+  const assignments: string[] = [];
+  const values: unknown[] = [id];
+  const set = (column: string, value: unknown, cast = '') => {
+    values.push(value);
+    assignments.push(`${column} = $${values.length}${cast}`);
+  };
+  if (changes.description !== undefined) set('description', changes.description);
+  if (changes.due_time !== undefined) set('due_time', changes.due_time, '::timestamptz');
+  if (changes.status !== undefined) set('status', changes.status);
+  if (assignments.length > 0) {
+    const rows = await db.query<TaskRow>(
+      `UPDATE tasks SET ${assignments.join(', ')} WHERE id = $1 AND status = 'active'
+       RETURNING ${taskColumns}`,
+      values,
+    );
+    if (rows[0]) return { outcome: 'updated', task: rows[0] };
+  }
+  const current = await findTaskById(db, id);
+  if (!current) return { outcome: 'not_found' };
+  if (current.status !== 'active') return { outcome: 'not_active', status: current.status };
+  return { outcome: 'updated', task: current };
+}
+
+/**
+ * The task a user's proof completes: their active task due first (ties: the older one).
+ * Locks it (`FOR UPDATE`), so call it inside a transaction and complete the task in that
+ * same transaction: a second photo waits, then finds the next active task or none.
+ */
+export async function findActiveTaskForUser(
+  tx: Queryable,
+  userId: number,
+): Promise<TaskRow | null> {
+  const rows = await tx.query<TaskRow>(
+    `SELECT ${taskColumns} FROM tasks
+     WHERE user_id = $1 AND status = 'active'
+     ORDER BY due_time, id
+     LIMIT 1
+     FOR UPDATE`,
+    [userId],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * Marks an active task completed at `at`. Resolves to the completed task, or null when it
+ * is not active (already completed, expired, cancelled) or does not exist.
+ */
+export async function completeTask(
+  db: Queryable,
+  taskId: number,
+  at: Date = new Date(),
+): Promise<TaskRow | null> {
+  const rows = await db.query<TaskRow>(
+    `UPDATE tasks SET status = 'completed', completed_at = $2::timestamptz
+     WHERE id = $1 AND status = 'active'
+     RETURNING ${taskColumns}`,
+    [taskId, at],
+  );
+  return rows[0] ?? null;
+}

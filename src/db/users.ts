@@ -1,0 +1,167 @@
+import { conflict } from '../domain/errors.js';
+import type { UserRow } from '../domain/user.js';
+import type { Queryable } from './executor.js';
+
+export const userColumns = `id, created_at, username, phone_number, points, whatsapp_id, timezone,
+  last_inbound_at`;
+
+/** A new user; values already parsed (see domain/user.ts and domain/phone.ts). */
+export interface NewUser {
+  username: string;
+  phone_number: string | null;
+  whatsapp_id?: string | null;
+  timezone?: string | null;
+}
+
+/** The columns an update may change; an absent key is left as it is. */
+export type UserChanges = Partial<
+  Pick<UserRow, 'username' | 'phone_number' | 'whatsapp_id' | 'timezone'>
+>;
+
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * The `conflict` error for a unique violation on phone_number or whatsapp_id, naming the
+ * value and who holds it; any other error is returned unchanged.
+ */
+async function explainDuplicate(
+  db: Queryable,
+  error: unknown,
+  values: { phone_number?: string | null; whatsapp_id?: string | null },
+): Promise<unknown> {
+  const { code, constraint } = (error ?? {}) as { code?: unknown; constraint?: unknown };
+  if (code !== UNIQUE_VIOLATION || typeof constraint !== 'string') return error;
+  const column = constraint.includes('whatsapp_id')
+    ? 'whatsapp_id'
+    : constraint.includes('phone_number')
+      ? 'phone_number'
+      : null;
+  const value = column ? values[column] : null;
+  if (!column || !value) return error;
+  const [holder] = await db
+    .query<{ id: number }>(`SELECT id FROM users WHERE ${column} = $1`, [value])
+    .catch(() => []);
+  const label = column === 'phone_number' ? 'phone number' : 'WhatsApp id';
+  return conflict(
+    `The ${label} ${value} already belongs to ${holder ? `user ${holder.id}` : 'another user'}.`,
+  );
+}
+
+/** Inserts a user. Throws `conflict` when the phone number or WhatsApp id is taken. */
+export async function createUser(db: Queryable, user: NewUser): Promise<UserRow> {
+  try {
+    const [row] = await db.query<UserRow>(
+      `INSERT INTO users (username, phone_number, whatsapp_id, timezone)
+       VALUES ($1, $2, $3, $4) RETURNING ${userColumns}`,
+      [user.username, user.phone_number, user.whatsapp_id ?? null, user.timezone ?? null],
+    );
+    return row as UserRow;
+  } catch (error) {
+    throw await explainDuplicate(db, error, user);
+  }
+}
+
+export interface ListUsersQuery {
+  limit: number;
+  offset: number;
+}
+
+/** Users in id order (the order they were created), one page and the total. */
+export async function listUsers(
+  db: Queryable,
+  query: ListUsersQuery,
+): Promise<{ items: UserRow[]; total: number }> {
+  const items = await db.query<UserRow>(
+    `SELECT ${userColumns} FROM users ORDER BY id LIMIT $1 OFFSET $2`,
+    [query.limit, query.offset],
+  );
+  const [count] = await db.query<{ total: number }>('SELECT count(*)::int AS total FROM users');
+  return { items, total: count?.total ?? 0 };
+}
+
+export async function findUserById(db: Queryable, id: number): Promise<UserRow | null> {
+  const rows = await db.query<UserRow>(`SELECT ${userColumns} FROM users WHERE id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+/**
+ * The user an inbound message is from. `sender` is the From address without its channel
+ * prefix (messages.sender): a phone number (`+15551234567`) or a WhatsApp id. Should one
+ * user's WhatsApp id equal another's phone number, the phone number wins.
+ */
+export async function findUserBySender(db: Queryable, sender: string): Promise<UserRow | null> {
+  const rows = await db.query<UserRow>(
+    `SELECT ${userColumns} FROM users
+     WHERE phone_number = $1 OR whatsapp_id = $1
+     ORDER BY (phone_number = $1) DESC NULLS LAST, id
+     LIMIT 1`,
+    [sender],
+  );
+  return rows[0] ?? null;
+}
+
+const changeableColumns = ['username', 'phone_number', 'whatsapp_id', 'timezone'] as const;
+
+/**
+ * Changes the given columns of one user; resolves to the updated row, or null when there is
+ * no such user. Throws `conflict` when the phone number or WhatsApp id is taken.
+ */
+export async function updateUser(
+  db: Queryable,
+  id: number,
+  changes: UserChanges,
+): Promise<UserRow | null> {
+  const columns = changeableColumns.filter((column) => changes[column] !== undefined);
+  if (columns.length === 0) return findUserById(db, id);
+  const assignments = columns.map((column, index) => `${column} = $${index + 2}`).join(', ');
+  try {
+    const rows = await db.query<UserRow>(
+      `UPDATE users SET ${assignments} WHERE id = $1 RETURNING ${userColumns}`,
+      [id, ...columns.map((column) => changes[column])],
+    );
+    return rows[0] ?? null;
+  } catch (error) {
+    throw await explainDuplicate(db, error, changes);
+  }
+}
+
+/**
+ * Adds `points` to a user's total in one statement (no lost update when two tasks complete
+ * at once). Resolves to the new total, or null when there is no such user.
+ */
+export async function addPoints(
+  db: Queryable,
+  userId: number,
+  points: number,
+): Promise<number | null> {
+  const rows = await db.query<{ points: number }>(
+    'UPDATE users SET points = points + $2 WHERE id = $1 RETURNING points',
+    [userId, points],
+  );
+  return rows[0]?.points ?? null;
+}
+
+/** Records that the user wrote to us at `at`; an older time never replaces a newer one. */
+export async function recordInbound(db: Queryable, userId: number, at: Date): Promise<void> {
+  await db.query(
+    `UPDATE users SET last_inbound_at = GREATEST(last_inbound_at, $2::timestamptz) WHERE id = $1`,
+    [userId, at],
+  );
+}
+
+export interface LeaderboardEntry {
+  /** 1 for the most points; equal points share a rank and the next rank skips (1, 1, 3). */
+  rank: number;
+  user_id: number;
+  username: string;
+  points: number;
+}
+
+/** The `limit` users with the most points; ties in id order. */
+export async function leaderboard(db: Queryable, limit: number): Promise<LeaderboardEntry[]> {
+  return db.query<LeaderboardEntry>(
+    `SELECT rank() OVER (ORDER BY points DESC)::int AS rank, id AS user_id, username, points
+     FROM users ORDER BY points DESC, id LIMIT $1`,
+    [limit],
+  );
+}

@@ -1,0 +1,167 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Queryable } from '../../db/executor.js';
+import {
+  createUser,
+  findUserById,
+  listUsers,
+  updateUser,
+  type UserChanges,
+} from '../../db/users.js';
+import { notFound, validationFailed } from '../../domain/errors.js';
+import { parsePhoneNumber } from '../../domain/phone.js';
+import {
+  parseTimezone,
+  parseUsername,
+  parseWhatsappId,
+  USERNAME_MAX_LENGTH,
+} from '../../domain/user.js';
+import { ErrorBody, IdSchema, pageOf, pagingQuery, UserSchema } from '../schemas.js';
+
+export interface UsersRoutesOptions {
+  db: Queryable;
+}
+
+const Username = Type.String({
+  minLength: 1,
+  maxLength: USERNAME_MAX_LENGTH,
+  description: 'Display name, 1 to 100 characters (trimmed).',
+});
+const PhoneNumber = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description:
+    'E.164 (`+15551234567`); `whatsapp:+15551234567`, spaces and dashes are accepted and removed.',
+});
+const WhatsappId = Type.String({
+  minLength: 1,
+  maxLength: 140,
+  description:
+    "For a WhatsApp username: the id after `whatsapp:` in Twilio's `From` (e.g. `US.13491208655302741918`).",
+});
+const Timezone = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: 'IANA time zone name, e.g. `Europe/Paris`.',
+});
+// With the app's type coercion, "" also matches the null branch of a nullable field, so
+// `""` clears whatsapp_id or timezone just as `null` does.
+const UserIdParams = Type.Object({ id: IdSchema });
+
+/** The people of the group: POST/GET /users, GET/PATCH /users/{id}. */
+export async function usersRoutes(app: FastifyInstance, options: UsersRoutesOptions) {
+  const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  typed.post(
+    '/users',
+    {
+      schema: {
+        summary: 'Create a user',
+        tags: ['users'],
+        body: Type.Object({
+          username: Username,
+          phone_number: PhoneNumber,
+          whatsapp_id: Type.Optional(WhatsappId),
+          timezone: Type.Optional(Timezone),
+        }),
+        response: { 201: UserSchema, 400: ErrorBody, 401: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const user = await createUser(options.db, {
+        username: parseUsername(body.username),
+        phone_number: parsePhoneNumber(body.phone_number),
+        whatsapp_id: body.whatsapp_id === undefined ? null : parseWhatsappId(body.whatsapp_id),
+        timezone: body.timezone === undefined ? null : parseTimezone(body.timezone),
+      });
+      return reply.status(201).send(user);
+    },
+  );
+
+  typed.get(
+    '/users',
+    {
+      schema: {
+        summary: 'List users in the order they were created',
+        tags: ['users'],
+        querystring: Type.Object(pagingQuery(50)),
+        response: { 200: pageOf(UserSchema), 400: ErrorBody, 401: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { limit, offset } = request.query;
+      const page = await listUsers(options.db, { limit, offset });
+      return { ...page, limit, offset };
+    },
+  );
+
+  typed.get(
+    '/users/:id',
+    {
+      schema: {
+        summary: 'One user',
+        tags: ['users'],
+        params: UserIdParams,
+        response: { 200: UserSchema, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const user = await findUserById(options.db, request.params.id);
+      if (!user) throw notFound(`No user with id ${request.params.id}.`);
+      return user;
+    },
+  );
+
+  typed.patch(
+    '/users/:id',
+    {
+      schema: {
+        summary: "Change a user's name, phone number, WhatsApp id or time zone",
+        tags: ['users'],
+        params: UserIdParams,
+        body: Type.Object({
+          username: Type.Optional(Username),
+          phone_number: Type.Optional(PhoneNumber),
+          whatsapp_id: Type.Optional(
+            Type.Union([WhatsappId, Type.Null()], { description: 'null (or "") removes it.' }),
+          ),
+          timezone: Type.Optional(
+            Type.Union([Timezone, Type.Null()], { description: 'null (or "") removes it.' }),
+          ),
+        }),
+        response: {
+          200: UserSchema,
+          400: ErrorBody,
+          401: ErrorBody,
+          404: ErrorBody,
+          409: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      const changes: UserChanges = {};
+      if (body.username !== undefined) changes.username = parseUsername(body.username);
+      if (body.phone_number !== undefined) {
+        changes.phone_number = parsePhoneNumber(body.phone_number);
+      }
+      if (body.whatsapp_id !== undefined) {
+        changes.whatsapp_id = body.whatsapp_id === null ? null : parseWhatsappId(body.whatsapp_id);
+      }
+      if (body.timezone !== undefined) {
+        changes.timezone = body.timezone === null ? null : parseTimezone(body.timezone);
+      }
+      if (Object.keys(changes).length === 0) {
+        throw validationFailed(
+          'Nothing to change: send at least one of username, phone_number, whatsapp_id, timezone ' +
+            '(whatsapp_id and timezone may be null to clear them).',
+        );
+      }
+      const user = await updateUser(options.db, request.params.id, changes);
+      if (!user) throw notFound(`No user with id ${request.params.id}.`);
+      return user;
+    },
+  );
+}

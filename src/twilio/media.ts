@@ -1,0 +1,255 @@
+/**
+ * Copies the media of an inbound message from Twilio into our bucket, one streamed item at
+ * a time, and optionally deletes it at Twilio afterwards (TWILIO_DELETE_MEDIA).
+ *
+ * Rules this module keeps: Twilio's credentials go to the TWILIO_API_BASE_URL origin and
+ * nowhere else (not to a foreign media URL, not across a redirect to the CDN); no item is
+ * ever held whole in memory; an item over MEDIA_MAX_BYTES or MEDIA_TIMEOUT_MS fails alone
+ * and leaves nothing in storage; every failure is a MediaDownloadError that says whether
+ * retrying can help.
+ */
+import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { MediaItem } from '../domain/message.js';
+import type { BlobStore } from '../storage/adapter.js';
+import { extensionForContentType, resolveContentType } from './content-types.js';
+import { MediaDownloadError, MediaTooLargeError } from './media-errors.js';
+import {
+  Deadline,
+  httpError,
+  parseTwilioMediaUrl,
+  requestTwilio,
+  type TwilioRequestOptions,
+} from './media-http.js';
+
+export {
+  MediaDownloadError,
+  MediaHttpError,
+  MediaRefusedError,
+  MediaTimeoutError,
+  MediaTooLargeError,
+  isPermanentMediaError,
+  type MediaFailureReason,
+} from './media-errors.js';
+export {
+  DEFAULT_RETRY_DELAYS_MS,
+  type TwilioCredentials,
+  type TwilioRequestOptions,
+} from './media-http.js';
+export { extensionForContentType } from './content-types.js';
+
+export interface MediaDownloadOptions extends TwilioRequestOptions {
+  /** MEDIA_MAX_BYTES (default 16 MiB): larger items fail with MediaTooLargeError. */
+  maxBytes: number;
+}
+
+export interface MediaSource {
+  /** The webhook's MediaUrlN. */
+  url: string;
+  /** The webhook's MediaContentTypeN: used when the download does not name a type. */
+  contentType?: string | null;
+}
+
+export interface MediaTarget {
+  store: BlobStore;
+  /** The object key, or a function of the content type the download turned out to have. */
+  key: string | ((contentType: string) => string);
+}
+
+export interface StoredMedia {
+  key: string;
+  size: number;
+  contentType: string;
+  /** `store.url(key)`: public, or signed and expiring for a private bucket. */
+  url: string;
+}
+
+/** `messages/<MessageSid>/<index>.<ext>`: no phone number in a key, one folder per message. */
+export function mediaObjectKey(messageSid: string, index: number, contentType: string): string {
+  if (!/^[A-Za-z0-9]{2,64}$/.test(messageSid)) {
+    throw new TypeError('mediaObjectKey: a MessageSid is letters and digits only');
+  }
+  if (!Number.isInteger(index) || index < 0) {
+    throw new TypeError('mediaObjectKey: the index is a whole number from 0');
+  }
+  return `messages/${messageSid}/${index}.${extensionForContentType(contentType)}`;
+}
+
+/**
+ * Streams one media item from Twilio into `target.store`. Refuses (MediaRefusedError,
+ * before any request) a URL that is not a media resource on the Twilio API origin.
+ */
+export async function downloadMediaToStore(
+  item: MediaSource,
+  target: MediaTarget,
+  options: MediaDownloadOptions,
+): Promise<StoredMedia> {
+  assertConfigured(options);
+  const media = parseTwilioMediaUrl(item.url, options.apiBaseUrl);
+  const label = `media ${media.mediaSid}`;
+  const deadline = new Deadline(options.timeoutMs, options.signal);
+  try {
+    const request = { method: 'GET', url: media.url, label, followRedirects: true } as const;
+    const response = await requestTwilio({ ...request, retryNotFound: true }, options, deadline);
+    if (!response.ok || !response.body) throw await httpError(response, label, true);
+
+    const announced = parseContentLength(response.headers.get('content-length'));
+    if (announced !== null && announced > options.maxBytes) {
+      await response.body.cancel().catch(() => {});
+      throw new MediaTooLargeError(options.maxBytes, announced);
+    }
+    const contentType = resolveContentType(response.headers.get('content-type'), item.contentType);
+    const key = typeof target.key === 'string' ? target.key : target.key(contentType);
+    const stored = await streamToStore(response.body, target.store, key, {
+      contentType,
+      announced,
+      maxBytes: options.maxBytes,
+      deadline,
+      label,
+    });
+    deadline.clear();
+    return { ...stored, url: await target.store.url(stored.key) };
+  } finally {
+    deadline.clear();
+  }
+}
+
+/** Counts bytes on their way to storage and fails the stream once they pass the limit. */
+class ByteLimit extends Transform {
+  bytes = 0;
+  exceeded = false;
+
+  constructor(private readonly maxBytes: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+    this.bytes += chunk.byteLength;
+    if (this.bytes > this.maxBytes) {
+      this.exceeded = true;
+      callback(new MediaTooLargeError(this.maxBytes, null));
+      return;
+    }
+    callback(null, chunk);
+  }
+}
+
+async function streamToStore(
+  body: ReadableStream<Uint8Array>,
+  store: BlobStore,
+  key: string,
+  context: {
+    contentType: string;
+    announced: number | null;
+    maxBytes: number;
+    deadline: Deadline;
+    label: string;
+  },
+): Promise<{ key: string; size: number; contentType: string }> {
+  const source = Readable.fromWeb(body as WebReadableStream<Uint8Array>);
+  const counter = new ByteLimit(context.maxBytes);
+  let downloadError: unknown = null;
+  // An error that reaches the source while the counter is still alive came from the
+  // download; once the store has given up, the counter is destroyed first.
+  source.once('error', (error) => {
+    if (!counter.destroyed) downloadError = error;
+  });
+  // pipeline, not pipe: an error on either side destroys both, so the store sees the
+  // failure and the connection to Twilio is closed instead of draining an unwanted body.
+  pipeline(source, counter, () => {});
+  try {
+    const stored = await store.put(key, counter, {
+      contentType: context.contentType,
+      ...(context.announced === null ? {} : { contentLength: context.announced }),
+    });
+    return { key: stored.key, size: stored.size, contentType: context.contentType };
+  } catch (error) {
+    if (counter.exceeded) throw new MediaTooLargeError(context.maxBytes, null);
+    const aborted = context.deadline.abortReason();
+    if (aborted) throw aborted;
+    if (downloadError) {
+      throw new MediaDownloadError(
+        'network',
+        `The download of ${context.label} broke off. Transient: a later attempt may succeed.`,
+        { permanent: false, cause: downloadError },
+      );
+    }
+    throw error;
+  } finally {
+    if (!counter.destroyed) counter.destroy();
+  }
+}
+
+export type MediaCopyResult =
+  { index: number; ok: true; media: StoredMedia } | { index: number; ok: false; error: unknown };
+
+/**
+ * Copies every media item of a message under `messages/<MessageSid>/<index>.<ext>`. Items
+ * fail alone: the result lists each one's outcome in webhook order. One after another, not
+ * all at once: up to ten parallel uploads would multiply the buffers some storage backends
+ * keep per upload (S3 multipart parts are 5 MiB each).
+ */
+export async function copyMessageMedia(
+  message: { messageSid: string; mediaItems: readonly MediaItem[] },
+  store: BlobStore,
+  options: MediaDownloadOptions,
+): Promise<MediaCopyResult[]> {
+  const results: MediaCopyResult[] = [];
+  for (const [index, item] of message.mediaItems.entries()) {
+    try {
+      const media = await downloadMediaToStore(
+        { url: item.url, contentType: item.content_type },
+        { store, key: (contentType) => mediaObjectKey(message.messageSid, index, contentType) },
+        options,
+      );
+      results.push({ index, ok: true, media });
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      results.push({ index, ok: false, error });
+    }
+  }
+  return results;
+}
+
+/**
+ * Deletes a media item at Twilio (TWILIO_DELETE_MEDIA), on the documented `.json` resource.
+ * `already_deleted` for a 404, so a retried job does not fail on its own earlier success.
+ */
+export async function deleteTwilioMedia(
+  url: string,
+  options: TwilioRequestOptions,
+): Promise<'deleted' | 'already_deleted'> {
+  assertConfigured(options);
+  const media = parseTwilioMediaUrl(url, options.apiBaseUrl, { allowJson: true });
+  if (!media.url.pathname.endsWith('.json')) media.url.pathname += '.json';
+  const label = `media ${media.mediaSid}`;
+  const deadline = new Deadline(options.timeoutMs, options.signal);
+  try {
+    const request = { method: 'DELETE', url: media.url, label, followRedirects: false } as const;
+    const response = await requestTwilio({ ...request, retryNotFound: false }, options, deadline);
+    if (response.status === 404) {
+      await response.body?.cancel().catch(() => {});
+      return 'already_deleted';
+    }
+    if (!response.ok) throw await httpError(response, label, false);
+    await response.body?.cancel().catch(() => {});
+    return 'deleted';
+  } finally {
+    deadline.clear();
+  }
+}
+
+function assertConfigured(options: TwilioRequestOptions): void {
+  if (!options.accountSid || !options.authToken) {
+    throw new MediaDownloadError(
+      'not_configured',
+      'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must both be set to fetch media from Twilio. Permanent until configured.',
+      { permanent: true },
+    );
+  }
+}
+
+function parseContentLength(value: string | null): number | null {
+  if (value === null || !/^\d+$/.test(value.trim())) return null;
+  return Number(value.trim());
+}

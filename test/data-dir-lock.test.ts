@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { DataDirLockedError, lockDataDir } from '../src/db/data-dir-lock.js';
+import { makeTempDir } from './helpers/databases.js';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * A child Node process that locks `dataDir`. It prints `locked <pid>` and, with `hold`,
+ * keeps the lock until it is killed; a refused lock exits 3 with the error's name and
+ * message on stderr.
+ */
+const childScript = (dataDir: string, hold: boolean) => `
+const { lockDataDir } = await import('./src/db/data-dir-lock.ts');
+try {
+  lockDataDir(${JSON.stringify(dataDir)});
+  console.log('locked ' + process.pid);
+  ${hold ? 'setInterval(() => {}, 1000);' : ''}
+} catch (error) {
+  console.error(error.name + ': ' + error.message);
+  process.exit(3);
+}`;
+
+const lockFile = (dataDir: string) => path.join(dataDir, 'taskwire.pid');
+
+/** The pid of a process that has exited. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], {
+    encoding: 'utf8',
+  });
+  const pid = Number(child.stdout.trim());
+  assert.ok(Number.isInteger(pid) && pid > 0);
+  return pid;
+}
+
+describe('DATA_DIR lock', () => {
+  test('a second process locking the same DATA_DIR is refused with DataDirLockedError', (t) => {
+    const temp = makeTempDir();
+    const release = lockDataDir(temp.dir);
+    t.after(() => {
+      release();
+      temp.remove();
+    });
+
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '-e', childScript(temp.dir, false)],
+      { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 },
+    );
+    assert.equal(child.status, 3, child.stderr);
+    assert.equal(child.stdout, '');
+    assert.match(
+      child.stderr,
+      new RegExp(`^DataDirLockedError: Another Taskwire process \\(pid ${process.pid}\\)`),
+    );
+    assert.ok(child.stderr.includes(temp.dir));
+    assert.match(child.stderr, /DATABASE_URL/);
+    // The refused process leaves the holder's lock alone.
+    assert.equal(readFileSync(lockFile(temp.dir), 'utf8').trim(), String(process.pid));
+  });
+
+  test('while another process holds the lock this one is refused; once it dies, the lock is taken over', async (t) => {
+    const temp = makeTempDir();
+    t.after(() => temp.remove());
+    const holder = spawn(process.execPath, ['--import', 'tsx', '-e', childScript(temp.dir, true)], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    t.after(() => holder.kill('SIGKILL'));
+    const exited = new Promise((resolve) => holder.once('exit', resolve));
+    let output = '';
+    holder.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('locked')) resolve();
+      });
+      holder.once('exit', () => reject(new Error(`holder exited early: ${output}`)));
+    });
+
+    assert.throws(
+      () => lockDataDir(temp.dir),
+      (error: unknown) =>
+        error instanceof DataDirLockedError &&
+        error.holderPid === holder.pid &&
+        error.dataDir === temp.dir,
+    );
+
+    // SIGKILL: no chance to remove its lock file, as after a crash or power loss.
+    holder.kill('SIGKILL');
+    await exited;
+    assert.ok(existsSync(lockFile(temp.dir)));
+    const release = lockDataDir(temp.dir);
+    assert.equal(readFileSync(lockFile(temp.dir), 'utf8').trim(), String(process.pid));
+    release();
+  });
+
+  test('a stale lock file naming a dead pid is taken over', (t) => {
+    const temp = makeTempDir();
+    t.after(() => temp.remove());
+    const pid = deadPid();
+    writeFileSync(lockFile(temp.dir), `${pid}\n`);
+    const release = lockDataDir(temp.dir);
+    assert.equal(readFileSync(lockFile(temp.dir), 'utf8'), `${process.pid}\n`);
+    release();
+  });
+
+  test('an empty or garbled lock file is taken over', (t) => {
+    const temp = makeTempDir();
+    t.after(() => temp.remove());
+    for (const content of ['', 'not a pid\n']) {
+      writeFileSync(lockFile(temp.dir), content);
+      const release = lockDataDir(temp.dir);
+      assert.equal(readFileSync(lockFile(temp.dir), 'utf8'), `${process.pid}\n`);
+      release();
+    }
+  });
+
+  test('a lock file with our own pid, left by an earlier container run, is taken over', (t) => {
+    const temp = makeTempDir();
+    t.after(() => temp.remove());
+    writeFileSync(lockFile(temp.dir), `${process.pid}\n`);
+    const release = lockDataDir(temp.dir);
+    assert.ok(existsSync(lockFile(temp.dir)));
+    release();
+    assert.equal(existsSync(lockFile(temp.dir)), false);
+  });
+
+  test('release removes the lock file, twice is harmless, and the DATA_DIR can be locked again', (t) => {
+    const temp = makeTempDir();
+    t.after(() => temp.remove());
+    const dataDir = path.join(temp.dir, 'not', 'yet', 'there');
+    const release = lockDataDir(dataDir);
+    assert.ok(existsSync(lockFile(dataDir)));
+    release();
+    assert.equal(existsSync(lockFile(dataDir)), false);
+    release();
+
+    const again = lockDataDir(dataDir);
+    assert.ok(existsSync(lockFile(dataDir)));
+    again();
+    assert.equal(existsSync(lockFile(dataDir)), false);
+  });
+
+  test('a second lock in the same process is refused too', (t) => {
+    const temp = makeTempDir();
+    const release = lockDataDir(temp.dir);
+    t.after(() => {
+      release();
+      temp.remove();
+    });
+    assert.throws(() => lockDataDir(temp.dir), DataDirLockedError);
+  });
+});
