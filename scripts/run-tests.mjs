@@ -23,7 +23,12 @@ if (files.length === 0) {
 
 const prepare = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '-e', "await (await import('./src/db/pglite-template.ts')).ensurePgliteTemplate()"],
+  [
+    '--import',
+    'tsx',
+    '-e',
+    "await (await import('./src/db/pglite-template.ts')).ensurePgliteTemplate()",
+  ],
   { stdio: 'inherit' },
 );
 if (prepare.status !== 0) process.exit(prepare.status ?? 1);
