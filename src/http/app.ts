@@ -1,4 +1,9 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from 'fastify';
 import type { Queryable } from '../db/executor.js';
 import { DEFAULT_POINTS_PER_TASK } from '../domain/task.js';
 import type { InboundMessageStore } from '../services/receive-inbound.js';
@@ -53,6 +58,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     // Behind Railway or a load balancer, request.protocol honours X-Forwarded-Proto.
     trustProxy: true,
+    // Errors raised before routing (a malformed URL such as `/messages/%zz`) get the same
+    // error body as everything else.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      void reply.status(400).send({ error: { code: 'validation_failed', message: error.message } });
+    },
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true } },
   });
   registerErrorHandler(app);
