@@ -10,12 +10,15 @@ import { startService } from '../start/service.js';
 import { WorkerNeedsPostgresError, startWorkerProcess } from '../start/worker-process.js';
 import type { Logger } from 'pino';
 import { runMigrations } from '../start/migrate-command.js';
+import { sendNow } from '../start/send-now.js';
+import { isAppError } from '../domain/errors.js';
 
 const usage = `Usage: taskwire <command> [options]
 
 Commands:
   serve      Run the HTTP service (webhook, API) on PORT (default 8000), with its workers
   worker     Process messages and send replies without an HTTP server (needs DATABASE_URL)
+  send       Send a message: taskwire send --to +15551234567 [--sms] [--media URL] "Hello"
   migrate    Apply database migrations and exit
   config     Show every configuration variable with its default and meaning
   help       Show this help
@@ -91,6 +94,44 @@ function stopOnSignals(log: Logger, stop: () => Promise<void>): void {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+async function send(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      to: { type: 'string' },
+      sms: { type: 'boolean', default: false },
+      media: { type: 'string', multiple: true },
+    },
+  });
+  const body = positionals.join(' ');
+  if (!values.to || (!body && !values.media)) {
+    console.error('Usage: taskwire send --to +15551234567 [--sms] [--media URL] "Hello"');
+    return 2;
+  }
+  const row = await sendNow(readConfig(), {
+    to: values.to,
+    body,
+    channel: values.sms ? 'sms' : 'whatsapp',
+    mediaUrls: values.media,
+  });
+  if (row.twilio_sid) {
+    console.error(
+      `Sent to ${row.to_number}: Twilio ${row.twilio_sid} (${row.status}). Recorded as outbound message ${row.id}.`,
+    );
+    return 0;
+  }
+  const reason = row.error_message ?? 'unknown error';
+  if (row.status === 'failed') {
+    console.error(`Not sent: ${reason}`);
+    return 1;
+  }
+  console.error(
+    `Not sent yet (${reason}); queued as outbound message ${row.id}: the service's worker will retry it.`,
+  );
+  return 1;
+}
+
 function showConfig(): void {
   for (const variable of variables) {
     console.log(`${variable.name}${variable.default === null ? '' : `=${variable.default}`}`);
@@ -117,6 +158,8 @@ async function main(argv: string[]): Promise<number> {
     case 'worker':
       await worker();
       return -1; // keeps running
+    case 'send':
+      return send(argv.slice(1));
     case 'migrate':
       return runMigrations(readConfig());
     case 'config':
@@ -137,6 +180,8 @@ main(process.argv.slice(2)).then(
       console.error(
         `${error.message}\n\nSee \`taskwire config\` for every variable and its default.`,
       );
+    } else if (isAppError(error)) {
+      console.error(error.message);
     } else if (error instanceof DataDirLockedError || error instanceof WorkerNeedsPostgresError) {
       console.error(error.message);
     } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {

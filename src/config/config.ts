@@ -41,6 +41,10 @@ export interface Config {
     } | null;
   };
   readonly media: { readonly maxBytes: number; readonly timeoutMs: number };
+  /** AUTO_REGISTER */
+  readonly autoRegister: boolean;
+  /** POINTS_PER_TASK */
+  readonly pointsPerTask: number;
   readonly worker: {
     /** RUN_WORKERS: whether `taskwire serve` processes messages itself. */
     readonly inServe: boolean;
@@ -246,6 +250,8 @@ export function loadConfig(
       maxBytes: int('MEDIA_MAX_BYTES', 1),
       timeoutMs: int('MEDIA_TIMEOUT_MS', 100),
     },
+    autoRegister: bool('AUTO_REGISTER'),
+    pointsPerTask: int('POINTS_PER_TASK', 0, 100000),
     worker: {
       inServe: bool('RUN_WORKERS'),
       concurrency: int('WORKER_CONCURRENCY', 1, 256),

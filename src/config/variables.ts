@@ -141,6 +141,17 @@ export const variables: readonly VariableSpec[] = [
     description: 'Time limit for downloading one media item.',
   },
   {
+    name: 'AUTO_REGISTER',
+    default: 'true',
+    description:
+      'Unknown senders become users, named after their WhatsApp profile, and are greeted. `false`: they are told to ask an admin.',
+  },
+  {
+    name: 'POINTS_PER_TASK',
+    default: '10',
+    description: 'Points a task is worth when `POST /tasks` does not say.',
+  },
+  {
     name: 'RUN_WORKERS',
     default: 'true',
     description:

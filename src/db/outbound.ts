@@ -215,3 +215,20 @@ export async function extendOutboundLease(
   );
   return rows.length > 0;
 }
+
+/** Claims one pending outbound message by id (the CLI's and the library's immediate send). */
+export async function claimOutboundById(
+  db: Queryable,
+  id: number,
+  leaseMs: number,
+): Promise<ClaimedOutbound | null> {
+  const rows = await db.query<ClaimedOutbound>(
+    `UPDATE outbound_messages
+     SET status = 'submitting', attempts = attempts + 1, claims = claims + 1,
+         locked_until = now() + make_interval(secs => $2::double precision / 1000)
+     WHERE id = $1 AND status = 'pending'
+     RETURNING ${columns}, claims`,
+    [id, leaseMs],
+  );
+  return rows[0] ?? null;
+}

@@ -165,3 +165,24 @@ export async function leaderboard(db: Queryable, limit: number): Promise<Leaderb
     [limit],
   );
 }
+
+/**
+ * Registers an unknown sender (AUTO_REGISTER), or finds the user another worker has just
+ * registered for the same sender: safe inside a transaction, where a failed INSERT would
+ * abort everything else.
+ */
+export async function registerSender(
+  db: Queryable,
+  sender: { username: string; phoneNumber: string | null; whatsappId: string | null },
+): Promise<{ user: UserRow; created: boolean }> {
+  const rows = await db.query<UserRow>(
+    `INSERT INTO users (username, phone_number, whatsapp_id) VALUES ($1, $2, $3)
+     ON CONFLICT DO NOTHING
+     RETURNING ${userColumns}`,
+    [sender.username, sender.phoneNumber, sender.whatsappId],
+  );
+  if (rows[0]) return { user: rows[0], created: true };
+  const existing = await findUserBySender(db, sender.phoneNumber ?? sender.whatsappId ?? '');
+  if (!existing) throw new Error('registerSender: user vanished after a conflicting insert');
+  return { user: existing, created: false };
+}

@@ -64,6 +64,8 @@ export interface StoredMedia {
   key?: string;
   content_type?: string;
   size?: number;
+  /** The URL recorded in `storage_urls` for this item. */
+  url?: string;
   error?: string;
 }
 

@@ -7,6 +7,7 @@ import Fastify, {
 import type { Queryable } from '../db/executor.js';
 import { DEFAULT_POINTS_PER_TASK } from '../domain/task.js';
 import type { InboundMessageStore } from '../services/receive-inbound.js';
+import type { SenderNumbers } from '../services/send-message.js';
 import type { BlobStore } from '../storage/adapter.js';
 import { requireBearerToken } from './plugins/bearer-auth.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
@@ -16,6 +17,7 @@ import { leaderboardRoutes } from './routes/leaderboard.js';
 import { messageMediaRoutes } from './routes/message-media.js';
 import { messageReprocessRoutes } from './routes/message-reprocess.js';
 import { messagesRoutes } from './routes/messages.js';
+import { outboundRoutes } from './routes/outbound.js';
 import { tasksRoutes } from './routes/tasks.js';
 import { type StatusUpdate, twilioWebhookRoutes } from './routes/twilio-webhook.js';
 import { usersRoutes } from './routes/users.js';
@@ -31,6 +33,8 @@ export interface AppDeps {
   onInboundStored?: (id: number) => void;
   /** Records a delivery status callback (POST /webhook/twilio/status). */
   recordStatus?: (update: StatusUpdate) => Promise<unknown>;
+  /** TWILIO_WHATSAPP_NUMBER / TWILIO_PHONE_NUMBER, for POST /messages/send. */
+  senders?: SenderNumbers;
   /** The bucket the photos are kept in. */
   store: BlobStore;
   /** Points of a task created without `points` (default 10). */
@@ -107,6 +111,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await admin.register(feedRoutes, { db: deps.db });
     await admin.register(leaderboardRoutes, { db: deps.db });
     await admin.register(messageMediaRoutes, { db: deps.db, store: deps.store });
+    await admin.register(outboundRoutes, {
+      db: deps.db,
+      senders: deps.senders ?? { whatsapp: null, sms: null },
+    });
     await admin.register(messageReprocessRoutes, { db: deps.db, onQueued: deps.onInboundStored });
   });
 

@@ -61,7 +61,13 @@ export async function processInboundMessage(
         messageSid: message.message_sid,
         index,
       });
-      stored.push({ index, key: copied.key, content_type: copied.contentType, size: copied.size });
+      stored.push({
+        index,
+        key: copied.key,
+        content_type: copied.contentType,
+        size: copied.size,
+        url: copied.url,
+      });
       urls.push(copied.url);
     } catch (error) {
       if (!isPermanent(error)) throw error;

@@ -4,6 +4,7 @@ import type { Config } from '../config/config.js';
 import type { Database } from '../db/executor.js';
 import { createInboundWorker, createQueueWorker, type QueueWorker } from '../jobs/queue-worker.js';
 import { outboundQueue, sendOutboundJob } from '../jobs/send-outbound.js';
+import { runAccountabilityLoop } from '../services/accountability.js';
 import { type CopyMedia, processInboundMessage } from '../services/process-inbound.js';
 import type { BlobStore } from '../storage/adapter.js';
 import { createBlobStore, type SelectedBlobStore } from '../storage/index.js';
@@ -84,6 +85,8 @@ export function createWorkers(
         db,
         copyMedia: mediaCopier(config, store),
         deleteTwilioMedia: deleteMedia,
+        onProcessed: (tx, processed, stored) =>
+          runAccountabilityLoop(tx, processed, stored, { autoRegister: config.autoRegister }),
         log: workerLog,
       }),
     workerOptions,

@@ -72,6 +72,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
       onInboundStored: () => workers?.wake(),
       recordStatus: (update) => applyStatusCallback(db, update),
       store,
+      pointsPerTask: config.pointsPerTask,
+      senders: { whatsapp: config.twilio.whatsappNumber, sms: config.twilio.phoneNumber },
       publicRoutes:
         store.driver === 'local'
           ? async (scope) => {

@@ -1,0 +1,121 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Queryable } from '../../db/executor.js';
+import { findOutbound, listOutbound } from '../../db/outbound.js';
+import { notFound } from '../../domain/errors.js';
+import { type SenderNumbers, queueMessage } from '../../services/send-message.js';
+import { ErrorBody, pageOf } from '../schemas.js';
+
+const Timestamp = Type.Unsafe<Date>({ type: 'string', format: 'date-time' });
+const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
+
+export const OutboundSchema = Type.Object({
+  id: Type.Integer(),
+  created_at: Timestamp,
+  kind: Type.String({ description: '`reply` (auto-reply to an inbound message) or `send`.' }),
+  inbound_message_id: Type.Union([Type.Integer(), Type.Null()]),
+  user_id: Type.Union([Type.Integer(), Type.Null()]),
+  to_number: Type.String(),
+  from_number: Type.String(),
+  body: Type.String(),
+  media_urls: Type.Array(Type.String()),
+  twilio_sid: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String({
+    description:
+      "`pending`/`submitting` (ours), then Twilio's: `queued`, `sent`, `delivered`, `read`, `undelivered`, `failed`.",
+  }),
+  error_code: Type.Union([Type.Integer(), Type.Null()]),
+  error_message: Type.Union([Type.String(), Type.Null()]),
+  attempts: Type.Integer(),
+  sent_at: NullableTimestamp,
+  status_updated_at: NullableTimestamp,
+});
+
+export interface OutboundRoutesOptions {
+  db: Queryable;
+  senders: SenderNumbers;
+}
+
+/** What Taskwire sends: GET /outbound, GET /outbound/{id}, POST /messages/send. */
+export async function outboundRoutes(app: FastifyInstance, options: OutboundRoutesOptions) {
+  const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  typed.get(
+    '/outbound',
+    {
+      schema: {
+        summary: 'Messages Taskwire sent or will send, newest first',
+        tags: ['outbound'],
+        querystring: Type.Object({
+          limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+          offset: Type.Integer({ minimum: 0, default: 0 }),
+          inbound_message_id: Type.Optional(Type.Integer({ minimum: 1 })),
+        }),
+        response: { 200: pageOf(OutboundSchema), 400: ErrorBody, 401: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { limit, offset, inbound_message_id } = request.query;
+      const page = await listOutbound(options.db, {
+        limit,
+        offset,
+        inboundMessageId: inbound_message_id ?? null,
+      });
+      return { ...page, limit, offset };
+    },
+  );
+
+  typed.get(
+    '/outbound/:id',
+    {
+      schema: {
+        summary: 'One outbound message',
+        tags: ['outbound'],
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        response: { 200: OutboundSchema, 401: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const row = await findOutbound(options.db, request.params.id);
+      if (!row) throw notFound(`No outbound message with id ${request.params.id}.`);
+      return row;
+    },
+  );
+
+  typed.post(
+    '/messages/send',
+    {
+      schema: {
+        summary: 'Send a WhatsApp message or an SMS',
+        tags: ['outbound'],
+        body: Type.Object({
+          to: Type.String({
+            minLength: 3,
+            maxLength: 40,
+            description: 'E.164, e.g. +15551234567.',
+          }),
+          body: Type.String({ maxLength: 1600 }),
+          channel: Type.Optional(
+            Type.Union([Type.Literal('whatsapp'), Type.Literal('sms')], { default: 'whatsapp' }),
+          ),
+          media_urls: Type.Optional(Type.Array(Type.String({ format: 'uri' }), { maxItems: 10 })),
+        }),
+        response: { 202: OutboundSchema, 400: ErrorBody, 401: ErrorBody, 422: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const row = await queueMessage(
+        options.db,
+        {
+          to: request.body.to,
+          body: request.body.body,
+          channel: request.body.channel ?? 'whatsapp',
+          mediaUrls: request.body.media_urls,
+        },
+        options.senders,
+      );
+      return reply.status(202).send(row);
+    },
+  );
+}

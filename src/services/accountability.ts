@@ -1,0 +1,121 @@
+import type { Queryable } from '../db/executor.js';
+import type { ClaimedMessage } from '../db/message-queue.js';
+import { enqueueOutbound } from '../db/outbound.js';
+import { insertFeedPost } from '../db/feed.js';
+import { completeTask, findActiveTaskForUser, listTasks } from '../db/tasks.js';
+import { addPoints, findUserBySender, recordInbound, registerSender } from '../db/users.js';
+import type { StoredMedia } from '../domain/message.js';
+import type { UserRow } from '../domain/user.js';
+import { parseKeyword, replyTexts } from './reply-texts.js';
+
+export interface AccountabilityOptions {
+  /** AUTO_REGISTER: unknown senders become users, named after their WhatsApp profile. */
+  autoRegister: boolean;
+}
+
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+const isImage = (item: StoredMedia) =>
+  item.key !== undefined && (item.content_type ?? '').toLowerCase().startsWith('image/');
+
+/** The user a message is from: by phone number, WhatsApp id, or WaId; registered if allowed. */
+async function identifySender(
+  tx: Queryable,
+  message: ClaimedMessage,
+  options: AccountabilityOptions,
+): Promise<{ user: UserRow | null; created: boolean }> {
+  const byAddress = await findUserBySender(tx, message.sender);
+  if (byAddress) return { user: byAddress, created: false };
+  const waId = typeof message.raw.WaId === 'string' ? message.raw.WaId : null;
+  if (waId && /^\d{7,15}$/.test(waId)) {
+    const byWaId = await findUserBySender(tx, `+${waId}`);
+    if (byWaId) return { user: byWaId, created: false };
+  }
+  if (!options.autoRegister) return { user: null, created: false };
+  const profileName =
+    typeof message.raw.ProfileName === 'string' ? message.raw.ProfileName.trim() : '';
+  const phoneNumber = E164.test(message.sender) ? message.sender : null;
+  return registerSender(tx, {
+    username: (profileName || 'WhatsApp user').slice(0, 100),
+    phoneNumber,
+    // A WhatsApp username sender (`whatsapp:US.1349...`) is known by that id alone.
+    whatsappId: phoneNumber ? null : message.sender,
+  });
+}
+
+/**
+ * The accountability loop for one processed inbound message, run inside the transaction
+ * that marks the message processed (see processInboundMessage), so all of it happens
+ * exactly once: a photo from a user with an active task posts to the feed, completes the
+ * earliest-due active task and adds its points atomically; every message gets one reply,
+ * recorded here and sent by the outbound worker.
+ */
+export async function runAccountabilityLoop(
+  tx: Queryable,
+  message: ClaimedMessage,
+  stored: StoredMedia[],
+  options: AccountabilityOptions,
+): Promise<void> {
+  const { user, created } = await identifySender(tx, message, options);
+  let body: string;
+  if (!user) {
+    body = replyTexts.notRegistered();
+  } else {
+    await recordInbound(tx, user.id, message.created_at);
+    body =
+      (created ? replyTexts.welcome(user.username) : '') +
+      (await replyFor(tx, message, stored, user));
+  }
+  await enqueueOutbound(tx, {
+    kind: 'reply',
+    inboundMessageId: message.id,
+    userId: user?.id ?? null,
+    // Back to the sender, from the number they wrote to, on the same channel.
+    to: message.from_number,
+    from: message.to_number,
+    body,
+  });
+}
+
+async function replyFor(
+  tx: Queryable,
+  message: ClaimedMessage,
+  stored: StoredMedia[],
+  user: UserRow,
+): Promise<string> {
+  const photo = stored.find(isImage);
+  if (photo) {
+    const task = await findActiveTaskForUser(tx, user.id);
+    if (!task) return replyTexts.photoWithoutTask();
+    // Unique on task and on message: a second post for either is impossible, so a
+    // re-processed message can never complete a task or award points twice.
+    const post = await insertFeedPost(tx, {
+      user_id: user.id,
+      task_id: task.id,
+      image_url: photo.url ?? null,
+      post_content: message.body || null,
+      message_id: message.id,
+    });
+    if (!post) return replyTexts.photoWithoutTask();
+    await completeTask(tx, task.id);
+    const total = (await addPoints(tx, user.id, task.points)) ?? user.points + task.points;
+    return replyTexts.completed(task, task.points, total);
+  }
+  if (stored.some((item) => item.key !== undefined || item.error !== undefined)) {
+    return replyTexts.notAPhoto();
+  }
+  const keyword = parseKeyword(message.body);
+  if (keyword === 'help') return replyTexts.help();
+  if (keyword === 'points') return replyTexts.points(user.points);
+  if (keyword === 'tasks') {
+    const { items } = await listTasks(tx, {
+      userId: user.id,
+      status: 'active',
+      limit: 5,
+      offset: 0,
+    });
+    return replyTexts.tasks(items, user.timezone);
+  }
+  const task = await findActiveTaskForUser(tx, user.id);
+  return task ? replyTexts.taskPending(task, user.timezone) : replyTexts.noTask();
+}

@@ -1,0 +1,64 @@
+import type { TaskRow } from '../domain/task.js';
+
+/**
+ * Every text Taskwire writes to people, in one place: short, friendly, and always saying
+ * what to do next.
+ */
+
+/** `25 Nov 2026, 18:30 (Europe/Paris)` in the user's time zone, or UTC. */
+export function formatDueTime(due: Date, timeZone: string | null): string {
+  const zone = timeZone ?? 'UTC';
+  try {
+    const text = new Intl.DateTimeFormat('en-GB', {
+      dateStyle: 'medium',
+      timeStyle: 'short',
+      timeZone: zone,
+    }).format(due);
+    return `${text} (${zone})`;
+  } catch {
+    return `${due.toISOString().slice(0, 16).replace('T', ' ')} (UTC)`;
+  }
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export const replyTexts = {
+  welcome: (name: string) => `Welcome to Taskwire, ${name}! `,
+  notRegistered: () =>
+    "Hi! This number isn't part of a Taskwire group yet. Ask your group's admin to add you.",
+  completed: (task: TaskRow, earned: number, total: number) =>
+    `✅ "${task.description}" is done! +${plural(earned, 'point')}. You now have ${plural(total, 'point')}.`,
+  photoWithoutTask: () =>
+    'Thanks for the photo! You have no active task right now, so it does not count for points. ' +
+    'Reply "tasks" to see your tasks.',
+  notAPhoto: () =>
+    'To complete a task, send a photo (JPEG or PNG) as proof. Reply "help" for the commands.',
+  taskPending: (task: TaskRow, timeZone: string | null) =>
+    `Your task: "${task.description}", due ${formatDueTime(task.due_time, timeZone)}. ` +
+    'Send a photo to complete it.',
+  noTask: () => 'You have no active task right now. Reply "points" to see your score.',
+  points: (points: number) => `You have ${plural(points, 'point')}.`,
+  tasks: (tasks: TaskRow[], timeZone: string | null) =>
+    tasks.length === 0
+      ? 'You have no active tasks.'
+      : `Your active tasks:\n${tasks
+          .map(
+            (task, i) =>
+              `${i + 1}. ${task.description} (due ${formatDueTime(task.due_time, timeZone)})`,
+          )
+          .join('\n')}\nSend a photo to complete the first one.`,
+  help: () =>
+    'Taskwire: send a photo to complete your current task and earn points.\n' +
+    'Commands: "tasks" (your active tasks), "points" (your score), "help" (this message).',
+};
+
+export type Keyword = 'tasks' | 'points' | 'help';
+
+/** A message that is just a command word, in any case, with optional punctuation. */
+export function parseKeyword(body: string): Keyword | null {
+  const word = body
+    .trim()
+    .toLowerCase()
+    .replace(/[.!?]+$/, '');
+  return word === 'tasks' || word === 'points' || word === 'help' ? word : null;
+}
