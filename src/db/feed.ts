@@ -1,3 +1,4 @@
+import type { StoredMedia } from '../domain/message.js';
 import type { Queryable } from './executor.js';
 
 /** A feed post as the API shows it: the post, its author's name and its task's description. */
@@ -12,6 +13,8 @@ export interface FeedItemRow {
   image_url: string | null;
   post_content: string | null;
   status: string;
+  /** What the proof message stored (to sign image_url for a private bucket). */
+  proof_media: StoredMedia[] | null;
 }
 
 export interface ListFeedQuery {
@@ -30,10 +33,12 @@ export async function listFeed(
   if (query.userId !== null) params.push(query.userId);
   const items = await db.query<FeedItemRow>(
     `SELECT f.id, f.created_at, f.user_id, u.username, f.task_id,
-            t.description AS task_description, f.image_url, f.post_content, f.status
+            t.description AS task_description, f.image_url, f.post_content, f.status,
+            m.stored_media AS proof_media
      FROM feed f
      JOIN users u ON u.id = f.user_id
      LEFT JOIN tasks t ON t.id = f.task_id
+     LEFT JOIN messages m ON m.id = f.message_id
      ${where}
      ORDER BY f.created_at DESC, f.id DESC
      LIMIT $1 OFFSET $2`,

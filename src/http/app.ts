@@ -35,6 +35,8 @@ export interface AppDeps {
   recordStatus?: (update: StatusUpdate) => Promise<unknown>;
   /** TWILIO_WHATSAPP_NUMBER / TWILIO_PHONE_NUMBER, for POST /messages/send. */
   senders?: SenderNumbers;
+  /** Private bucket: signs object keys into expiring URLs for API answers. */
+  signUrl?: (key: string) => Promise<string>;
   /** The bucket the photos are kept in. */
   store: BlobStore;
   /** Points of a task created without `points` (default 10). */
@@ -102,13 +104,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Everything below holds people's data and requires the API token.
   await app.register(async (admin) => {
     requireBearerToken(admin, deps.apiToken);
-    await admin.register(messagesRoutes, { db: deps.db });
+    await admin.register(messagesRoutes, { db: deps.db, signUrl: deps.signUrl });
     await admin.register(usersRoutes, { db: deps.db });
     await admin.register(tasksRoutes, {
       db: deps.db,
       pointsPerTask: deps.pointsPerTask ?? DEFAULT_POINTS_PER_TASK,
     });
-    await admin.register(feedRoutes, { db: deps.db });
+    await admin.register(feedRoutes, { db: deps.db, signUrl: deps.signUrl });
     await admin.register(leaderboardRoutes, { db: deps.db });
     await admin.register(messageMediaRoutes, { db: deps.db, store: deps.store });
     await admin.register(outboundRoutes, {

@@ -73,6 +73,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       recordStatus: (update) => applyStatusCallback(db, update),
       store,
       pointsPerTask: config.pointsPerTask,
+      signUrl: config.storage.public ? undefined : (key) => store.url(key),
       senders: { whatsapp: config.twilio.whatsappNumber, sms: config.twilio.phoneNumber },
       publicRoutes:
         store.driver === 'local'

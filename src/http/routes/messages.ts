@@ -6,9 +6,12 @@ import { findMessageById, findMessageBySid, listMessages } from '../../db/messag
 import { notFound } from '../../domain/errors.js';
 import { senderFromAddress } from '../../domain/message.js';
 import { ErrorBody, MessageSchema, pageOf } from '../schemas.js';
+import { type SignUrl, withSignedStorageUrls } from '../storage-urls.js';
 
 export interface MessagesRoutesOptions {
   db: Queryable;
+  /** Private bucket: answer signed, expiring URLs in `storage_urls`. */
+  signUrl?: SignUrl;
 }
 
 const MessageIdParams = Type.Object({
@@ -55,7 +58,10 @@ export async function messagesRoutes(app: FastifyInstance, options: MessagesRout
       const { limit, offset, from_number } = request.query;
       const sender = from_number ? senderFromQuery(from_number) : null;
       const page = await listMessages(options.db, { limit, offset, sender });
-      return { ...page, limit, offset };
+      const items = await Promise.all(
+        page.items.map((row) => withSignedStorageUrls(row, options.signUrl)),
+      );
+      return { items, total: page.total, limit, offset };
     },
   );
 
@@ -75,7 +81,7 @@ export async function messagesRoutes(app: FastifyInstance, options: MessagesRout
         ? await findMessageById(options.db, Number(key))
         : await findMessageBySid(options.db, key);
       if (!row) throw notFound(`No message with id or MessageSid "${key}".`);
-      return row;
+      return withSignedStorageUrls(row, options.signUrl);
     },
   );
 }
