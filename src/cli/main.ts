@@ -8,10 +8,12 @@ import { DataDirLockedError } from '../db/data-dir-lock.js';
 import { createLogger } from '../start/logger.js';
 import { startService } from '../start/service.js';
 import { WorkerNeedsPostgresError, startWorkerProcess } from '../start/worker-process.js';
-import type { Logger } from 'pino';
 import { runMigrations } from '../start/migrate-command.js';
 import { sendNow } from '../start/send-now.js';
 import { isAppError } from '../domain/errors.js';
+import { describeDelivery } from '../start/processing.js';
+import { stopOnSignals } from '../start/shutdown.js';
+import { simulate } from './simulate.js';
 
 const usage = `Usage: taskwire <command> [options]
 
@@ -19,6 +21,9 @@ Commands:
   serve      Run the HTTP service (webhook, API) on PORT (default 8000), with its workers
   worker     Process messages and send replies without an HTTP server (needs DATABASE_URL)
   send       Send a message: taskwire send --to +15551234567 [--sms] [--media URL] "Hello"
+  simulate   Play Twilio against the running service: post a signed WhatsApp webhook and follow it:
+             taskwire simulate --from +15551234567 [--image photo.jpg] [--name Ada]
+                               [--url http://localhost:8000] "Done!"
   migrate    Apply database migrations and exit
   config     Show every configuration variable with its default and meaning
   help       Show this help
@@ -51,6 +56,12 @@ function printDevelopmentBanner(config: Config, address: string, database: strin
       '  webhooks are accepted. Set TWILIO_AUTH_TOKEN to receive messages from Twilio.',
     );
   }
+  if (!config.twilio.accountSid) {
+    lines.push(
+      `  ${describeDelivery(config)}.`,
+      '  Play Twilio: npx taskwire simulate --from +15551234567 --image photo.jpg "Done!"',
+    );
+  }
   lines.push('');
   console.error(lines.join('\n'));
 }
@@ -71,27 +82,6 @@ async function worker(): Promise<void> {
   const log = createLogger(config.logLevel);
   const running = await startWorkerProcess(config, log);
   stopOnSignals(log, () => running.stop());
-}
-
-/** Graceful shutdown on SIGTERM/SIGINT; a second signal exits at once. */
-function stopOnSignals(log: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) {
-      process.exit(1);
-    }
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    void stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 async function send(args: string[]): Promise<number> {
@@ -115,6 +105,12 @@ async function send(args: string[]): Promise<number> {
     channel: values.sms ? 'sms' : 'whatsapp',
     mediaUrls: values.media,
   });
+  if (row.twilio_sid && row.outbox) {
+    console.error(
+      `Delivered to the local outbox (TWILIO_ACCOUNT_SID is not set): ${row.twilio_sid}, recorded as outbound message ${row.id}. Nothing was sent to ${row.to_number}.`,
+    );
+    return 0;
+  }
   if (row.twilio_sid) {
     console.error(
       `Sent to ${row.to_number}: Twilio ${row.twilio_sid} (${row.status}). Recorded as outbound message ${row.id}.`,
@@ -130,6 +126,35 @@ async function send(args: string[]): Promise<number> {
     `Not sent yet (${reason}); queued as outbound message ${row.id}: the service's worker will retry it.`,
   );
   return 1;
+}
+
+async function runSimulate(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      from: { type: 'string' },
+      image: { type: 'string' },
+      name: { type: 'string' },
+      url: { type: 'string' },
+      timeout: { type: 'string' },
+    },
+  });
+  const body = positionals.join(' ');
+  if (!values.from) {
+    console.error(
+      'Usage: taskwire simulate --from +15551234567 [--image photo.jpg] [--name Ada] [--url http://localhost:8000] [--timeout 30] "Done!"',
+    );
+    return 2;
+  }
+  return simulate(readConfig(), {
+    from: values.from,
+    body,
+    image: values.image,
+    name: values.name,
+    url: values.url,
+    timeoutMs: values.timeout ? Number(values.timeout) * 1000 : undefined,
+  });
 }
 
 function showConfig(): void {
@@ -160,6 +185,8 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keeps running
     case 'send':
       return send(argv.slice(1));
+    case 'simulate':
+      return runSimulate(argv.slice(1));
     case 'migrate':
       return runMigrations(readConfig());
     case 'config':

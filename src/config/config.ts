@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import { variables } from './variables.js';
 
@@ -14,6 +15,10 @@ export interface Config {
   readonly apiToken: string;
   /** `generated`: made for development and kept in DATA_DIR; printed at start-up. */
   readonly apiTokenSource: 'env' | 'generated';
+  /** METRICS_TOKEN: a second bearer token, accepted by GET /metrics only. */
+  readonly metricsToken: string | null;
+  /** API_RATE_LIMIT: admin API requests per minute from one client address; 0 = no limit. */
+  readonly apiRateLimit: number;
   readonly publicUrl: string | null;
   readonly logLevel: LogLevel;
   readonly twilio: {
@@ -24,6 +29,12 @@ export interface Config {
     readonly whatsappNumber: string | null;
     readonly apiBaseUrl: string;
     readonly deleteMedia: boolean;
+    /**
+     * Development without TWILIO_ACCOUNT_SID: the service stands in for Twilio's media
+     * server (`taskwire simulate --image`) under this made-up account, whose password is
+     * TWILIO_AUTH_TOKEN. Null in production and whenever a real account is configured.
+     */
+    readonly simulator: { readonly accountSid: string } | null;
   };
   readonly storage: {
     readonly driver: StorageDriverName;
@@ -60,6 +71,13 @@ export interface DevSecrets {
   apiToken: string;
   twilioAuthToken: string;
 }
+
+/**
+ * The development simulator's made-up account SID: derived from the auth token, so the
+ * service and `taskwire simulate` agree on it without another secret to keep.
+ */
+export const simulatorAccountSid = (authToken: string): string =>
+  `AC${createHmac('sha256', authToken).update('taskwire simulator account').digest('hex').slice(0, 32)}`;
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -167,6 +185,12 @@ export function loadConfig(
       'API_TOKEN: expected at least 16 characters; generate one with `openssl rand -hex 32`',
     );
   }
+  const metricsToken = text('METRICS_TOKEN');
+  if (metricsToken && metricsToken.length < 16) {
+    problems.push(
+      'METRICS_TOKEN: expected at least 16 characters; generate one with `openssl rand -hex 32`',
+    );
+  }
 
   const accountSid = text('TWILIO_ACCOUNT_SID');
   if (accountSid && !/^AC[0-9a-fA-F]{32}$/.test(accountSid)) {
@@ -217,6 +241,8 @@ export function loadConfig(
     databasePoolSize: int('DATABASE_POOL_SIZE', 1, 1000),
     apiToken: apiToken ?? '',
     apiTokenSource,
+    metricsToken,
+    apiRateLimit: int('API_RATE_LIMIT', 0, 1_000_000),
     publicUrl: url('PUBLIC_URL'),
     logLevel,
     twilio: {
@@ -227,6 +253,10 @@ export function loadConfig(
       whatsappNumber: whatsappNumber ? whatsappNumber.replace(/^whatsapp:/, '') : null,
       apiBaseUrl: url('TWILIO_API_BASE_URL') ?? 'https://api.twilio.com',
       deleteMedia: bool('TWILIO_DELETE_MEDIA'),
+      simulator:
+        !production && !accountSid && twilioAuthToken
+          ? { accountSid: simulatorAccountSid(twilioAuthToken) }
+          : null,
     },
     storage: {
       driver,

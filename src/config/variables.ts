@@ -41,6 +41,18 @@ export const variables: readonly VariableSpec[] = [
       'Bearer token for every admin route. Development: generated once into `DATA_DIR` and printed at start-up. Required in production.',
   },
   {
+    name: 'METRICS_TOKEN',
+    default: null,
+    description:
+      'Bearer token accepted by `GET /metrics` only, for a Prometheus scraper that should not hold the API token (`API_TOKEN` works there too).',
+  },
+  {
+    name: 'API_RATE_LIMIT',
+    default: '1000',
+    description:
+      'Requests per minute one client address may make to the admin API; `0` turns the limit off. The Twilio webhooks are never limited.',
+  },
+  {
     name: 'PUBLIC_URL',
     default: null,
     description:
@@ -54,7 +66,8 @@ export const variables: readonly VariableSpec[] = [
   {
     name: 'TWILIO_ACCOUNT_SID',
     default: null,
-    description: 'Your Twilio Account SID (`AC...`). Used for media downloads and replies.',
+    description:
+      'Your Twilio Account SID (`AC...`). Used for media downloads and replies. Unset in development: replies go to the local outbox (`GET /outbound`) and `taskwire simulate` stands in for Twilio.',
   },
   {
     name: 'TWILIO_AUTH_TOKEN',

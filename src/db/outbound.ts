@@ -22,6 +22,8 @@ export interface OutboundRow {
   attempts: number;
   sent_at: Date | null;
   status_updated_at: Date | null;
+  /** Delivered to the local development outbox instead of Twilio (TWILIO_ACCOUNT_SID unset). */
+  outbox: boolean;
 }
 
 export interface ClaimedOutbound extends OutboundRow {
@@ -29,7 +31,8 @@ export interface ClaimedOutbound extends OutboundRow {
 }
 
 const columns = `id, created_at, kind, inbound_message_id, user_id, to_number, from_number, body,
-  media_urls, twilio_sid, status, error_code, error_message, attempts, sent_at, status_updated_at`;
+  media_urls, twilio_sid, status, error_code, error_message, attempts, sent_at, status_updated_at,
+  outbox`;
 
 export interface NewOutbound {
   kind: OutboundKind;
@@ -95,19 +98,22 @@ export async function claimDueOutbound(
   );
 }
 
-/** Twilio accepted the message: keep its SID and status. False if the claim was lost. */
+/**
+ * Twilio (or the development outbox) accepted the message: keep its SID and status.
+ * False if the claim was lost.
+ */
 export async function markOutboundSubmitted(
   db: Queryable,
   claim: { id: number; claims: number },
-  result: { sid: string; status: string },
+  result: { sid: string; status: string; outbox?: boolean },
 ): Promise<boolean> {
   const rows = await db.query(
     `UPDATE outbound_messages
      SET status = $4, twilio_sid = $3, sent_at = now(), status_updated_at = now(), locked_until = NULL,
-         error_code = NULL, error_message = NULL
+         error_code = NULL, error_message = NULL, outbox = $5
      WHERE id = $1 AND claims = $2 AND status = 'submitting'
      RETURNING id`,
-    [claim.id, claim.claims, result.sid, result.status],
+    [claim.id, claim.claims, result.sid, result.status, result.outbox === true],
   );
   return rows.length > 0;
 }

@@ -10,14 +10,20 @@ import type { InboundMessageStore } from '../services/receive-inbound.js';
 import type { SenderNumbers } from '../services/send-message.js';
 import type { BlobStore } from '../storage/adapter.js';
 import { requireBearerToken } from './plugins/bearer-auth.js';
+import { serveDashboard } from './plugins/dashboard.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
+import { registerOpenApi } from './plugins/openapi.js';
+import { echoRequestId, requestIdFor } from './plugins/request-id.js';
+import { registerSecurity } from './plugins/security.js';
 import { feedRoutes } from './routes/feed.js';
 import { healthRoutes } from './routes/health.js';
 import { leaderboardRoutes } from './routes/leaderboard.js';
 import { messageMediaRoutes } from './routes/message-media.js';
 import { messageReprocessRoutes } from './routes/message-reprocess.js';
 import { messagesRoutes } from './routes/messages.js';
+import { type AppMetrics, metricsRoutes, observeWebhooks } from './routes/metrics.js';
 import { outboundRoutes } from './routes/outbound.js';
+import { type SimulatorRoutesOptions, simulatorRoutes } from './routes/simulator.js';
 import { tasksRoutes } from './routes/tasks.js';
 import { type StatusUpdate, twilioWebhookRoutes } from './routes/twilio-webhook.js';
 import { usersRoutes } from './routes/users.js';
@@ -46,6 +52,16 @@ export interface AppDeps {
   /** Problems that make the service unready (database down, migrations missing). */
   readiness?: () => Promise<string[]>;
   logger?: FastifyBaseLogger;
+  /** GET /metrics and the webhook counters; without it there is no /metrics route. */
+  metrics?: AppMetrics;
+  /** METRICS_TOKEN: accepted by GET /metrics besides the API token. */
+  metricsToken?: string | null;
+  /** API_RATE_LIMIT: admin requests per minute from one address (default 1000; 0 = off). */
+  apiRateLimit?: number;
+  /** NODE_ENV=production (stricter Content-Security-Policy: no plain-http images). */
+  production?: boolean;
+  /** Development without TWILIO_ACCOUNT_SID: the Twilio media stand-in for `taskwire simulate`. */
+  simulator?: Omit<SimulatorRoutesOptions, 'apiToken' | 'guard'>;
 }
 
 /** The webhook's body limit: Twilio's posts are a few KiB. */
@@ -64,6 +80,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     // Behind Railway or a load balancer, request.protocol honours X-Forwarded-Proto.
     trustProxy: true,
+    // A UUID per request (or the proxy's X-Request-Id): the `reqId` of its log lines.
+    genReqId: requestIdFor,
     // Errors raised before routing (a malformed URL such as `/messages/%zz`) get the same
     // error body as everything else.
     frameworkErrors: (error, _request, reply: FastifyReply) => {
@@ -72,6 +90,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true } },
   });
   registerErrorHandler(app);
+  echoRequestId(app);
+  // Security headers and rate limiting, before any route is added.
+  const guard = await registerSecurity(app, {
+    apiRateLimit: deps.apiRateLimit ?? 1000,
+    allowHttpImages: deps.production !== true,
+  });
+  if (deps.metrics) observeWebhooks(app, deps.metrics);
 
   // One access-log line per request, after the answer; query strings are left out of
   // logs because they can carry phone numbers (`?from_number=`).
@@ -88,6 +113,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     );
   });
 
+  // Before the routes: the OpenAPI generator learns them as they are added.
+  await registerOpenApi(app);
+  await serveDashboard(app);
+
   await app.register(healthRoutes, {
     readiness: deps.readiness ?? (async () => []),
   });
@@ -103,6 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Everything below holds people's data and requires the API token.
   await app.register(async (admin) => {
+    guard.protect(admin);
     requireBearerToken(admin, deps.apiToken);
     await admin.register(messagesRoutes, { db: deps.db, signUrl: deps.signUrl });
     await admin.register(usersRoutes, { db: deps.db });
@@ -119,6 +149,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
     await admin.register(messageReprocessRoutes, { db: deps.db, onQueued: deps.onInboundStored });
   });
+
+  if (deps.metrics) {
+    await app.register(metricsRoutes, {
+      metrics: deps.metrics,
+      tokens: [deps.apiToken, ...(deps.metricsToken ? [deps.metricsToken] : [])],
+      guard,
+    });
+  }
+  if (deps.simulator) {
+    await app.register(simulatorRoutes, { ...deps.simulator, apiToken: deps.apiToken, guard });
+  }
 
   return app;
 }

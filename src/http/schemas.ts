@@ -1,4 +1,12 @@
+import type { FastifySchemaCompiler } from 'fastify';
 import { Type } from 'typebox';
+
+/**
+ * The validator of a route whose request schema documents the input without checking it:
+ * the Twilio webhooks must verify the signature before anything the body says is judged
+ * (an unsigned request is a 403, never a 400), and the handler parses the body itself.
+ */
+export const documentationOnly: FastifySchemaCompiler<unknown> = () => () => true;
 
 /** The error body every 4xx/5xx carries. */
 export const ErrorBody = Type.Object(

@@ -17,6 +17,8 @@ export interface ClaimedJob {
 
 /** The table-specific half of a worker: how to claim rows and how to record a failure. */
 export interface JobQueue<Job extends ClaimedJob> {
+  /** Short name for logs and metrics, e.g. `inbound`. */
+  name: string;
   /** NOTIFY channel announcing new work. */
   channel: string;
   claim(db: Database, limit: number, leaseMs: number): Promise<Job[]>;
@@ -34,6 +36,7 @@ export interface JobQueue<Job extends ClaimedJob> {
 }
 
 export const inboundQueue: JobQueue<ClaimedMessage> = {
+  name: 'inbound',
   channel: INBOUND_CHANNEL,
   claim: claimDueMessages,
   markFailed: markAttemptFailed,
@@ -59,6 +62,19 @@ export interface WorkerOptions {
   /** First retry delay; doubles per attempt. */
   backoffMs: number;
   log: WorkerLog;
+  /** Told how every job ended (for metrics); must not throw. */
+  observe?: (event: JobOutcome) => void;
+}
+
+/**
+ * How one run of a job ended: `processed`, `retry` (failed, will run again), `failed`
+ * (for good), or `claim_lost` (another worker took it over; the result was discarded).
+ */
+export interface JobOutcome {
+  queue: string;
+  outcome: 'processed' | 'retry' | 'failed' | 'claim_lost';
+  durationMs: number;
+  job: ClaimedJob;
 }
 
 /**
@@ -136,10 +152,25 @@ export function createQueueWorker<Job extends ClaimedJob>(
 
   const finish = async (message: Job, work: Promise<void>) => {
     const claim = { id: message.id, claims: message.claims };
+    const started = Date.now();
+    const observe = (outcome: JobOutcome['outcome']) => {
+      try {
+        options.observe?.({
+          queue: queue.name,
+          outcome,
+          durationMs: Date.now() - started,
+          job: message,
+        });
+      } catch {
+        // Metrics never break processing.
+      }
+    };
     try {
       await work;
+      observe('processed');
     } catch (error) {
       if (error instanceof ClaimLostError) {
+        observe('claim_lost');
         options.log.warn(
           { messageId: message.id },
           'claim lost before completion; result discarded',
@@ -149,6 +180,7 @@ export function createQueueWorker<Job extends ClaimedJob>(
       const permanent = isPermanent(error);
       const final = permanent || message.attempts >= options.maxAttempts;
       const retryInMs = final ? 0 : retryDelayMs(message.attempts, options.backoffMs);
+      observe(final ? 'failed' : 'retry');
       options.log.warn(
         {
           jobId: message.id,

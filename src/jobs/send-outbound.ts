@@ -13,6 +13,7 @@ import type { JobQueue, ProcessJob } from './queue-worker.js';
 
 /** The outbound_messages table as a queue: replies, greetings and admin sends. */
 export const outboundQueue: JobQueue<ClaimedOutbound> = {
+  name: 'outbound',
   channel: OUTBOUND_CHANNEL,
   claim: claimDueOutbound,
   markFailed: markOutboundFailed,

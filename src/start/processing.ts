@@ -1,15 +1,23 @@
 import { createHmac } from 'node:crypto';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/executor.js';
-import { createInboundWorker, createQueueWorker, type QueueWorker } from '../jobs/queue-worker.js';
+import {
+  type JobOutcome,
+  type QueueWorker,
+  createInboundWorker,
+  createQueueWorker,
+} from '../jobs/queue-worker.js';
 import { outboundQueue, sendOutboundJob } from '../jobs/send-outbound.js';
 import { runAccountabilityLoop } from '../services/accountability.js';
 import { type CopyMedia, processInboundMessage } from '../services/process-inbound.js';
 import type { BlobStore } from '../storage/adapter.js';
 import { createBlobStore, type SelectedBlobStore } from '../storage/index.js';
+import { LocalBlobStore } from '../storage/local/local-blob-store.js';
 import { deleteTwilioMedia, downloadMediaToStore, mediaObjectKey } from '../twilio/media.js';
-import { createTwilioSender } from '../twilio/sender.js';
+import { createOutboxSender } from '../twilio/outbox.js';
+import { type SendMessage, createTwilioSender } from '../twilio/sender.js';
 
 /** The service's own base URL: PUBLIC_URL, or where this process listens locally. */
 export const serviceBaseUrl = (config: Config): string =>
@@ -30,6 +38,40 @@ export async function openBlobStore(config: Config): Promise<SelectedBlobStore> 
   return store;
 }
 
+/**
+ * Where the development simulator keeps uploaded photos until the service has copied them
+ * into the bucket: DATA_DIR/simulator, apart from the bucket and never served by it.
+ */
+export async function openSimulatorMediaStore(config: Config): Promise<BlobStore> {
+  const store = new LocalBlobStore({
+    dataDir: path.join(config.dataDir, 'simulator'),
+    bucket: 'uploads',
+    baseUrl: localServiceUrl(config),
+    public: true,
+    signedUrlTtlSeconds: 3600,
+    signingSecret: '',
+  });
+  await store.ensureBucket();
+  return store;
+}
+
+/**
+ * Where this process reaches the service itself on the loopback: HOST unless it is the
+ * wildcard address, and PORT.
+ */
+export const localServiceUrl = (config: Config): string => {
+  const host = ['0.0.0.0', '::', '[::]', ''].includes(config.host) ? '127.0.0.1' : config.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+};
+
+/**
+ * The development simulator's stand-in for TWILIO_API_BASE_URL: the service's own
+ * `/simulator` routes. Media URLs of simulated messages live under it, and the simulator
+ * account's credentials are only ever sent there.
+ */
+export const simulatorApiBaseUrl = (config: Config): string =>
+  `${localServiceUrl(config)}/simulator`;
+
 const twilioRequestOptions = (config: Config) => ({
   accountSid: config.twilio.accountSid ?? '',
   authToken: config.twilio.authToken,
@@ -37,14 +79,26 @@ const twilioRequestOptions = (config: Config) => ({
   timeoutMs: config.media.timeoutMs,
 });
 
+/**
+ * The Twilio request options for one media URL. In development without a Twilio account,
+ * a URL on the simulator is fetched from it with the simulator's account, exactly as from
+ * Twilio (basic auth, then a redirect); every other URL keeps the configured settings.
+ */
+function mediaRequestOptions(config: Config, url: string) {
+  const options = { ...twilioRequestOptions(config), maxBytes: config.media.maxBytes };
+  if (!config.twilio.simulator) return options;
+  const simulatorBase = simulatorApiBaseUrl(config);
+  if (!url.startsWith(`${simulatorBase}/`)) return options;
+  return { ...options, accountSid: config.twilio.simulator.accountSid, apiBaseUrl: simulatorBase };
+}
+
 /** Copies media from Twilio into the bucket; the URL recorded is loadable by a browser. */
 export function mediaCopier(config: Config, store: BlobStore): CopyMedia {
-  const options = { ...twilioRequestOptions(config), maxBytes: config.media.maxBytes };
   return async (item, target) => {
     const stored = await downloadMediaToStore(
       { url: item.url, contentType: item.content_type },
       { store, key: (contentType) => mediaObjectKey(target.messageSid, target.index, contentType) },
-      options,
+      mediaRequestOptions(config, item.url),
     );
     // A private bucket's URLs expire, so the row keeps the stable API address instead;
     // the API hands out fresh signed URLs when it is read.
@@ -53,6 +107,33 @@ export function mediaCopier(config: Config, store: BlobStore): CopyMedia {
       : `${serviceBaseUrl(config)}/messages/${target.messageId}/media/${target.index}`;
     return { key: stored.key, size: stored.size, contentType: stored.contentType, url };
   };
+}
+
+/**
+ * How outbound messages leave: through Twilio when TWILIO_ACCOUNT_SID is set; in
+ * development without it, into the local outbox; in production without it, nowhere (each
+ * message fails, saying what to configure).
+ */
+export function createSender(config: Config): SendMessage | null {
+  if (config.twilio.accountSid) {
+    return createTwilioSender({
+      accountSid: config.twilio.accountSid,
+      authToken: config.twilio.authToken,
+      apiBaseUrl: config.twilio.apiBaseUrl,
+      statusCallbackUrl: config.publicUrl ? `${config.publicUrl}/webhook/twilio/status` : null,
+    });
+  }
+  return config.production ? null : createOutboxSender();
+}
+
+/** One line for the start-up log and the banner: where replies go. */
+export function describeDelivery(config: Config): string {
+  if (config.twilio.accountSid)
+    return `replies are sent through Twilio (${config.twilio.apiBaseUrl})`;
+  if (config.production) {
+    return 'TWILIO_ACCOUNT_SID is not set: replies cannot be sent and are marked failed';
+  }
+  return 'TWILIO_ACCOUNT_SID is not set: replies go to the local outbox (GET /outbound), not to Twilio';
 }
 
 export interface Workers {
@@ -69,9 +150,10 @@ export function createWorkers(
   db: Database,
   store: BlobStore,
   log: Logger,
+  options: { observe?: (event: JobOutcome) => void } = {},
 ): Workers {
   const workerLog = log.child({ component: 'worker' });
-  const workerOptions = { ...config.worker, log: workerLog };
+  const workerOptions = { ...config.worker, log: workerLog, observe: options.observe };
   const deleteMedia = config.twilio.deleteMedia
     ? async (item: { url: string }) => {
         await deleteTwilioMedia(item.url, twilioRequestOptions(config));
@@ -92,14 +174,7 @@ export function createWorkers(
     workerOptions,
   );
 
-  const send = config.twilio.accountSid
-    ? createTwilioSender({
-        accountSid: config.twilio.accountSid,
-        authToken: config.twilio.authToken,
-        apiBaseUrl: config.twilio.apiBaseUrl,
-        statusCallbackUrl: config.publicUrl ? `${config.publicUrl}/webhook/twilio/status` : null,
-      })
-    : null;
+  const send = createSender(config);
   const outbound = createQueueWorker(
     db,
     outboundQueue,

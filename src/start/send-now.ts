@@ -9,37 +9,54 @@ import {
 import { describeError, isPermanent } from '../domain/processing-errors.js';
 import { sendOutboundJob } from '../jobs/send-outbound.js';
 import { type MessageToSend, queueMessage } from '../services/send-message.js';
-import { createTwilioSender } from '../twilio/sender.js';
 import { openDatabase } from './database.js';
+import { createSender } from './processing.js';
 
 /**
  * Records one message and sends it through Twilio right away (`taskwire send` and the
- * library's sendWhatsAppMessage / sendSms). A failure worth retrying leaves it queued for
+ * library's sendWhatsAppMessage / sendSms); in development without TWILIO_ACCOUNT_SID,
+ * into the local outbox. A failure worth retrying leaves it queued for
  * the service's outbound worker; the returned row says which happened.
  */
-export async function sendNow(config: Config, message: MessageToSend): Promise<OutboundRow> {
+export function sendNow(config: Config, message: MessageToSend): Promise<OutboundRow> {
+  return takingTurns(config, () => openAndSend(config, message));
+}
+
+// The embedded database can be open only once at a time, even within one process (see
+// lockDataDir): a host application's concurrent sends (`Promise.all` over its recipients)
+// take turns on it instead of failing with DataDirLockedError. With Postgres they run at once.
+const embeddedTurns = new Map<string, Promise<unknown>>();
+
+function takingTurns<T>(config: Config, work: () => Promise<T>): Promise<T> {
+  if (config.databaseUrl) return work();
+  const previous = embeddedTurns.get(config.dataDir) ?? Promise.resolve();
+  const turn = previous.then(work);
+  const settled = turn.catch(() => {});
+  embeddedTurns.set(config.dataDir, settled);
+  void settled.then(() => {
+    if (embeddedTurns.get(config.dataDir) === settled) embeddedTurns.delete(config.dataDir);
+  });
+  return turn;
+}
+
+async function openAndSend(config: Config, message: MessageToSend): Promise<OutboundRow> {
   const opened = await openDatabase(config);
   try {
     const db = opened.db;
     await migrate(db);
-    const queued = await queueMessage(db, message, {
-      whatsapp: config.twilio.whatsappNumber,
-      sms: config.twilio.phoneNumber,
+    // Recorded and claimed in one transaction: the NOTIFY of the new row is delivered at
+    // commit, when it is already ours, so a running service's outbound worker cannot take
+    // it first (this send would then report "not sent" for a message the worker sends).
+    const { queued, claim } = await db.transaction(async (tx) => {
+      const row = await queueMessage(tx, message, {
+        whatsapp: config.twilio.whatsappNumber,
+        sms: config.twilio.phoneNumber,
+      });
+      return { queued: row, claim: await claimOutboundById(tx, row.id, 60_000) };
     });
-    const claim = await claimOutboundById(db, queued.id, 60_000);
     if (claim) {
-      const send = config.twilio.accountSid
-        ? createTwilioSender({
-            accountSid: config.twilio.accountSid,
-            authToken: config.twilio.authToken,
-            apiBaseUrl: config.twilio.apiBaseUrl,
-            statusCallbackUrl: config.publicUrl
-              ? `${config.publicUrl}/webhook/twilio/status`
-              : null,
-          })
-        : null;
       try {
-        await sendOutboundJob({ db, send })(claim);
+        await sendOutboundJob({ db, send: createSender(config) })(claim);
       } catch (error) {
         const code = (error as { code?: unknown }).code;
         await markOutboundFailed(db, claim, {

@@ -8,7 +8,14 @@ import { buildApp } from '../http/app.js';
 import { storageFilesRoutes } from '../http/routes/storage-files.js';
 import { createInboundStore } from './inbound-store.js';
 import { openDatabase } from './database.js';
-import { createWorkers, openBlobStore } from './processing.js';
+import { createMetrics } from './metrics.js';
+import {
+  createWorkers,
+  describeDelivery,
+  openBlobStore,
+  openSimulatorMediaStore,
+  simulatorApiBaseUrl,
+} from './processing.js';
 
 export interface RunningService {
   app: FastifyInstance;
@@ -61,14 +68,18 @@ export async function startService(config: Config, log: Logger): Promise<Running
     const inboundStore = createInboundStore(db);
     releases.push(() => inboundStore.drain());
 
-    const workers = config.worker.inServe ? createWorkers(config, db, store, log) : null;
+    const metrics = createMetrics(db);
+    const workers = config.worker.inServe
+      ? createWorkers(config, db, store, log, { observe: metrics.observeJob })
+      : null;
+    log.info({ outbox: !config.twilio.accountSid && !config.production }, describeDelivery(config));
 
     const app = await buildApp({
       db,
       apiToken: config.apiToken,
       twilioAuthToken: config.twilio.authToken,
       publicUrl: config.publicUrl,
-      inboundStore,
+      inboundStore: metrics.countingDuplicates(inboundStore),
       onInboundStored: () => workers?.wake(),
       recordStatus: (update) => applyStatusCallback(db, update),
       store,
@@ -82,6 +93,19 @@ export async function startService(config: Config, log: Logger): Promise<Running
             }
           : undefined,
       logger: log,
+      metrics,
+      metricsToken: config.metricsToken,
+      apiRateLimit: config.apiRateLimit,
+      production: config.production,
+      simulator: config.twilio.simulator
+        ? {
+            accountSid: config.twilio.simulator.accountSid,
+            authToken: config.twilio.authToken,
+            apiBaseUrl: simulatorApiBaseUrl(config),
+            store: await openSimulatorMediaStore(config),
+            maxBytes: config.media.maxBytes,
+          }
+        : undefined,
       readiness: async () => {
         try {
           const pending = await pendingMigrations(db);
@@ -91,8 +115,22 @@ export async function startService(config: Config, log: Logger): Promise<Running
         }
       },
     });
-    // Closing the app stops accepting connections and waits for in-flight requests.
-    releases.push(() => app.close());
+    // Closing the app stops accepting connections and waits for in-flight requests. A
+    // keep-alive connection whose response was still being written when closing began
+    // turns idle only afterwards, and would hold the close open until its keep-alive
+    // timeout: such connections are closed as soon as they go idle.
+    releases.push(async () => {
+      const closeIdle = setInterval(() => app.server.closeIdleConnections(), 100);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(closeIdle);
+      }
+    });
+
+    // Plugins load now, not inside listen(): loading them keeps the event loop busy for a
+    // moment, and a job claimed before that would miss its lease heartbeats meanwhile.
+    await app.ready();
 
     if (workers) {
       await workers.start();

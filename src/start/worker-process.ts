@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { migrate } from '../db/migrate.js';
 import { openDatabase } from './database.js';
-import { createWorkers, openBlobStore } from './processing.js';
+import { createWorkers, describeDelivery, openBlobStore } from './processing.js';
 
 export class WorkerNeedsPostgresError extends Error {
   constructor() {
@@ -32,6 +32,7 @@ export async function startWorkerProcess(
       { database: opened.description, concurrency: config.worker.concurrency },
       'worker started',
     );
+    log.info({ outbox: !config.twilio.accountSid && !config.production }, describeDelivery(config));
     return {
       async stop() {
         await workers.stop(10_000);

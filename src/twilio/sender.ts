@@ -11,6 +11,8 @@ export interface OutgoingMessage {
 export interface SendResult {
   sid: string;
   status: string;
+  /** True when the message went to the local development outbox, not to Twilio. */
+  outbox?: boolean;
 }
 
 /**

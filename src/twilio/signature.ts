@@ -1,6 +1,6 @@
 // The SDK's webhook module alone: the same validateRequest as `twilio.validateRequest`,
 // without loading the whole REST client on the hot path's module graph.
-import { validateRequest } from 'twilio/lib/webhooks/webhooks.js';
+import { getExpectedTwilioSignature, validateRequest } from 'twilio/lib/webhooks/webhooks.js';
 import type { TwilioParams } from '../domain/message.js';
 
 export interface SignedRequest {
@@ -16,6 +16,15 @@ export interface SignedRequest {
 export function isSignedByTwilio(authToken: string, request: SignedRequest): boolean {
   if (!request.signature) return false;
   return validateRequest(authToken, request.signature, request.url, request.params);
+}
+
+/** The X-Twilio-Signature Twilio would send for this URL and form (`taskwire simulate`). */
+export function signAsTwilio(
+  authToken: string,
+  url: string,
+  params: Record<string, string>,
+): string {
+  return getExpectedTwilioSignature(authToken, url, params);
 }
 
 export interface RequestOrigin {

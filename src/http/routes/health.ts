@@ -1,4 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ErrorBody } from '../schemas.js';
 
 export interface HealthRoutesOptions {
   /** Resolves to the list of problems; empty when the service can take traffic. */
@@ -7,18 +10,49 @@ export interface HealthRoutesOptions {
 
 /** GET /health (the process is up) and GET /ready (database reachable, schema current). */
 export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOptions) {
-  app.get('/health', { logLevel: 'warn' }, async () => ({
-    status: 'ok',
-  }));
+  const typed = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  app.get('/ready', { logLevel: 'warn' }, async (_request, reply) => {
-    const problems = await options.readiness();
-    if (problems.length > 0) {
-      return reply.status(503).send({
-        status: 'unavailable',
-        error: { code: 'service_unavailable', message: problems.join('; ') },
-      });
-    }
-    return { status: 'ready' };
-  });
+  typed.get(
+    '/health',
+    {
+      logLevel: 'warn',
+      schema: {
+        summary: 'Liveness: the process is up',
+        tags: ['health'],
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  typed.get(
+    '/ready',
+    {
+      logLevel: 'warn',
+      schema: {
+        summary: 'Readiness: the database is reachable and migrated',
+        tags: ['health'],
+        response: {
+          200: Type.Object({ status: Type.Literal('ready') }),
+          503: Type.Object(
+            {
+              status: Type.Literal('unavailable'),
+              error: ErrorBody.properties.error,
+            },
+            { description: 'Not ready; `error.message` lists the problems.' },
+          ),
+        },
+      },
+    },
+    async (_request, reply) => {
+      const problems = await options.readiness();
+      if (problems.length > 0) {
+        return reply.status(503).send({
+          status: 'unavailable',
+          error: { code: 'service_unavailable', message: problems.join('; ') },
+        });
+      }
+      return { status: 'ready' as const };
+    },
+  );
 }

@@ -43,9 +43,19 @@ export async function messageMediaRoutes(app: FastifyInstance, options: MessageM
           }),
         }),
         response: {
-          200: Type.Unsafe({
-            description: 'The bytes, or with `as_base64=true` a JSON object.',
-          }),
+          200: {
+            description: 'The bytes with their Content-Type, or with `as_base64=true` JSON.',
+            content: {
+              'application/json': {
+                schema: Type.Object({
+                  content_type: Type.String(),
+                  size: Type.Integer({ description: 'Bytes.' }),
+                  data: Type.String({ description: 'The bytes, base64.' }),
+                }),
+              },
+              '*/*': { schema: Type.Unsafe({ type: 'string', format: 'binary' }) },
+            },
+          },
           400: ErrorBody,
           401: ErrorBody,
           404: ErrorBody,

@@ -30,6 +30,10 @@ export const OutboundSchema = Type.Object({
   attempts: Type.Integer(),
   sent_at: NullableTimestamp,
   status_updated_at: NullableTimestamp,
+  outbox: Type.Boolean({
+    description:
+      'True when delivered to the local development outbox (TWILIO_ACCOUNT_SID unset) instead of Twilio; `twilio_sid` is then a local `OB…` id.',
+  }),
 });
 
 export interface OutboundRoutesOptions {

@@ -1,14 +1,65 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import { invalidSignature, validationFailed } from '../../domain/errors.js';
 import type { TwilioParams } from '../../domain/message.js';
 import { type ReceiveInboundDeps, receiveInbound } from '../../services/receive-inbound.js';
 import { parseInboundParams } from '../../twilio/inbound-params.js';
 import { isSignedByTwilio, signedUrl } from '../../twilio/signature.js';
 import { acceptOnlyFormBodies } from '../plugins/form-body.js';
+import { documentationOnly, ErrorBody } from '../schemas.js';
 
 // An empty TwiML document: "received, nothing to say now". Replies go out through the
 // REST API after processing, so Twilio is never kept waiting on our work.
 const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
+
+const FORM = ['application/x-www-form-urlencoded'];
+const SIGNED = [{ twilioSignature: [] }];
+const TwimlResponse = {
+  description: 'Empty TwiML: received. Replies go out through the REST API after processing.',
+  content: { 'text/xml': { schema: { type: 'string', examples: [EMPTY_TWIML] } } },
+};
+const webhookErrors = { 400: ErrorBody, 403: ErrorBody, 413: ErrorBody, 415: ErrorBody };
+
+// What Twilio posts. Documentation only (see documentationOnly): the handler parses it.
+const InboundForm = Type.Object(
+  {
+    MessageSid: Type.String({ description: '`SM...` (text) or `MM...` (with media).' }),
+    AccountSid: Type.String({ description: 'Your `AC...` Account SID.' }),
+    From: Type.String({
+      description: 'The sender, e.g. `whatsapp:+15551234567` or `+15551234567`.',
+    }),
+    To: Type.String({ description: 'Your Twilio number or WhatsApp sender.' }),
+    Body: Type.Optional(Type.String({ description: 'The text, possibly empty.' })),
+    NumMedia: Type.Optional(Type.String({ description: 'How many media items, `0` to `10`.' })),
+    ProfileName: Type.Optional(Type.String({ description: "The sender's WhatsApp profile name." })),
+    WaId: Type.Optional(Type.String({ description: "The sender's WhatsApp id." })),
+    MessageType: Type.Optional(Type.String({ description: 'E.g. `text`, `image`.' })),
+    MediaUrl0: Type.Optional(
+      Type.String({
+        description: 'Twilio URL of the first media item; `MediaUrl1` to `MediaUrl9` follow.',
+      }),
+    ),
+    MediaContentType0: Type.Optional(
+      Type.String({ description: 'Its Content-Type; `MediaContentTypeN` for item N.' }),
+    ),
+  },
+  {
+    additionalProperties: Type.String({
+      description: "Any other parameter Twilio sends; kept in the message's `raw`.",
+    }),
+  },
+);
+const StatusForm = Type.Object(
+  {
+    MessageSid: Type.String({ description: 'The SID of a message Taskwire sent.' }),
+    MessageStatus: Type.String({
+      description: '`queued`, `sent`, `delivered`, `read`, `undelivered` or `failed`.',
+    }),
+    ErrorCode: Type.Optional(Type.String({ description: "Twilio's error code, when failed." })),
+    AccountSid: Type.Optional(Type.String()),
+  },
+  { additionalProperties: Type.String() },
+);
 
 export interface StatusUpdate {
   sid: string;
@@ -54,29 +105,66 @@ export async function twilioWebhookRoutes(app: FastifyInstance, options: TwilioW
     return params;
   };
 
-  app.post('/webhook/twilio', { logLevel: 'warn' }, async (request, reply) => {
-    const message = parseInboundParams(verifiedParams(request));
-    await receiveInbound(message, options.receive);
-    return reply.type('text/xml; charset=utf-8').send(EMPTY_TWIML);
-  });
+  app.post(
+    '/webhook/twilio',
+    {
+      logLevel: 'warn',
+      validatorCompiler: documentationOnly,
+      schema: {
+        summary: 'Twilio webhook: a message comes in',
+        description:
+          'Set as "A message comes in" (POST) on your WhatsApp sender or number. Checks ' +
+          '`X-Twilio-Signature`, stores the message once per `MessageSid` and answers at once; ' +
+          'processing (media, task completion, reply) follows in the workers.',
+        tags: ['twilio'],
+        consumes: FORM,
+        security: SIGNED,
+        body: InboundForm,
+        response: { 200: TwimlResponse, ...webhookErrors },
+      },
+    },
+    async (request, reply) => {
+      const message = parseInboundParams(verifiedParams(request));
+      await receiveInbound(message, options.receive);
+      return reply.type('text/xml; charset=utf-8').send(EMPTY_TWIML);
+    },
+  );
 
-  app.post('/webhook/twilio/status', { logLevel: 'warn' }, async (request, reply) => {
-    const params = verifiedParams(request);
-    const first = (key: string): string | undefined => {
-      const value = params[key];
-      return Array.isArray(value) ? value[0] : value;
-    };
-    const sid = first('MessageSid') ?? first('SmsSid');
-    const status = first('MessageStatus') ?? first('SmsStatus');
-    if (!sid || !status) {
-      throw validationFailed('A status callback needs MessageSid and MessageStatus.');
-    }
-    const errorCode = first('ErrorCode');
-    await options.recordStatus?.({
-      sid,
-      status: status.toLowerCase(),
-      errorCode: errorCode && /^\d+$/.test(errorCode) ? Number(errorCode) : null,
-    });
-    return reply.status(204).send();
-  });
+  app.post(
+    '/webhook/twilio/status',
+    {
+      logLevel: 'warn',
+      validatorCompiler: documentationOnly,
+      schema: {
+        summary: 'Twilio webhook: delivery status of a message Taskwire sent',
+        description:
+          'The StatusCallback of every reply (PUBLIC_URL + this path). Signed like the inbound ' +
+          'webhook; a status never moves backwards (a late `sent` after `delivered` is ignored).',
+        tags: ['twilio'],
+        consumes: FORM,
+        security: SIGNED,
+        body: StatusForm,
+        response: { 204: { description: 'Recorded.', type: 'null' }, ...webhookErrors },
+      },
+    },
+    async (request, reply) => {
+      const params = verifiedParams(request);
+      const first = (key: string): string | undefined => {
+        const value = params[key];
+        return Array.isArray(value) ? value[0] : value;
+      };
+      const sid = first('MessageSid') ?? first('SmsSid');
+      const status = first('MessageStatus') ?? first('SmsStatus');
+      if (!sid || !status) {
+        throw validationFailed('A status callback needs MessageSid and MessageStatus.');
+      }
+      const errorCode = first('ErrorCode');
+      await options.recordStatus?.({
+        sid,
+        status: status.toLowerCase(),
+        errorCode: errorCode && /^\d+$/.test(errorCode) ? Number(errorCode) : null,
+      });
+      return reply.status(204).send();
+    },
+  );
 }

@@ -1,0 +1,94 @@
+// The dashboard's entry point: asks for the API token once, then shows one section at a
+// time (#feed, #leaderboard, #people, #messages) from the same JSON API as everyone else.
+import { onUnauthorized, token } from './api.js';
+import { loadFeed } from './feed.js';
+import { loadLeaderboard } from './leaderboard.js';
+import { loadMessages } from './messages.js';
+import { loadPeople } from './people.js';
+import { clearError } from './ui.js';
+
+const views = {
+  feed: loadFeed,
+  leaderboard: loadLeaderboard,
+  people: loadPeople,
+  messages: loadMessages,
+};
+/** Lists that refresh themselves while visible; the others have forms that must not jump. */
+const AUTO_REFRESH = new Set(['feed', 'leaderboard']);
+const AUTO_REFRESH_MS = 30_000;
+
+const byId = (id) => document.getElementById(id);
+const currentView = () => {
+  const name = window.location.hash.slice(1);
+  return Object.hasOwn(views, name) ? name : 'feed';
+};
+
+function showTokenForm(reason) {
+  for (const name of Object.keys(views)) byId(name).hidden = true;
+  byId('nav').hidden = true;
+  byId('change-token').hidden = true;
+  clearError();
+  const reasonBox = byId('token-reason');
+  reasonBox.textContent = reason ?? '';
+  reasonBox.hidden = !reason;
+  byId('token-view').hidden = false;
+  const input = byId('token-input');
+  input.value = '';
+  input.setAttribute('aria-invalid', reason ? 'true' : 'false');
+  input.focus();
+}
+
+async function showView(name = currentView()) {
+  if (!token.get()) {
+    showTokenForm();
+    return;
+  }
+  byId('token-view').hidden = true;
+  byId('nav').hidden = false;
+  byId('change-token').hidden = false;
+  clearError();
+  for (const link of document.querySelectorAll('#nav a')) {
+    if (link.dataset.tab === name) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  for (const other of Object.keys(views)) byId(other).hidden = other !== name;
+  const section = byId(name);
+  document.title = `${section.querySelector('h1').textContent} · Taskwire`;
+  await views[name](section);
+}
+
+onUnauthorized((error) => {
+  token.clear();
+  showTokenForm(`The API token was refused: ${error.message} Enter it again.`);
+});
+
+byId('token-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const value = byId('token-input').value.trim();
+  if (!value) return;
+  token.set(value);
+  void showView();
+});
+
+byId('change-token').addEventListener('click', () => {
+  token.clear();
+  showTokenForm();
+});
+
+for (const button of document.querySelectorAll('[data-refresh]')) {
+  button.addEventListener('click', () => void showView());
+}
+
+window.addEventListener('hashchange', () => {
+  void showView();
+  byId('main').focus({ preventScroll: true });
+});
+
+setInterval(() => {
+  const name = currentView();
+  if (document.visibilityState === 'visible' && token.get() && AUTO_REFRESH.has(name)) {
+    void views[name](byId(name));
+  }
+}, AUTO_REFRESH_MS);
+
+void showView();

@@ -1,0 +1,69 @@
+import { api, query } from './api.js';
+import { emptyState, h, renderPager, replace, safeUrl, timeElement } from './dom.js';
+import { loading, showError } from './ui.js';
+
+const PAGE_SIZE = 12;
+let offset = 0;
+
+function photo(post) {
+  const src = safeUrl(post.image_url);
+  const label = post.task_description
+    ? `Photo by ${post.username} for “${post.task_description}”`
+    : `Photo by ${post.username}`;
+  if (!src) return h('div', { class: 'photo missing' }, 'No photo');
+  const image = h('img', { src, alt: label, loading: 'lazy', decoding: 'async' });
+  image.addEventListener('error', () => {
+    image.replaceWith(h('div', { class: 'photo missing' }, 'Photo unavailable'));
+  });
+  return h('a', { class: 'photo', href: src, target: '_blank', rel: 'noopener' }, image);
+}
+
+function postCard(post) {
+  return h(
+    'article',
+    { class: 'post', dataset: { postId: post.id } },
+    photo(post),
+    h(
+      'div',
+      { class: 'post-body' },
+      post.post_content ? h('p', { class: 'caption' }, post.post_content) : null,
+      h(
+        'p',
+        { class: 'meta' },
+        h('strong', {}, post.username),
+        post.task_description ? [' · ', h('span', { class: 'task' }, post.task_description)] : null,
+      ),
+      h('p', { class: 'meta muted' }, timeElement(post.created_at)),
+    ),
+  );
+}
+
+export async function loadFeed(section) {
+  const list = section.querySelector('[data-list]');
+  await loading(list, async () => {
+    try {
+      const page = await api(`/feed${query({ limit: PAGE_SIZE, offset })}`);
+      if (page.items.length === 0 && offset > 0) {
+        offset = 0;
+        return loadFeed(section);
+      }
+      replace(
+        list,
+        page.items.length === 0
+          ? emptyState('No posts yet. When someone sends a photo for a task, it shows up here.')
+          : page.items.map(postCard),
+      );
+      renderPager(
+        section.querySelector('[data-pager]'),
+        page,
+        (next) => {
+          offset = next;
+          void loadFeed(section);
+        },
+        'posts',
+      );
+    } catch (error) {
+      showError(error);
+    }
+  });
+}

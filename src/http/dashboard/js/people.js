@@ -1,0 +1,219 @@
+import { api, query } from './api.js';
+import {
+  dateToLocalInput,
+  emptyState,
+  formatDateTime,
+  h,
+  localInputToIso,
+  renderPager,
+  replace,
+  statusBadge,
+} from './dom.js';
+import { loading, notify, showError, withBusy } from './ui.js';
+
+const TASK_PAGE_SIZE = 20;
+let users = [];
+let taskOffset = 0;
+let wired = false;
+
+const usernameOf = (id) => users.find((user) => user.id === id)?.username ?? `user ${id}`;
+
+/** A table whose rows turn into labelled blocks on a narrow screen (see styles.css). */
+function table(caption, columns, rows) {
+  return h(
+    'table',
+    { class: 'table stacked' },
+    h('caption', { class: 'visually-hidden' }, caption),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        columns.map((column) => h('th', { scope: 'col', class: column.class }, column.label)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      rows.map((row) =>
+        h(
+          'tr',
+          row.props ?? {},
+          row.cells.map((cell, index) =>
+            h('td', { 'data-label': columns[index].label, class: columns[index].class }, cell),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+async function loadUsers(section) {
+  const page = await api('/users?limit=100');
+  users = page.items;
+  const select = section.querySelector('#task-user');
+  const selected = select.value;
+  replace(
+    select,
+    users.length === 0
+      ? h('option', { value: '' }, 'Add a person first')
+      : users.map((user) => h('option', { value: user.id }, user.username)),
+  );
+  if (users.some((user) => String(user.id) === selected)) select.value = selected;
+  replace(
+    section.querySelector('[data-users]'),
+    users.length === 0
+      ? emptyState('Nobody yet. Add the first person above.')
+      : table(
+          'People',
+          [{ label: 'Name' }, { label: 'Phone number' }, { label: 'Points', class: 'number' }],
+          users.map((user) => ({
+            props: { dataset: { userId: user.id } },
+            cells: [user.username, user.phone_number ?? '—', String(user.points)],
+          })),
+        ),
+  );
+}
+
+async function cancelTask(section, task, button) {
+  const updated = await withBusy(button, () =>
+    api(`/tasks/${task.id}`, { method: 'PATCH', body: { status: 'cancelled' } }),
+  );
+  if (updated) {
+    notify(`Cancelled “${task.description}”.`);
+    await loadTasks(section);
+  }
+}
+
+async function loadTasks(section) {
+  const container = section.querySelector('[data-tasks]');
+  const status = section.querySelector('#task-filter').value;
+  const page = await api(`/tasks${query({ status, limit: TASK_PAGE_SIZE, offset: taskOffset })}`);
+  replace(
+    container,
+    page.items.length === 0
+      ? emptyState(status ? `No ${status} tasks.` : 'No tasks yet. Assign one above.')
+      : table(
+          'Tasks',
+          [
+            { label: 'Task' },
+            { label: 'Person' },
+            { label: 'Due' },
+            { label: 'Status' },
+            { label: 'Points', class: 'number' },
+            { label: 'Actions', class: 'actions' },
+          ],
+          page.items.map((task) => ({
+            props: { dataset: { taskId: task.id, status: task.status } },
+            cells: [
+              task.description,
+              usernameOf(task.user_id),
+              h('time', { datetime: task.due_time }, formatDateTime(task.due_time)),
+              statusBadge(task.status),
+              String(task.points),
+              task.status === 'active'
+                ? h(
+                    'button',
+                    {
+                      class: 'button danger small',
+                      type: 'button',
+                      'aria-label': `Cancel task “${task.description}”`,
+                      onClick: (event) => cancelTask(section, task, event.currentTarget),
+                    },
+                    'Cancel',
+                  )
+                : '',
+            ],
+          })),
+        ),
+  );
+  renderPager(
+    section.querySelector('[data-tasks-pager]'),
+    page,
+    (next) => {
+      taskOffset = next;
+      void loadTasks(section).catch(showError);
+    },
+    'tasks',
+  );
+}
+
+function defaultDue() {
+  // Two hours from now, on the hour: a sensible first value to adjust.
+  const due = new Date(Date.now() + 2 * 3600_000);
+  due.setMinutes(0, 0, 0);
+  return dateToLocalInput(due);
+}
+
+function wireForms(section) {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  section.querySelector('[data-timezone]').textContent = `Your time (${zone}).`;
+  section.querySelector('#task-due').value = defaultDue();
+
+  const userForm = section.querySelector('#user-form');
+  userForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const data = new FormData(userForm);
+    const created = await withBusy(userForm.querySelector('button[type=submit]'), () =>
+      api('/users', {
+        method: 'POST',
+        body: {
+          username: String(data.get('username')).trim(),
+          phone_number: String(data.get('phone_number')).trim(),
+        },
+      }),
+    );
+    if (!created) return;
+    userForm.reset();
+    notify(`Added ${created.username}.`);
+    await loadUsers(section).catch(showError);
+    section.querySelector('#task-user').value = String(created.id);
+  });
+
+  const taskForm = section.querySelector('#task-form');
+  taskForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const data = new FormData(taskForm);
+    const dueTime = localInputToIso(String(data.get('due_time')));
+    const points = String(data.get('points') ?? '').trim();
+    const created = await withBusy(taskForm.querySelector('button[type=submit]'), async () => {
+      if (!data.get('user_id')) throw new Error('Add a person first, then assign them a task.');
+      if (!dueTime) throw new Error('Choose when the task is due.');
+      return api('/tasks', {
+        method: 'POST',
+        body: {
+          user_id: Number(data.get('user_id')),
+          description: String(data.get('description')).trim(),
+          due_time: dueTime,
+          ...(points === '' ? {} : { points: Number(points) }),
+        },
+      });
+    });
+    if (!created) return;
+    taskForm.querySelector('#task-description').value = '';
+    taskForm.querySelector('#task-points').value = '';
+    notify(`Assigned “${created.description}” to ${usernameOf(created.user_id)}.`);
+    await loadTasks(section).catch(showError);
+  });
+
+  section.querySelector('#task-filter').addEventListener('change', () => {
+    taskOffset = 0;
+    void loadTasks(section).catch(showError);
+  });
+}
+
+export async function loadPeople(section) {
+  if (!wired) {
+    wired = true;
+    wireForms(section);
+  }
+  await loading(section, async () => {
+    try {
+      await loadUsers(section);
+      await loadTasks(section);
+    } catch (error) {
+      showError(error);
+    }
+  });
+}

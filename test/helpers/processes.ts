@@ -1,0 +1,83 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { variables } from '../../src/config/variables.js';
+import { waitFor } from './worker.js';
+
+// The CLI as `npx taskwire` runs it: real child processes, from source.
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const cliEntry = path.join('src', 'cli', 'main.ts');
+
+/**
+ * A clean environment: every Taskwire variable set empty (which counts as unset, and hides
+ * a developer's `.env` in the repository), then `settings`.
+ */
+export function cleanEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
+  for (const variable of variables) env[variable.name] = '';
+  return { ...env, LOG_LEVEL: 'warn', ...settings };
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code, or the signal's name. */
+  exited: Promise<number | string>;
+  /** Sends `signal` unless the process has ended. */
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Starts `taskwire <args>`; output is collected (and echoed with DEBUG_CHILD=1). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', cliEntry, ...args], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    if (process.env.DEBUG_CHILD) process.stdout.write(chunk);
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+    if (process.env.DEBUG_CHILD) process.stderr.write(chunk);
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}
+
+/** Runs `taskwire <args>` to its end (killed after `timeoutMs`). */
+export async function runCliToExit(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000) {
+  const cli = runCli(args, env);
+  const timer = setTimeout(() => cli.kill('SIGKILL'), timeoutMs);
+  const code = await cli.exited;
+  clearTimeout(timer);
+  return { code, stdout: cli.stdout(), stderr: cli.stderr() };
+}
+
+/** Waits until GET /ready answers 200 (or the process ends, or 60 s pass). */
+export async function waitReady(baseUrl: string, serve?: CliProcess): Promise<void> {
+  await waitFor(async () => {
+    if (serve && serve.child.exitCode !== null) {
+      throw new Error(`taskwire serve exited ${serve.child.exitCode}:\n${serve.stderr()}`);
+    }
+    try {
+      return (await fetch(`${baseUrl}/ready`)).ok;
+    } catch {
+      return false;
+    }
+  }, 60_000);
+}
