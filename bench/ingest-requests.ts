@@ -85,10 +85,12 @@ export function prepareRequests(options: {
       url: `https://api.twilio.com/2010-04-01/Accounts/${TEST_ACCOUNT_SID}/Messages/${sid}/Media/ME${randomHex32()}`,
       contentType: next() < 0.8 ? 'image/jpeg' : 'image/png',
     }));
+    // A few groups' worth of people (200), each sending many proofs.
+    const member = Math.floor(next() * 200);
     const params = whatsAppParams({
       messageSid: sid,
-      from: `+1555${String(1_000_000 + Math.floor(next() * 5_000)).slice(1)}`,
-      profileName: `Member ${Math.floor(next() * 5_000)}`,
+      from: `+1555${String(1_000_000 + member).slice(1)}`,
+      profileName: `Member ${member}`,
       body: bodies[Math.floor(next() * bodies.length)] ?? 'Done!',
       media,
     });
