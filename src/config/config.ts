@@ -56,6 +56,18 @@ export interface Config {
   readonly autoRegister: boolean;
   /** POINTS_PER_TASK */
   readonly pointsPerTask: number;
+  /** TZ: the time zone of users without their own; an IANA name. */
+  readonly defaultTimezone: string;
+  readonly reminders: {
+    /** REMINDER_OFFSETS: minutes before the due time, largest (least urgent) first. */
+    readonly offsetsMinutes: readonly number[];
+    /** REMINDER_CONTENT_SID: template for reminders outside the 24-hour window. */
+    readonly contentSid: string | null;
+    /** REMINDER_SMS_FALLBACK (only when TWILIO_PHONE_NUMBER is set). */
+    readonly smsFallback: boolean;
+  };
+  /** PROOF_DUPLICATE_DISTANCE: 0 = exact bytes only. */
+  readonly proofDuplicateDistance: number;
   readonly worker: {
     /** RUN_WORKERS: whether `taskwire serve` processes messages itself. */
     readonly inServe: boolean;
@@ -226,6 +238,20 @@ export function loadConfig(
   const s3Endpoint = url('S3_ENDPOINT');
   const s3PublicUrl = url('S3_PUBLIC_URL');
 
+  const defaultTimezone = raw('TZ') ?? 'UTC';
+  if (!isTimeZone(defaultTimezone)) {
+    problems.push(
+      `TZ="${defaultTimezone}": expected an IANA time zone such as Europe/Paris or UTC`,
+    );
+  }
+  const reminderOffsets = parseReminderOffsets(raw('REMINDER_OFFSETS') ?? '60,15', problems);
+  const reminderContentSid = text('REMINDER_CONTENT_SID');
+  if (reminderContentSid && !/^HX[0-9a-fA-F]{32}$/.test(reminderContentSid)) {
+    problems.push(
+      'REMINDER_CONTENT_SID: expected "HX" followed by 32 hex characters, as shown in Twilio\'s Content Template Builder',
+    );
+  }
+
   if (!production && options.devSecrets && (!apiToken || !twilioAuthToken)) {
     const generated = options.devSecrets(dataDir);
     apiToken ??= generated.apiToken;
@@ -282,6 +308,13 @@ export function loadConfig(
     },
     autoRegister: bool('AUTO_REGISTER'),
     pointsPerTask: int('POINTS_PER_TASK', 0, 100000),
+    defaultTimezone,
+    reminders: {
+      offsetsMinutes: reminderOffsets,
+      contentSid: reminderContentSid,
+      smsFallback: bool('REMINDER_SMS_FALLBACK'),
+    },
+    proofDuplicateDistance: int('PROOF_DUPLICATE_DISTANCE', 0, 64),
     worker: {
       inServe: bool('RUN_WORKERS'),
       concurrency: int('WORKER_CONCURRENCY', 1, 256),
@@ -301,4 +334,30 @@ export function loadConfig(
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+/** Whether `name` is a time zone this runtime knows (IANA names, `UTC`). */
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `60,15` → [60, 15]: distinct whole minutes, largest first; empty → no reminders. */
+function parseReminderOffsets(value: string, problems: string[]): number[] {
+  const parts = value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  const minutes = parts.map(Number);
+  if (minutes.some((m) => !Number.isInteger(m) || m < 1 || m > 10080)) {
+    problems.push(
+      `REMINDER_OFFSETS="${value}": expected whole minutes between 1 and 10080, comma-separated, such as 60,15`,
+    );
+    return [];
+  }
+  return [...new Set(minutes)].sort((a, b) => b - a);
 }

@@ -165,6 +165,36 @@ export const variables: readonly VariableSpec[] = [
     description: 'Points a task is worth when `POST /tasks` does not say.',
   },
   {
+    name: 'TZ',
+    default: 'UTC',
+    description:
+      'Time zone (IANA name such as `Europe/Paris`) for due times of users without their own `timezone`.',
+  },
+  {
+    name: 'REMINDER_OFFSETS',
+    default: '60,15',
+    description:
+      'Minutes before `due_time` at which an active task is reminded, each more urgent; empty: no reminders.',
+  },
+  {
+    name: 'REMINDER_CONTENT_SID',
+    default: null,
+    description:
+      "Twilio Content template (`HX...`) for reminders outside WhatsApp's 24-hour window; variables `1` task, `2` due time.",
+  },
+  {
+    name: 'REMINDER_SMS_FALLBACK',
+    default: 'false',
+    description:
+      'Outside the 24-hour window and without a template, remind by SMS from `TWILIO_PHONE_NUMBER`; else the reminder is skipped.',
+  },
+  {
+    name: 'PROOF_DUPLICATE_DISTANCE',
+    default: '6',
+    description:
+      'Largest difference-hash distance (0–64 bits) at which a photo counts as a copy of an earlier proof; `0` checks exact bytes only.',
+  },
+  {
     name: 'RUN_WORKERS',
     default: 'true',
     description:
