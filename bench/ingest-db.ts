@@ -57,14 +57,22 @@ export interface StoredMessages {
   rows: number;
   distinctSids: number;
   sids: Set<string>;
+  /** Rows the workers had processed by shutdown (always 0 for the references). */
+  processed: number;
 }
+
+const storedSql = 'SELECT message_sid, processed FROM messages';
+const summarizeRows = (rows: { message_sid: string; processed: boolean }[]): StoredMessages => {
+  const sids = new Set(rows.map((row) => row.message_sid));
+  const processed = rows.filter((row) => row.processed).length;
+  return { rows: rows.length, distinctSids: sids.size, sids, processed };
+};
 
 /** Every MessageSid in the `messages` table of a Postgres database. */
 export async function readStoredPostgres(url: string): Promise<StoredMessages> {
   return withClient(url, async (client) => {
-    const result = await client.query<{ message_sid: string }>('SELECT message_sid FROM messages');
-    const sids = new Set(result.rows.map((row) => row.message_sid));
-    return { rows: result.rows.length, distinctSids: sids.size, sids };
+    const result = await client.query<{ message_sid: string; processed: boolean }>(storedSql);
+    return summarizeRows(result.rows);
   });
 }
 
@@ -75,9 +83,8 @@ export async function readStoredPostgres(url: string): Promise<StoredMessages> {
 export async function readStoredPglite(dataDir: string): Promise<StoredMessages> {
   const db = await PGlite.create(dataDir);
   try {
-    const result = await db.query<{ message_sid: string }>('SELECT message_sid FROM messages');
-    const sids = new Set(result.rows.map((row) => row.message_sid));
-    return { rows: result.rows.length, distinctSids: sids.size, sids };
+    const result = await db.query<{ message_sid: string; processed: boolean }>(storedSql);
+    return summarizeRows(result.rows);
   } finally {
     await db.close();
   }

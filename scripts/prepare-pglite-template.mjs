@@ -1,13 +1,19 @@
-// Runs after `npm install` builds dist/: prepares the embedded database's template so the
-// first `npm start` copies a ready cluster instead of spending seconds in initdb.
-// Failure here is not fatal: the service then initialises the database on first start.
-import { pgliteTemplateDir, ensurePgliteTemplate } from '../dist/db/pglite-template.js';
+// Runs after `npm install` builds dist/: prepares the embedded database's templates so the
+// first `npm start` copies a ready, migrated cluster instead of spending seconds in initdb
+// and the migrations. The pristine template serves the tests; the migrated one, keyed by
+// a hash of the migration files, new service data folders (a changed migration gives a
+// new one). Failure here is not fatal: the service then prepares them on first start.
+import {
+  ensureMigratedPgliteTemplate,
+  ensurePgliteTemplate,
+  pgliteTemplateDir,
+} from '../dist/db/pglite-template.js';
 
 try {
   const started = Date.now();
-  const dir = pgliteTemplateDir();
-  await ensurePgliteTemplate(dir);
-  console.error(`taskwire: embedded database template ready (${Date.now() - started} ms)`);
+  await ensurePgliteTemplate(pgliteTemplateDir());
+  await ensureMigratedPgliteTemplate();
+  console.error(`taskwire: embedded database templates ready (${Date.now() - started} ms)`);
 } catch (error) {
   console.error(`taskwire: could not prepare the embedded database template: ${error.message}`);
 }

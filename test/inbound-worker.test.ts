@@ -4,8 +4,12 @@ import { type ClaimedMessage, claimDueMessages, requeueMessage } from '../src/db
 import { findMessageById } from '../src/db/messages.js';
 import { PermanentJobError } from '../src/domain/processing-errors.js';
 import { type CopyMedia, processInboundMessage } from '../src/services/process-inbound.js';
-import { engines, postgres, type TestDatabase } from './helpers/databases.js';
-import { newWorker, storeMessages, waitFor } from './helpers/worker.js';
+import { createInboundStore } from '../src/start/inbound-store.js';
+import { parseInboundParams } from '../src/twilio/inbound-params.js';
+import { type ClaimedJob, type JobQueue, createQueueWorker } from '../src/jobs/queue-worker.js';
+import { engines, pglite, postgres, type TestDatabase } from './helpers/databases.js';
+import { whatsAppParams } from './helpers/twilio-webhook.js';
+import { newWorker, storeMessages, waitFor, workerOptions } from './helpers/worker.js';
 
 const photo = (n: number) => ({
   url: `https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME${n}`,
@@ -164,8 +168,13 @@ for (const engine of engines) {
       );
       await worker.start();
       try {
-        const [id] = await storeMessages(t.db, [{ body: 'wake up' }]);
-        // pollMs is a minute: only the NOTIFY from the insert can wake the worker in time.
+        // Stored as the webhook stores it: through the inbound store, whose NOTIFY after the
+        // commit is the only thing that can wake the worker in time (pollMs is a minute).
+        const inboundStore = createInboundStore(t.db);
+        const { id } = await inboundStore.store(
+          parseInboundParams(whatsAppParams({ body: 'wake up' })),
+        );
+        await inboundStore.drain();
         await waitFor(async () => (await findMessageById(t.db, id!))?.processed, 5000);
       } finally {
         await worker.stop(1000);
@@ -223,6 +232,43 @@ describe('two workers on Postgres', { skip: postgres.skip }, () => {
       );
       assert.equal(rows[0]?.n, 50);
     } finally {
+      await t.destroy();
+    }
+  });
+});
+
+describe('claiming', () => {
+  test('a burst of wake-ups leads to one claim for all free slots, not one claim per wake-up', async () => {
+    const t = await pglite.create();
+    const claims: number[] = [];
+    const queue: JobQueue<ClaimedJob> = {
+      name: 'fake',
+      channel: 'taskwire_fake_queue',
+      async claim(_db, limit) {
+        claims.push(limit);
+        return [];
+      },
+      markFailed: async () => undefined,
+      extendLease: async () => true,
+    };
+    const worker = createQueueWorker(
+      t.db,
+      queue,
+      async () => {},
+      workerOptions({ pollMs: 60_000 }),
+    );
+    try {
+      await worker.start();
+      await waitFor(async () => claims.length === 1);
+      // As when a batch of 50 stored webhooks wakes the worker once each.
+      for (let i = 0; i < 50; i += 1) worker.wake();
+      await waitFor(async () => claims.length === 2);
+      // Give a claim per wake-up every chance to show up: several turns of the event loop.
+      for (let i = 0; i < 10; i += 1) await new Promise((resolve) => setImmediate(resolve));
+      await t.db.query('SELECT 1');
+      assert.deepEqual(claims, [4, 4], 'one claim at start, one for the burst, each for 4 slots');
+    } finally {
+      await worker.stop(100);
       await t.destroy();
     }
   });

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { findMessageBySid } from '../src/db/messages.js';
+import { listenWhileStarting } from '../src/start/service.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
-import { engines } from './helpers/databases.js';
+import { engines, pglite } from './helpers/databases.js';
+import { freePort } from './helpers/service.js';
 import {
   TEST_AUTH_TOKEN,
   newMessageSid,
@@ -310,4 +312,55 @@ describe('signature URL behind a proxy', () => {
 
 test('newMessageSid is shaped like a Twilio sid', () => {
   assert.match(newMessageSid(), /^SM[0-9a-f]{32}$/);
+});
+
+describe('while the service is starting', () => {
+  test('a webhook is answered 503 with the error body, so Twilio retries it; /health is 200, /ready and data routes 503', async () => {
+    const port = await freePort();
+    const server = await listenWhileStarting({ host: '127.0.0.1', port });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const params = whatsAppParams({ body: 'too early' });
+      const form = signedForm(`${base}/webhook/twilio`, params);
+      const webhook = await fetch(`${base}/webhook/twilio`, {
+        method: 'POST',
+        headers: form.headers,
+        body: form.payload,
+      });
+      assert.equal(webhook.status, 503);
+      const body = (await webhook.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'service_unavailable');
+      assert.match(body.error.message, /starting/);
+
+      assert.equal((await fetch(`${base}/health`)).status, 200);
+      assert.deepEqual(await (await fetch(`${base}/health`)).json(), { status: 'ok' });
+      assert.equal((await fetch(`${base}/ready`)).status, 503);
+      assert.equal((await fetch(`${base}/messages`)).status, 503);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('once handed the app, the same port serves it: the webhook is stored', async () => {
+    const t = await createTestApp(pglite);
+    const port = await freePort();
+    const server = await listenWhileStarting({ host: '127.0.0.1', port });
+    try {
+      await t.app.ready();
+      server.serve(t.app);
+      const url = `http://127.0.0.1:${port}/webhook/twilio`;
+      const params = whatsAppParams({ body: 'just in time' });
+      const form = signedForm(url, params);
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: form.headers,
+        body: form.payload,
+      });
+      assert.equal(response.status, 200);
+      assert.ok(await findMessageBySid(t.database.db, params.MessageSid ?? ''));
+    } finally {
+      await server.close();
+      await t.close();
+    }
+  });
 });

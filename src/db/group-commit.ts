@@ -1,12 +1,14 @@
 /**
  * Group commit for the webhook's hot path. Each caller submits one item and gets its own
  * result once the statement that wrote it has committed, so an acknowledgement still
- * means "durable". While `maxInFlight` statements are running, newly submitted items wait
- * and then go to the database together in one statement: one round trip and one commit
- * for many webhooks under load, and no added delay when the database is idle (no timer).
+ * means "durable". Items submitted during one turn of the event loop go to the database
+ * together in one statement, and while `maxInFlight` statements are running, newly
+ * submitted items wait and then go together: one round trip and one commit for many
+ * webhooks under load. The only added delay is the rest of the current event-loop turn
+ * (no timer).
  */
 export interface GroupCommitOptions<Item, Result> {
-  /** Statements allowed to run at once (the pool size; 1 for PGlite). */
+  /** Statements allowed to run at once. */
   maxInFlight: number;
   /** Largest number of items written by one statement. */
   maxBatch: number;
@@ -24,6 +26,8 @@ export interface GroupCommitter<Item, Result> {
   submit(item: Item): Promise<Result>;
   /** Resolves once everything submitted so far has been written. */
   drain(): Promise<void>;
+  /** True while items are waiting or being written (lets others yield to ingestion). */
+  busy(): boolean;
 }
 
 export function createGroupCommitter<Item, Result>(
@@ -31,9 +35,11 @@ export function createGroupCommitter<Item, Result>(
 ): GroupCommitter<Item, Result> {
   const queue: Pending<Item, Result>[] = [];
   let inFlight = 0;
+  let pumpScheduled = false;
   let idleWaiters: (() => void)[] = [];
 
   const pump = (): void => {
+    pumpScheduled = false;
     while (inFlight < options.maxInFlight && queue.length > 0) {
       const batch = queue.splice(0, options.maxBatch);
       inFlight += 1;
@@ -46,6 +52,16 @@ export function createGroupCommitter<Item, Result>(
     }
   };
 
+  // Flushing at once would send the first webhook of a burst alone, and on PGlite (whose
+  // queries run synchronously on this thread) every webhook alone: no other request is
+  // parsed while a statement runs. Flushing once the current turn's I/O callbacks have
+  // run lets every webhook that arrived in this turn share the statement.
+  const schedulePump = (): void => {
+    if (pumpScheduled) return;
+    pumpScheduled = true;
+    setImmediate(pump);
+  };
+
   const run = async (batch: Pending<Item, Result>[]): Promise<void> => {
     try {
       const results = await options.write(batch.map((pending) => pending.item));
@@ -54,6 +70,7 @@ export function createGroupCommitter<Item, Result>(
       for (const pending of batch) pending.reject(error);
     } finally {
       inFlight -= 1;
+      // Items that queued up while this statement ran have waited long enough.
       pump();
     }
   };
@@ -62,12 +79,13 @@ export function createGroupCommitter<Item, Result>(
     submit(item) {
       return new Promise<Result>((resolve, reject) => {
         queue.push({ item, resolve, reject });
-        pump();
+        schedulePump();
       });
     },
     drain() {
       if (inFlight === 0 && queue.length === 0) return Promise.resolve();
       return new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
+    busy: () => inFlight > 0 || queue.length > 0,
   };
 }

@@ -1,27 +1,25 @@
 import type { InboundMessage, MessageRow } from '../domain/message.js';
 import type { Queryable } from './executor.js';
 
-/** NOTIFY channel on which new inbound messages are announced to workers. */
+/**
+ * NOTIFY channel on which new inbound messages are announced to workers. The inbound
+ * store (src/start/inbound-store.ts) notifies after its inserts commit, throttled.
+ */
 export const INBOUND_CHANNEL = 'taskwire_inbound';
 
 /**
  * One statement writes a whole batch of webhooks: arrays in, `unnest` into rows. The
  * statement text never changes with the batch size, so Postgres plans it once.
  * ON CONFLICT makes a re-delivered MessageSid a no-op, also when two copies race.
+ * No pg_notify in here: a transaction that notifies takes Postgres's notification-queue
+ * lock until its commit is flushed, so concurrent inserts could not share a WAL flush.
  */
 const insertBatchSql = `
-WITH inserted AS (
-  INSERT INTO messages (message_sid, from_number, to_number, body, num_media, media_items, sender, raw)
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[],
-                       $6::text[]::jsonb[], $7::text[], $8::text[]::jsonb[])
-  ON CONFLICT (message_sid) DO NOTHING
-  RETURNING id, message_sid
-),
--- Wakes idle workers in every process at commit; none for a batch of re-deliveries.
-notified AS (
-  SELECT pg_notify('${INBOUND_CHANNEL}', '') FROM (SELECT 1 FROM inserted LIMIT 1) AS any_row
-)
-SELECT inserted.id, inserted.message_sid FROM inserted LEFT JOIN notified ON true`;
+INSERT INTO messages (message_sid, from_number, to_number, body, num_media, media_items, sender, raw)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[],
+                     $6::text[]::jsonb[], $7::text[], $8::text[]::jsonb[])
+ON CONFLICT (message_sid) DO NOTHING
+RETURNING id, message_sid`;
 
 export interface InsertOutcome {
   /** Set when this call created the row; null for a re-delivery of a stored MessageSid. */

@@ -100,6 +100,13 @@ export interface QueueWorker {
    * still running so another worker retries them without waiting for the lease to expire.
    */
   stop(graceMs: number): Promise<void>;
+  /**
+   * Lets other work on the same database go first: while `busy()` is true, claims wait,
+   * each for at most `pollMs` after the previous claim, so jobs still progress under
+   * sustained load. For PGlite, where every query, the worker's and the webhooks', runs
+   * one at a time on the event-loop thread.
+   */
+  yieldTo(busy: () => boolean): void;
 }
 
 export type InboundWorker = QueueWorker;
@@ -125,30 +132,60 @@ export function createQueueWorker<Job extends ClaimedJob>(
   let stopping = false;
   let loopDone: Promise<void> = Promise.resolve();
   let unlisten: (() => Promise<void>) | null = null;
-  let wakeUp: (() => void) | null = null;
-  let wokenEarly = false;
+  // Whether due work may be waiting that no claim has looked for yet: set by wake() and
+  // by a claim that filled every free slot, cleared by a claim that found less.
+  let wanted = true;
+  // Counts wake() calls, so a claim can tell whether a wake came in while it ran.
+  let wakes = 0;
+  // Re-checks the idle wait's condition (see waitForWork).
+  let recheck: (() => void) | null = null;
+  let othersBusy: (() => boolean) | null = null;
+  let lastClaimAt = 0;
+
+  const freeSlots = (): number => options.concurrency - running.size;
 
   const wake = (): void => {
-    wokenEarly = true;
-    wakeUp?.();
+    wanted = true;
+    wakes += 1;
+    recheck?.();
   };
 
-  const sleep = (ms: number) =>
+  /**
+   * Waits until there is reason to claim: work is wanted and a slot is free, `pollMs`
+   * passed (retries whose back-off ended announce themselves to nobody), or stopping.
+   * A job that ends frees a slot but does not by itself mean more work is due, so it
+   * only re-checks: claims that would find nothing cost a query each, and on PGlite
+   * every query runs on the thread that also parses and stores webhooks.
+   */
+  const waitForWork = (ms: number) =>
     new Promise<void>((resolve) => {
-      if (wokenEarly || stopping) {
-        wokenEarly = false;
+      const ready = () => stopping || (wanted && freeSlots() > 0);
+      if (ready()) {
         resolve();
         return;
       }
       const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
-        wakeUp = null;
-        wokenEarly = false;
+        recheck = null;
         resolve();
       }
-      wakeUp = done;
+      recheck = () => {
+        if (ready()) done();
+      };
     });
+
+  // One claim per event-loop turn at most: the wakes of a whole batch of stored webhooks
+  // (one per webhook, all in the same turn) lead to one claim, not one each.
+  const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  /** How long to hold a claim back for others' work (see yieldTo); 0 to claim now. */
+  const yieldMs = (): number => {
+    if (!othersBusy?.()) return 0;
+    const left = lastClaimAt + options.pollMs - performance.now();
+    // Looks again soon: the other work usually finishes within milliseconds.
+    return left > 0 ? Math.min(left, 10) : 0;
+  };
 
   const finish = async (message: Job, work: Promise<void>) => {
     const claim = { id: message.id, claims: message.claims };
@@ -230,30 +267,48 @@ export function createQueueWorker<Job extends ClaimedJob>(
     const done = finish(message, work).finally(() => {
       clearInterval(heartbeat);
       running.delete(message.id);
-      wake();
+      recheck?.();
     });
     running.set(message.id, { claim: message, done });
     return done;
   };
 
   const claimBatch = async (): Promise<Job[]> => {
-    const free = options.concurrency - running.size;
+    const free = freeSlots();
     if (free <= 0 || stopping) return [];
     return queue.claim(db, free, options.leaseMs);
   };
 
+  // Only this loop claims while the worker runs, so one claim at most is in flight; a
+  // wake that arrives meanwhile makes it claim once more afterwards.
   const loop = async () => {
+    let held = false;
     while (!stopping) {
+      // After a hold the claim is still due, whatever `wanted` says (it may be a poll).
+      if (!held) await waitForWork(options.pollMs);
+      held = false;
+      await nextTurn();
+      const free = freeSlots();
+      if (stopping || free <= 0) continue;
+      const holdMs = yieldMs();
+      if (holdMs > 0) {
+        await new Promise((resolve) => setTimeout(resolve, holdMs));
+        held = true;
+        continue;
+      }
+      lastClaimAt = performance.now();
+      const wakesBefore = wakes;
       let claimed: Job[] = [];
       try {
         claimed = await claimBatch();
+        // A claim that filled every free slot suggests more is due.
+        wanted = claimed.length >= free || wakes !== wakesBefore;
       } catch (error) {
+        // Wait for the next poll instead of retrying in a tight loop.
+        wanted = false;
         options.log.warn({ err: describeError(error) }, 'could not claim messages; retrying');
       }
       for (const message of claimed) void launch(message);
-      // A full batch suggests more is due: claim again as soon as a slot is free.
-      if (claimed.length > 0 && running.size < options.concurrency) continue;
-      await sleep(options.pollMs);
     }
   };
 
@@ -273,9 +328,12 @@ export function createQueueWorker<Job extends ClaimedJob>(
         await Promise.race([...running.values()].map((entry) => entry.done));
       }
     },
+    yieldTo(busy) {
+      othersBusy = busy;
+    },
     async stop(graceMs) {
       stopping = true;
-      wake();
+      recheck?.();
       await loopDone;
       await unlisten?.();
       const pending = [...running.values()];

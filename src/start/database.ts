@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
 import { lockDataDir } from '../db/data-dir-lock.js';
 import type { Database } from '../db/executor.js';
 import { openPglite } from '../db/pglite.js';
-import { pgliteTemplateDir } from '../db/pglite-template.js';
+import { ensureMigratedPgliteTemplate, pgliteTemplateDir } from '../db/pglite-template.js';
 import { openPostgres } from '../db/postgres.js';
 
 export interface OpenedDatabase {
@@ -30,7 +31,7 @@ export async function openDatabase(config: Config): Promise<OpenedDatabase> {
   const unlock = lockDataDir(config.dataDir);
   try {
     const dataDir = path.join(config.dataDir, 'pglite');
-    const db = await openPglite({ dataDir, templateDir: pgliteTemplateDir() });
+    const db = await openPglite({ dataDir, templateDir: await templateFor(dataDir) });
     return {
       db,
       async release() {
@@ -45,5 +46,19 @@ export async function openDatabase(config: Config): Promise<OpenedDatabase> {
   } catch (error) {
     unlock();
     throw error;
+  }
+}
+
+/**
+ * The cluster a new data folder starts from: the migrated template (built on first need,
+ * then cached), so a fresh start skips the migrations; the pristine template when the
+ * migrated one cannot be built (a read-only install), and the migrations run as usual.
+ */
+async function templateFor(dataDir: string): Promise<string> {
+  if (existsSync(path.join(dataDir, 'PG_VERSION'))) return pgliteTemplateDir();
+  try {
+    return await ensureMigratedPgliteTemplate();
+  } catch {
+    return pgliteTemplateDir();
   }
 }

@@ -1,14 +1,13 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/executor.js';
 import { migrate, pendingMigrations } from '../db/migrate.js';
 import { applyStatusCallback } from '../db/outbound.js';
-import { buildApp } from '../http/app.js';
-import { storageFilesRoutes } from '../http/routes/storage-files.js';
 import { createInboundStore } from './inbound-store.js';
 import { openDatabase } from './database.js';
-import { createMetrics } from './metrics.js';
 import {
   createWorkers,
   describeDelivery,
@@ -33,10 +32,11 @@ type Release = () => Promise<void> | void;
 const SHUTDOWN_GRACE_MS = 10_000;
 
 /**
- * The composition root of `taskwire serve`: opens the database (PGlite or Postgres),
- * migrates it, opens the bucket, builds the app with its concrete adapters, starts the
- * workers and listens. Every acquired resource pushes its release function; stopping runs
- * them in reverse.
+ * The composition root of `taskwire serve`: listens at once (only /health answers until
+ * the rest is up), opens the database (PGlite or Postgres), migrates it, opens the bucket,
+ * builds the app with its concrete adapters, starts the workers and hands the port to the
+ * app. Resolves once all of it is done. Every acquired resource pushes its release
+ * function; stopping runs them in reverse.
  */
 export async function startService(config: Config, log: Logger): Promise<RunningService> {
   const releases: Release[] = [];
@@ -52,6 +52,17 @@ export async function startService(config: Config, log: Logger): Promise<Running
   };
 
   try {
+    // Listening comes first: a platform's health check (and `npm start`) sees the process
+    // up within a second, while the database opens, which takes seconds on PGlite.
+    const server = await listenWhileStarting(config);
+    releases.push(() => server.close());
+    // Fastify, the routes, their schemas and prom-client take half a second to import:
+    // loaded after the port is open, alongside the database.
+    const modules = loadHttpModules();
+    // Awaited below; marked handled now so a failure while the database opens is reported
+    // there, not as an unhandled rejection.
+    modules.catch(() => {});
+
     const opened = await openDatabase(config);
     releases.push(opened.release);
     const db = opened.db;
@@ -68,6 +79,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     const inboundStore = createInboundStore(db);
     releases.push(() => inboundStore.drain());
 
+    const { buildApp, storageFilesRoutes, createMetrics } = await modules;
     const metrics = createMetrics(db);
     const workers = config.worker.inServe
       ? createWorkers(config, db, store, log, { observe: metrics.observeJob })
@@ -115,33 +127,161 @@ export async function startService(config: Config, log: Logger): Promise<Running
         }
       },
     });
-    // Closing the app stops accepting connections and waits for in-flight requests. A
-    // keep-alive connection whose response was still being written when closing began
-    // turns idle only afterwards, and would hold the close open until its keep-alive
-    // timeout: such connections are closed as soon as they go idle.
+    // Stopping closes the port and waits for in-flight requests; closing the app meanwhile
+    // answers requests that still arrive on open keep-alive connections with 503 and
+    // `Connection: close`. A keep-alive connection whose response was still being written
+    // when closing began turns idle only afterwards, and would hold the close open until
+    // its keep-alive timeout: server.close() closes such connections as they go idle.
     releases.push(async () => {
-      const closeIdle = setInterval(() => app.server.closeIdleConnections(), 100);
-      try {
-        await app.close();
-      } finally {
-        clearInterval(closeIdle);
-      }
+      const closed = server.close();
+      await app.close();
+      await closed;
     });
 
-    // Plugins load now, not inside listen(): loading them keeps the event loop busy for a
-    // moment, and a job claimed before that would miss its lease heartbeats meanwhile.
+    // Plugins load now, before the workers start: loading them keeps the event loop busy
+    // for a moment, and a job claimed before that would miss its lease heartbeats meanwhile.
     await app.ready();
 
     if (workers) {
+      // PGlite runs one query at a time on this thread: claims wait while webhooks are
+      // being stored (briefly, see yieldTo), so ingestion is not starved by processing.
+      if (db.maxConcurrency === 1) {
+        for (const worker of [workers.inbound, workers.outbound]) {
+          worker.yieldTo(() => inboundStore.busy());
+        }
+      }
       await workers.start();
       // Registered after the app: at shutdown the HTTP server stops first, then workers.
       releases.splice(releases.length - 1, 0, () => workers.stop(SHUTDOWN_GRACE_MS));
     }
 
-    const address = await app.listen({ host: config.host, port: config.port });
-    return { app, db, address, databaseDescription: opened.description, stop };
+    server.serve(app);
+    return { app, db, address: server.address, databaseDescription: opened.description, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** The HTTP server, listening before the app exists; see listenWhileStarting. */
+export interface StartingServer {
+  /** Where it listens, e.g. http://127.0.0.1:8000. */
+  address: string;
+  /** Hands every request from now on to the app (which must be ready). */
+  serve(app: FastifyInstance): void;
+  /**
+   * Stops accepting connections and resolves once every open one has ended; idle
+   * keep-alive connections are closed as they go idle. Safe to call twice.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on HOST:PORT before the database is open (exported for tests). Until serve() hands it the app,
+ * GET /health answers 200 (the process is up), /ready 503, and everything else 503 with
+ * the usual error body: nothing that reads or writes data is reachable before the
+ * database is ready and migrated, and Twilio retries a webhook answered 503.
+ */
+export async function listenWhileStarting(
+  config: Pick<Config, 'host' | 'port'>,
+): Promise<StartingServer> {
+  let route: (request: http.IncomingMessage, response: http.ServerResponse) => void =
+    answerWhileStarting;
+  const server = http.createServer((request, response) => route(request, response));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: config.host, port: config.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  let closing: Promise<void> | null = null;
+  return {
+    address: addressOf(server.address() as AddressInfo),
+    serve(app) {
+      adoptServerSettings(server, app.server);
+      route = (request, response) => app.routing(request, response);
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        const closeIdle = setInterval(() => server.closeIdleConnections(), 100);
+        server.close(() => {
+          clearInterval(closeIdle);
+          resolve();
+        });
+      });
+      return closing;
+    },
+  };
+}
+
+const startingBody = (status: number, body: object) => ({ status, json: JSON.stringify(body) });
+const STARTING = {
+  health: startingBody(200, { status: 'ok' }),
+  ready: startingBody(503, {
+    status: 'unavailable',
+    error: { code: 'service_unavailable', message: 'starting: the database is not open yet' },
+  }),
+  other: startingBody(503, {
+    error: {
+      code: 'service_unavailable',
+      message: 'Taskwire is starting and not ready for this request yet; retry in a moment.',
+    },
+  }),
+};
+
+function answerWhileStarting(request: http.IncomingMessage, response: http.ServerResponse) {
+  const path = (request.url ?? '/').split('?')[0]?.replace(/\/+$/, '') ?? '';
+  const isGet = request.method === 'GET' || request.method === 'HEAD';
+  const answer =
+    isGet && path === '/health'
+      ? STARTING.health
+      : isGet && path === '/ready'
+        ? STARTING.ready
+        : STARTING.other;
+  response.writeHead(answer.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(answer.json),
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-store',
+    ...(answer.status === 503 ? { 'retry-after': '1' } : {}),
+  });
+  response.end(request.method === 'HEAD' ? undefined : answer.json);
+}
+
+/**
+ * The app's own server never listens (this one does), so its timeouts, which Fastify set
+ * from its options, and its handler for malformed requests are copied over.
+ */
+function adoptServerSettings(server: http.Server, appServer: FastifyInstance['server']): void {
+  if (!(appServer instanceof http.Server)) return;
+  server.keepAliveTimeout = appServer.keepAliveTimeout;
+  server.requestTimeout = appServer.requestTimeout;
+  server.headersTimeout = appServer.headersTimeout;
+  server.maxRequestsPerSocket = appServer.maxRequestsPerSocket;
+  server.timeout = appServer.timeout;
+  for (const listener of appServer.listeners('clientError')) {
+    server.on('clientError', listener as (error: Error, socket: unknown) => void);
+  }
+}
+
+/** `http://host:port` as Fastify's listen() reports it. */
+function addressOf(info: AddressInfo): string {
+  const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+  return `http://${host}:${info.port}`;
+}
+
+/** The modules only the HTTP app needs; see startService. */
+async function loadHttpModules() {
+  const [app, storageFiles, metrics] = await Promise.all([
+    import('../http/app.js'),
+    import('../http/routes/storage-files.js'),
+    import('./metrics.js'),
+  ]);
+  return {
+    buildApp: app.buildApp,
+    storageFilesRoutes: storageFiles.storageFilesRoutes,
+    createMetrics: metrics.createMetrics,
+  };
 }
