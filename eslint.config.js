@@ -48,6 +48,7 @@ export default tseslint.config(
                 layer('db'),
                 layer('storage'),
                 layer('twilio'),
+                layer('media'),
                 layer('services'),
                 layer('jobs'),
                 layer('config'),

@@ -51,12 +51,16 @@ const newPhone = () =>
 async function userWithTask(db: Database, points: number) {
   const phone = newPhone();
   const user = await createUser(db, { username: `u${phoneSeq}`, phone_number: phone });
-  const task = await createTask(db, {
-    user_id: user.id,
-    description: `Task of ${phone}`,
-    due_time: new Date(Date.now() + 3_600_000),
-    points,
-  });
+  const task = await createTask(
+    db,
+    {
+      user_id: user.id,
+      description: `Task of ${phone}`,
+      due_time: new Date(Date.now() + 3_600_000),
+      points,
+    },
+    { offsets: [60, 15], now: new Date() },
+  );
   assert.ok(task);
   return { phone, userId: Number(user.id), taskId: Number(task.id), points };
 }
@@ -195,12 +199,16 @@ describe('two workers on Postgres run the accountability loop', { skip: postgres
     // has a new active task, which a re-processed photo must not complete either.
     const laterTasks: number[] = [];
     for (const person of people) {
-      const later = await createTask(t.db, {
-        user_id: person.userId,
-        description: 'A later task',
-        due_time: new Date(Date.now() + 7_200_000),
-        points: 100,
-      });
+      const later = await createTask(
+        t.db,
+        {
+          user_id: person.userId,
+          description: 'A later task',
+          due_time: new Date(Date.now() + 7_200_000),
+          points: 100,
+        },
+        { offsets: [], now: new Date() },
+      );
       assert.ok(later);
       laterTasks.push(Number(later.id));
     }

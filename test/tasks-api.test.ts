@@ -17,6 +17,8 @@ interface TaskBody {
   status: 'active' | 'completed' | 'expired' | 'cancelled';
   points: number;
   completed_at: string | null;
+  expired_at: string | null;
+  reminders: { kind: string; offset_minutes: number; status: string; send_at: string }[];
 }
 interface PageBody {
   items: TaskBody[];
@@ -30,8 +32,10 @@ const TASK_FIELDS = [
   'created_at',
   'description',
   'due_time',
+  'expired_at',
   'id',
   'points',
+  'reminders',
   'status',
   'user_id',
 ];
@@ -95,6 +99,15 @@ for (const engine of engines) {
       assert.equal(task.status, 'active');
       assert.equal(task.points, 10);
       assert.equal(task.completed_at, null);
+      assert.equal(task.expired_at, null);
+      // The default REMINDER_OFFSETS (60,15): one pending stage each, before the due time.
+      assert.deepEqual(
+        task.reminders.map((r) => [r.kind, r.offset_minutes, r.status, r.send_at]),
+        [
+          ['reminder', 60, 'pending', '2030-05-01T15:00:00.000Z'],
+          ['reminder', 15, 'pending', '2030-05-01T15:45:00.000Z'],
+        ],
+      );
       assert.ok(Math.abs(Date.parse(task.created_at) - Date.now()) < 60_000);
     });
 

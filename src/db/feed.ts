@@ -1,5 +1,6 @@
 import type { StoredMedia } from '../domain/message.js';
 import type { Queryable } from './executor.js';
+import { dhashParam, type ProofFingerprint } from './proofs.js';
 
 /** A feed post as the API shows it: the post, its author's name and its task's description. */
 export interface FeedItemRow {
@@ -61,6 +62,8 @@ export interface NewFeedPost {
   message_id: number | null;
   /** Default `published`. */
   status?: string;
+  /** The proof photo's hashes (proof checks, src/db/proofs.ts); none without a photo. */
+  proof?: ProofFingerprint | null;
 }
 
 export interface FeedPostRow {
@@ -75,16 +78,18 @@ export interface FeedPostRow {
 }
 
 /**
- * Adds a feed post. There is at most one post per task and per message: resolves to null,
- * changing nothing, when the task or the message already has one (a re-processed message).
+ * Adds a feed post. There is at most one post per task, per message and per proof photo
+ * (its exact bytes): resolves to null, changing nothing, when the task, the message or
+ * the photo already has one (a re-processed message, a racing copy of the same photo).
  */
 export async function insertFeedPost(
   db: Queryable,
   post: NewFeedPost,
 ): Promise<FeedPostRow | null> {
   const rows = await db.query<FeedPostRow>(
-    `INSERT INTO feed (user_id, task_id, image_url, post_content, message_id, status)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO feed (user_id, task_id, image_url, post_content, message_id, status,
+                       proof_sha256, proof_dhash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::bigint)
      ON CONFLICT DO NOTHING
      RETURNING id, created_at, user_id, task_id, image_url, status, post_content, message_id`,
     [
@@ -94,6 +99,8 @@ export async function insertFeedPost(
       post.post_content,
       post.message_id,
       post.status ?? 'published',
+      post.proof?.sha256 ?? null,
+      dhashParam(post.proof?.dhash ?? null),
     ],
   );
   return rows[0] ?? null;

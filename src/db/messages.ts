@@ -52,7 +52,7 @@ export async function insertMessages(
 
 export const messageColumns = `id, message_sid, from_number, to_number, body, num_media, media_items,
   created_at, processed, storage_urls, sender, processing_status, attempts, error, processed_at, raw,
-  stored_media`;
+  stored_media, proof_rejection`;
 
 export interface ListMessagesQuery {
   limit: number;

@@ -3,7 +3,7 @@ import type { Queryable } from './executor.js';
 /** NOTIFY channel announcing outbound messages waiting to be sent. */
 export const OUTBOUND_CHANNEL = 'taskwire_outbound';
 
-export type OutboundKind = 'reply' | 'greeting' | 'send';
+export type OutboundKind = 'reply' | 'greeting' | 'send' | 'reminder' | 'expiry';
 
 export interface OutboundRow {
   id: number;
@@ -24,6 +24,11 @@ export interface OutboundRow {
   status_updated_at: Date | null;
   /** Delivered to the local development outbox instead of Twilio (TWILIO_ACCOUNT_SID unset). */
   outbox: boolean;
+  /** The task a reminder or expiry notice is about. */
+  task_id: number | null;
+  /** A WhatsApp Content template sent instead of `body` (outside the 24-hour window). */
+  content_sid: string | null;
+  content_variables: Record<string, string> | null;
 }
 
 export interface ClaimedOutbound extends OutboundRow {
@@ -32,7 +37,7 @@ export interface ClaimedOutbound extends OutboundRow {
 
 const columns = `id, created_at, kind, inbound_message_id, user_id, to_number, from_number, body,
   media_urls, twilio_sid, status, error_code, error_message, attempts, sent_at, status_updated_at,
-  outbox`;
+  outbox, task_id, content_sid, content_variables`;
 
 export interface NewOutbound {
   kind: OutboundKind;
@@ -42,6 +47,9 @@ export interface NewOutbound {
   from: string;
   body: string;
   mediaUrls?: string[];
+  taskId?: number | null;
+  /** Send this Content template (with these variables) instead of `body`. */
+  content?: { sid: string; variables: Record<string, string> } | null;
 }
 
 /**
@@ -55,8 +63,9 @@ export async function enqueueOutbound(
 ): Promise<OutboundRow | null> {
   const rows = await db.query<OutboundRow>(
     `WITH inserted AS (
-       INSERT INTO outbound_messages (kind, inbound_message_id, user_id, to_number, from_number, body, media_urls)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+       INSERT INTO outbound_messages (kind, inbound_message_id, user_id, to_number, from_number, body,
+                                      media_urls, task_id, content_sid, content_variables)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb)
        ON CONFLICT (inbound_message_id, kind) WHERE inbound_message_id IS NOT NULL DO NOTHING
        RETURNING ${columns}
      ),
@@ -70,6 +79,9 @@ export async function enqueueOutbound(
       message.from,
       message.body,
       JSON.stringify(message.mediaUrls ?? []),
+      message.taskId ?? null,
+      message.content?.sid ?? null,
+      message.content ? JSON.stringify(message.content.variables) : null,
     ],
   );
   return rows[0] ?? null;

@@ -1,8 +1,15 @@
 import type { TaskRow, TaskStatus } from '../domain/task.js';
 import type { Queryable } from './executor.js';
+import { cancelStagesSql, scheduleStagesSql } from './reminder-stages-sql.js';
 
 export const taskColumns =
-  'id, created_at, user_id, description, due_time, status, points, completed_at';
+  'id, created_at, user_id, description, due_time, status, points, completed_at, expired_at';
+
+/** REMINDER_OFFSETS and the current time: what scheduling a task's reminder stages needs. */
+export interface StageSchedule {
+  offsets: readonly number[];
+  now: Date;
+}
 
 /** A new task; values already parsed (see domain/task.ts). */
 export interface NewTask {
@@ -12,15 +19,26 @@ export interface NewTask {
   points: number;
 }
 
-/** Inserts an active task; resolves to null when there is no user `user_id`. */
-export async function createTask(db: Queryable, task: NewTask): Promise<TaskRow | null> {
+/**
+ * Inserts an active task with its reminder stages, in one statement; resolves to null
+ * when there is no user `user_id`.
+ */
+export async function createTask(
+  db: Queryable,
+  task: NewTask,
+  schedule: StageSchedule,
+): Promise<TaskRow | null> {
   // INSERT ... SELECT FROM users: an unknown user gives no row rather than a foreign-key
   // error (which would abort the caller's transaction).
   const rows = await db.query<TaskRow>(
-    `INSERT INTO tasks (user_id, description, due_time, points)
-     SELECT id, $2, $3::timestamptz, $4 FROM users WHERE id = $1
-     RETURNING ${taskColumns}`,
-    [task.user_id, task.description, task.due_time, task.points],
+    `WITH task AS (
+       INSERT INTO tasks (user_id, description, due_time, points)
+       SELECT id, $2, $3::timestamptz, $4 FROM users WHERE id = $1
+       RETURNING ${taskColumns}
+     ),
+     ${scheduleStagesSql('$5', '$6::timestamptz')}
+     SELECT * FROM task`,
+    [task.user_id, task.description, task.due_time, task.points, schedule.offsets, schedule.now],
   );
   return rows[0] ?? null;
 }
@@ -81,15 +99,17 @@ export type UpdateTaskOutcome =
 
 /**
  * Changes an active task. The status check and the update are one statement, so a task
- * completed by a photo at the same moment is never edited or cancelled afterwards.
+ * completed by a photo at the same moment is never edited or cancelled afterwards. A new
+ * due time reschedules the reminder stages not sent yet; cancelling cancels them.
  */
 export async function updateActiveTask(
   db: Queryable,
   id: number,
   changes: TaskChanges,
+  schedule: StageSchedule,
 ): Promise<UpdateTaskOutcome> {
   const assignments: string[] = [];
-  const values: unknown[] = [id];
+  const values: unknown[] = [id, schedule.now];
   const set = (column: string, value: unknown, cast = '') => {
     values.push(value);
     assignments.push(`${column} = $${values.length}${cast}`);
@@ -98,9 +118,18 @@ export async function updateActiveTask(
   if (changes.due_time !== undefined) set('due_time', changes.due_time, '::timestamptz');
   if (changes.status !== undefined) set('status', changes.status);
   if (assignments.length > 0) {
+    const stages = [cancelStagesSql(`'The task was cancelled.'`, '$2::timestamptz')];
+    if (changes.due_time !== undefined) {
+      values.push(schedule.offsets);
+      stages.push(scheduleStagesSql(`$${values.length}`, '$2::timestamptz'));
+    }
     const rows = await db.query<TaskRow>(
-      `UPDATE tasks SET ${assignments.join(', ')} WHERE id = $1 AND status = 'active'
-       RETURNING ${taskColumns}`,
+      `WITH task AS (
+         UPDATE tasks SET ${assignments.join(', ')} WHERE id = $1 AND status = 'active'
+         RETURNING ${taskColumns}
+       ),
+       ${stages.join(',')}
+       SELECT * FROM task`,
       values,
     );
     if (rows[0]) return { outcome: 'updated', task: rows[0] };
@@ -132,8 +161,9 @@ export async function findActiveTaskForUser(
 }
 
 /**
- * Marks an active task completed at `at`. Resolves to the completed task, or null when it
- * is not active (already completed, expired, cancelled) or does not exist.
+ * Marks an active task completed at `at`, cancelling its pending reminders. Resolves to
+ * the completed task, or null when it is not active (already completed, expired,
+ * cancelled) or does not exist.
  */
 export async function completeTask(
   db: Queryable,
@@ -141,10 +171,48 @@ export async function completeTask(
   at: Date = new Date(),
 ): Promise<TaskRow | null> {
   const rows = await db.query<TaskRow>(
-    `UPDATE tasks SET status = 'completed', completed_at = $2::timestamptz
-     WHERE id = $1 AND status = 'active'
-     RETURNING ${taskColumns}`,
+    `WITH task AS (
+       UPDATE tasks SET status = 'completed', completed_at = $2::timestamptz
+       WHERE id = $1 AND status = 'active'
+       RETURNING ${taskColumns}
+     ),
+     ${cancelStagesSql(`'The task was completed.'`, '$2::timestamptz')}
+     SELECT * FROM task`,
     [taskId, at],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * Expires the user's active tasks that were already due at `at` (a photo sent after the
+ * due time is no proof for them, even if the scheduler has not expired them yet), and
+ * returns them. Call inside the proof's transaction.
+ */
+export async function expireOverdueTasksOfUser(
+  tx: Queryable,
+  userId: number,
+  at: Date,
+  now: Date,
+): Promise<TaskRow[]> {
+  return tx.query<TaskRow>(
+    `WITH task AS (
+       UPDATE tasks SET status = 'expired', expired_at = $3::timestamptz
+       WHERE user_id = $1 AND status = 'active' AND due_time < $2::timestamptz
+       RETURNING ${taskColumns}
+     ),
+     ${cancelStagesSql(`'The task expired first.'`, '$3::timestamptz')}
+     SELECT * FROM task ORDER BY due_time DESC, id DESC`,
+    [userId, at, now],
+  );
+}
+
+/** The user's most recent task that is no longer active, by due time. */
+export async function latestClosedTask(tx: Queryable, userId: number): Promise<TaskRow | null> {
+  const rows = await tx.query<TaskRow>(
+    `SELECT ${taskColumns} FROM tasks
+     WHERE user_id = $1 AND status IN ('completed', 'expired')
+     ORDER BY due_time DESC, id DESC LIMIT 1`,
+    [userId],
   );
   return rows[0] ?? null;
 }

@@ -56,6 +56,31 @@ export interface MessageRow {
   processed_at: Date | null;
   raw: TwilioParams;
   stored_media: StoredMedia[];
+  /** Why the message did not count as proof; null when it did or was no attempt. */
+  proof_rejection: ProofRejection | null;
+}
+
+/**
+ * Why a message did not complete a task (src/services/proof-check.ts):
+ * - `duplicate_photo`: the same bytes are already the proof of a feed post;
+ * - `similar_photo`: a near copy (re-encoded, resized) of an earlier proof photo;
+ * - `not_a_photo`: media, but no image (audio, PDF, video).
+ */
+export interface ProofRejection {
+  reason: 'duplicate_photo' | 'similar_photo' | 'not_a_photo';
+  /** For a person, e.g. on the dashboard. */
+  message: string;
+  /** The earlier proof a duplicate copies. */
+  earlier?: {
+    feed_id: number;
+    task_id: number | null;
+    user_id: number;
+    username: string;
+    /** When it was posted, ISO 8601. */
+    posted_at: string;
+    /** Differing bits of the difference hashes, 0 to 64 (0 for the same bytes). */
+    distance: number;
+  };
 }
 
 /** What became of one media item: stored under `key`, or failed with `error`. */
@@ -66,6 +91,10 @@ export interface StoredMedia {
   size?: number;
   /** The URL recorded in `storage_urls` for this item. */
   url?: string;
+  /** SHA-256 of the stored bytes, 64 hex digits (see src/media/fingerprint.ts). */
+  sha256?: string;
+  /** An image's 64-bit difference hash, 16 hex digits; null when it has none. */
+  dhash?: string | null;
   error?: string;
 }
 

@@ -23,6 +23,8 @@ export interface TaskRow {
   /** Points the user earns by completing it. */
   points: number;
   completed_at: Date | null;
+  /** When its due time passed without a photo. */
+  expired_at: Date | null;
 }
 
 /** Points a task is worth unless its creator says otherwise. */

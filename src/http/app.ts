@@ -25,6 +25,7 @@ import { type AppMetrics, metricsRoutes, observeWebhooks } from './routes/metric
 import { outboundRoutes } from './routes/outbound.js';
 import { type SimulatorRoutesOptions, simulatorRoutes } from './routes/simulator.js';
 import { tasksRoutes } from './routes/tasks.js';
+import { DEFAULT_REMINDER_OFFSETS } from '../domain/reminder.js';
 import { type StatusUpdate, twilioWebhookRoutes } from './routes/twilio-webhook.js';
 import { usersRoutes } from './routes/users.js';
 
@@ -47,6 +48,10 @@ export interface AppDeps {
   store: BlobStore;
   /** Points of a task created without `points` (default 10). */
   pointsPerTask?: number;
+  /** REMINDER_OFFSETS (default 60, 15 minutes). */
+  reminderOffsets?: readonly number[];
+  /** The current time for scheduling reminders (tests inject one; default the system clock). */
+  clock?: () => Date;
   /** Extra routes that need no API token (e.g. local storage files). */
   publicRoutes?: (app: FastifyInstance) => Promise<void>;
   /** Problems that make the service unready (database down, migrations missing). */
@@ -139,6 +144,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await admin.register(tasksRoutes, {
       db: deps.db,
       pointsPerTask: deps.pointsPerTask ?? DEFAULT_POINTS_PER_TASK,
+      reminderOffsets: deps.reminderOffsets ?? DEFAULT_REMINDER_OFFSETS,
+      clock: deps.clock ?? (() => new Date()),
     });
     await admin.register(feedRoutes, { db: deps.db, signUrl: deps.signUrl });
     await admin.register(leaderboardRoutes, { db: deps.db });

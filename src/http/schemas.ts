@@ -28,6 +28,29 @@ export const MediaItemSchema = Type.Object({
   content_type: Type.String(),
 });
 
+/** messages.proof_rejection (src/services/proof-check.ts). */
+const ProofRejectionSchema = Type.Object({
+  reason: Type.String({
+    description:
+      '`duplicate_photo` (the same bytes as an earlier proof), `similar_photo` (a re-encoded or ' +
+      'resized copy of one, by difference hash within PROOF_DUPLICATE_DISTANCE) or `not_a_photo`.',
+  }),
+  message: Type.String({ description: 'Why, for a person.' }),
+  earlier: Type.Optional(
+    Type.Object(
+      {
+        feed_id: Type.Integer(),
+        task_id: Type.Union([Type.Integer(), Type.Null()]),
+        user_id: Type.Integer(),
+        username: Type.String(),
+        posted_at: Type.String({ format: 'date-time' }),
+        distance: Type.Integer({ description: 'Differing hash bits, 0 for the same bytes.' }),
+      },
+      { description: 'The earlier proof this photo repeats.' },
+    ),
+  ),
+});
+
 export const MessageSchema = Type.Object({
   id: Type.Integer(),
   message_sid: Type.String(),
@@ -54,12 +77,22 @@ export const MessageSchema = Type.Object({
       key: Type.Optional(Type.String()),
       content_type: Type.Optional(Type.String()),
       size: Type.Optional(Type.Integer()),
+      sha256: Type.Optional(Type.String({ description: 'SHA-256 of the stored bytes (hex).' })),
+      dhash: Type.Optional(
+        Type.Union([Type.String(), Type.Null()], {
+          description:
+            "An image's 64-bit difference hash (16 hex digits): near copies differ in few bits.",
+        }),
+      ),
       error: Type.Optional(Type.String()),
     }),
     { description: 'What became of each media item: stored under `key`, or `error`.' },
   ),
   raw: Type.Record(Type.String(), Type.Union([Type.String(), Type.Array(Type.String())]), {
     description: 'Every parameter Twilio posted.',
+  }),
+  proof_rejection: Type.Union([ProofRejectionSchema, Type.Null()], {
+    description: 'Why the message did not complete a task; null when it did or was no attempt.',
   }),
 });
 
@@ -108,6 +141,36 @@ export const TaskStatusSchema = Type.Union([
   Type.Literal('cancelled'),
 ]);
 
+export const ReminderSchema = Type.Object({
+  kind: Type.Union([Type.Literal('reminder'), Type.Literal('expiry')], {
+    description:
+      '`reminder`: a stage of REMINDER_OFFSETS; `expiry`: the notice that the task expired.',
+  }),
+  offset_minutes: Type.Integer({ description: 'Minutes before the due time (0 for `expiry`).' }),
+  send_at: Timestamp,
+  status: Type.Union(
+    [
+      Type.Literal('pending'),
+      Type.Literal('sent'),
+      Type.Literal('skipped'),
+      Type.Literal('cancelled'),
+    ],
+    { description: '`skipped` and `cancelled` say why in `reason`.' },
+  ),
+  channel: Type.Union(
+    [Type.Literal('whatsapp'), Type.Literal('template'), Type.Literal('sms'), Type.Null()],
+    {
+      description:
+        'How it was sent: free-form WhatsApp text, a WhatsApp Content template (outside the 24-hour window), or SMS.',
+    },
+  ),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  outbound_message_id: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'The message in GET /outbound/{id}.',
+  }),
+  decided_at: NullableTimestamp,
+});
+
 export const TaskSchema = Type.Object({
   id: Type.Integer(),
   created_at: Timestamp,
@@ -117,6 +180,10 @@ export const TaskSchema = Type.Object({
   status: TaskStatusSchema,
   points: Type.Integer({ description: 'Points the user earns by completing the task.' }),
   completed_at: NullableTimestamp,
+  expired_at: NullableTimestamp,
+  reminders: Type.Array(ReminderSchema, {
+    description: 'Its reminder stages and expiry notice, in send order.',
+  }),
 });
 
 export const FeedItemSchema = Type.Object({

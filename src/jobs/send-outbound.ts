@@ -40,6 +40,10 @@ export function sendOutboundJob(deps: {
       from: job.from_number,
       body: job.body,
       mediaUrls: job.media_urls,
+      content:
+        job.content_sid !== null
+          ? { sid: job.content_sid, variables: job.content_variables ?? {} }
+          : null,
     });
     const kept = await markOutboundSubmitted(deps.db, { id: job.id, claims: job.claims }, result);
     if (!kept) throw new ClaimLostError(job.id);

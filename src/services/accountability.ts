@@ -2,15 +2,34 @@ import type { Queryable } from '../db/executor.js';
 import type { ClaimedMessage } from '../db/message-queue.js';
 import { enqueueOutbound } from '../db/outbound.js';
 import { insertFeedPost } from '../db/feed.js';
-import { completeTask, findActiveTaskForUser, listTasks } from '../db/tasks.js';
+import { recordExpiryNotice } from '../db/reminders.js';
+import {
+  completeTask,
+  expireOverdueTasksOfUser,
+  findActiveTaskForUser,
+  latestClosedTask,
+  listTasks,
+} from '../db/tasks.js';
 import { addPoints, findUserBySender, recordInbound, registerSender } from '../db/users.js';
 import type { StoredMedia } from '../domain/message.js';
 import type { UserRow } from '../domain/user.js';
-import { parseKeyword, replyTexts } from './reply-texts.js';
+import {
+  DEFAULT_PROOF_DUPLICATE_DISTANCE,
+  proofFingerprint,
+  recordNotAPhoto,
+  rejectRepeatedProof,
+} from './proof-check.js';
+import { formatDueTime, noticeTexts, parseKeyword, replyTexts } from './reply-texts.js';
 
 export interface AccountabilityOptions {
   /** AUTO_REGISTER: unknown senders become users, named after their WhatsApp profile. */
   autoRegister: boolean;
+  /** PROOF_DUPLICATE_DISTANCE (default 6): see src/services/proof-check.ts. */
+  proofDuplicateDistance?: number;
+  /** TZ: due times of users without their own time zone are shown in it (default UTC). */
+  defaultTimezone?: string;
+  /** The current time (tests inject one). */
+  clock?: () => Date;
 }
 
 const E164 = /^\+[1-9]\d{6,14}$/;
@@ -64,7 +83,7 @@ export async function runAccountabilityLoop(
     await recordInbound(tx, user.id, message.created_at);
     body =
       (created ? replyTexts.welcome(user.username) : '') +
-      (await replyFor(tx, message, stored, user));
+      (await replyFor(tx, message, stored, user, options));
   }
   await enqueueOutbound(tx, {
     kind: 'reply',
@@ -82,26 +101,63 @@ async function replyFor(
   message: ClaimedMessage,
   stored: StoredMedia[],
   user: UserRow,
+  options: AccountabilityOptions,
 ): Promise<string> {
+  const zone = (who: UserRow) => who.timezone ?? options.defaultTimezone ?? 'UTC';
   const photo = stored.find(isImage);
   if (photo) {
+    // A photo sent after a task's due time is no proof for it, even when the scheduler
+    // has not expired the task yet: it expires now, and the reply says so.
+    const now = options.clock?.() ?? new Date();
+    const expired = await expireOverdueTasksOfUser(tx, user.id, message.created_at, now);
+    for (const overdue of expired) {
+      await recordExpiryNotice(
+        tx,
+        overdue,
+        {
+          status: 'sent',
+          channel: message.from_number.startsWith('whatsapp:') ? 'whatsapp' : 'sms',
+          reason: 'Told in the reply to a photo sent after the due time.',
+          outboundMessageId: null,
+        },
+        now,
+      );
+    }
     const task = await findActiveTaskForUser(tx, user.id);
-    if (!task) return replyTexts.photoWithoutTask();
-    // Unique on task and on message: a second post for either is impossible, so a
-    // re-processed message can never complete a task or award points twice.
+    if (!task) {
+      const latest = expired[0] ?? (await latestClosedTask(tx, user.id));
+      return latest?.status === 'expired'
+        ? noticeTexts.photoForExpiredTask(latest, formatDueTime(latest.due_time, zone(user)))
+        : replyTexts.photoWithoutTask();
+    }
+    // A photo counts as proof once: not again for this task, nor for anyone else's.
+    const proofCheck = {
+      maxDistance: options.proofDuplicateDistance ?? DEFAULT_PROOF_DUPLICATE_DISTANCE,
+    };
+    const proof = { messageId: message.id, photo, user, task };
+    const repeated = await rejectRepeatedProof(tx, proof, proofCheck);
+    if (repeated) return repeated;
+    // Unique on task, on message and on proof bytes: a second post for any is impossible,
+    // so a re-processed message can never complete a task or award points twice.
     const post = await insertFeedPost(tx, {
       user_id: user.id,
       task_id: task.id,
       image_url: photo.url ?? null,
       post_content: message.body || null,
       message_id: message.id,
+      proof: proofFingerprint(photo),
     });
-    if (!post) return replyTexts.photoWithoutTask();
+    // Also unique on the photo's bytes: a worker racing with the same photo got there first.
+    if (!post) {
+      return (await rejectRepeatedProof(tx, proof, proofCheck)) ?? replyTexts.photoWithoutTask();
+    }
     await completeTask(tx, task.id);
     const total = (await addPoints(tx, user.id, task.points)) ?? user.points + task.points;
     return replyTexts.completed(task, task.points, total);
   }
   if (stored.some((item) => item.key !== undefined || item.error !== undefined)) {
+    // Audio, a PDF, a video: never proof, whatever the caption says.
+    await recordNotAPhoto(tx, message.id, stored);
     return replyTexts.notAPhoto();
   }
   const keyword = parseKeyword(message.body);
@@ -114,8 +170,8 @@ async function replyFor(
       limit: 5,
       offset: 0,
     });
-    return replyTexts.tasks(items, user.timezone);
+    return replyTexts.tasks(items, zone(user));
   }
   const task = await findActiveTaskForUser(tx, user.id);
-  return task ? replyTexts.taskPending(task, user.timezone) : replyTexts.noTask();
+  return task ? replyTexts.taskPending(task, zone(user)) : replyTexts.noTask();
 }

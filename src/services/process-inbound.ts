@@ -1,6 +1,7 @@
 import type { Database, Queryable } from '../db/executor.js';
 import { type ClaimedMessage, markProcessed } from '../db/message-queue.js';
 import type { MediaItem, StoredMedia } from '../domain/message.js';
+import type { MediaFingerprint } from '../media/fingerprint.js';
 import { ClaimLostError, describeError, isPermanent } from '../domain/processing-errors.js';
 
 /** Where one media item was copied to. */
@@ -10,6 +11,8 @@ export interface CopiedMedia {
   contentType: string;
   /** The URL recorded in `storage_urls` (see StorageUrls). */
   url: string;
+  /** Hashes of the copied bytes; without them a photo's proof check is skipped. */
+  fingerprint?: MediaFingerprint;
 }
 
 /**
@@ -67,6 +70,9 @@ export async function processInboundMessage(
         content_type: copied.contentType,
         size: copied.size,
         url: copied.url,
+        ...(copied.fingerprint
+          ? { sha256: copied.fingerprint.sha256, dhash: copied.fingerprint.dhash }
+          : {}),
       });
       urls.push(copied.url);
     } catch (error) {

@@ -31,6 +31,20 @@ export const replyTexts = {
   photoWithoutTask: () =>
     'Thanks for the photo! You have no active task right now, so it does not count for points. ' +
     'Reply "tasks" to see your tasks.',
+  /**
+   * A photo already used as proof (src/services/proof-check.ts). Whose and which task is
+   * said only to its own author: the feed is the group's, but a reply is private.
+   */
+  duplicateProof: (
+    task: TaskRow,
+    earlier: { mine: boolean; similar: boolean; taskDescription: string | null; at: Date },
+    timeZone: string | null,
+  ) =>
+    `${earlier.similar ? 'This photo looks like a copy of one' : 'This photo was'} already used as proof` +
+    (earlier.mine
+      ? `${earlier.taskDescription ? ` for "${earlier.taskDescription}"` : ''} on ${formatDueTime(earlier.at, timeZone)}`
+      : ' by someone else') +
+    `, so it doesn't count again. "${task.description}" is still open: send a new photo to complete it.`,
   notAPhoto: () =>
     'To complete a task, send a photo (JPEG or PNG) as proof. Reply "help" for the commands.',
   taskPending: (task: TaskRow, timeZone: string | null) =>
@@ -62,3 +76,34 @@ export function parseKeyword(body: string): Keyword | null {
     .replace(/[.!?]+$/, '');
   return word === 'tasks' || word === 'points' || word === 'help' ? word : null;
 }
+
+/** What Taskwire says on its own initiative about a task: reminders and expiry. */
+export const noticeTexts = {
+  /** A reminder stage; `tone` escalates towards the due time. */
+  reminder: (
+    task: Pick<TaskRow, 'description' | 'points'>,
+    tone: 'gentle' | 'firm' | 'urgent',
+    due: string,
+    remaining: string,
+  ) => {
+    const what = `"${task.description}"`;
+    if (tone === 'urgent') {
+      return `🚨 Last call: ${what} is due in ${remaining} (${due}). Send your photo now to earn ${plural(task.points, 'point')}!`;
+    }
+    if (tone === 'firm') {
+      return `⏰ ${what} is due in ${remaining} (${due}). Don't forget to send a photo when it's done.`;
+    }
+    return `👋 Reminder: ${what} is due ${due}, in ${remaining}. Send a photo when it's done.`;
+  },
+  expired: (task: Pick<TaskRow, 'description'>, due: string) =>
+    `⌛ "${task.description}" expired: it was due ${due}. No points this time. Reply "tasks" to see what's next.`,
+  photoForExpiredTask: (task: Pick<TaskRow, 'description'>, due: string) =>
+    `Thanks for the photo, but "${task.description}" expired: it was due ${due}, so it does not count for points. ` +
+    'Reply "tasks" to see your tasks.',
+};
+
+/** The variables of the reminder template (REMINDER_CONTENT_SID): `1` the task, `2` its due time. */
+export const reminderTemplateVariables = (
+  task: Pick<TaskRow, 'description'>,
+  due: string,
+): Record<string, string> => ({ '1': task.description, '2': due });

@@ -9,7 +9,9 @@ import {
   createInboundWorker,
   createQueueWorker,
 } from '../jobs/queue-worker.js';
+import { type ReminderScheduler, createReminderScheduler } from '../jobs/reminder-scheduler.js';
 import { outboundQueue, sendOutboundJob } from '../jobs/send-outbound.js';
+import type { NoticeSettings } from '../services/task-notices.js';
 import { runAccountabilityLoop } from '../services/accountability.js';
 import { type CopyMedia, processInboundMessage } from '../services/process-inbound.js';
 import type { BlobStore } from '../storage/adapter.js';
@@ -105,7 +107,13 @@ export function mediaCopier(config: Config, store: BlobStore): CopyMedia {
     const url = config.storage.public
       ? stored.url
       : `${serviceBaseUrl(config)}/messages/${target.messageId}/media/${target.index}`;
-    return { key: stored.key, size: stored.size, contentType: stored.contentType, url };
+    return {
+      key: stored.key,
+      size: stored.size,
+      contentType: stored.contentType,
+      url,
+      fingerprint: stored.fingerprint,
+    };
   };
 }
 
@@ -136,9 +144,20 @@ export function describeDelivery(config: Config): string {
   return 'TWILIO_ACCOUNT_SID is not set: replies go to the local outbox (GET /outbound), not to Twilio';
 }
 
+/** Who reminders and expiry notices come from and how, from the configuration. */
+export const noticeSettings = (config: Config): NoticeSettings => ({
+  offsets: config.reminders.offsetsMinutes,
+  defaultTimezone: config.defaultTimezone,
+  whatsappNumber: config.twilio.whatsappNumber,
+  smsNumber: config.twilio.phoneNumber,
+  contentSid: config.reminders.contentSid,
+  smsFallback: config.reminders.smsFallback,
+});
+
 export interface Workers {
   inbound: QueueWorker;
   outbound: QueueWorker;
+  reminders: ReminderScheduler;
   start(): Promise<void>;
   wake(): void;
   stop(graceMs: number): Promise<void>;
@@ -168,7 +187,11 @@ export function createWorkers(
         copyMedia: mediaCopier(config, store),
         deleteTwilioMedia: deleteMedia,
         onProcessed: (tx, processed, stored) =>
-          runAccountabilityLoop(tx, processed, stored, { autoRegister: config.autoRegister }),
+          runAccountabilityLoop(tx, processed, stored, {
+            autoRegister: config.autoRegister,
+            proofDuplicateDistance: config.proofDuplicateDistance,
+            defaultTimezone: config.defaultTimezone,
+          }),
         log: workerLog,
       }),
     workerOptions,
@@ -182,18 +205,25 @@ export function createWorkers(
     workerOptions,
   );
 
+  const reminders = createReminderScheduler(db, noticeSettings(config), {
+    pollMs: config.worker.pollMs,
+    log: workerLog,
+  });
+
   return {
     inbound,
     outbound,
+    reminders,
     async start() {
       await inbound.start();
       await outbound.start();
+      await reminders.start();
     },
     wake() {
       inbound.wake();
     },
     async stop(graceMs) {
-      await Promise.all([inbound.stop(graceMs), outbound.stop(graceMs)]);
+      await Promise.all([inbound.stop(graceMs), outbound.stop(graceMs), reminders.stop()]);
     },
   };
 }

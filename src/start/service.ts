@@ -96,6 +96,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       recordStatus: (update) => applyStatusCallback(db, update),
       store,
       pointsPerTask: config.pointsPerTask,
+      reminderOffsets: config.reminders.offsetsMinutes,
       signUrl: config.storage.public ? undefined : (key) => store.url(key),
       senders: { whatsapp: config.twilio.whatsappNumber, sms: config.twilio.phoneNumber },
       publicRoutes:

@@ -11,6 +11,7 @@
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { MediaItem } from '../domain/message.js';
+import { type MediaFingerprint, MediaFingerprinter } from '../media/fingerprint.js';
 import type { BlobStore } from '../storage/adapter.js';
 import { extensionForContentType, resolveContentType } from './content-types.js';
 import { MediaDownloadError, MediaTooLargeError } from './media-errors.js';
@@ -62,6 +63,8 @@ export interface StoredMedia {
   contentType: string;
   /** `store.url(key)`: public, or signed and expiring for a private bucket. */
   url: string;
+  /** Hashes of the stored bytes, taken on their way to storage (proof checks). */
+  fingerprint: MediaFingerprint;
 }
 
 /** `messages/<MessageSid>/<index>.<ext>`: no phone number in a key, one folder per message. */
@@ -108,18 +111,33 @@ export async function downloadMediaToStore(
       label,
     });
     deadline.clear();
-    return { ...stored, url: await target.store.url(stored.key) };
+    // After the deadline: decoding for the difference hash is our work, not the download's.
+    const fingerprint = await stored.fingerprinter.finish();
+    return {
+      key: stored.key,
+      size: stored.size,
+      contentType: stored.contentType,
+      url: await target.store.url(stored.key),
+      fingerprint,
+    };
   } finally {
     deadline.clear();
   }
 }
 
-/** Counts bytes on their way to storage and fails the stream once they pass the limit. */
+/**
+ * Counts bytes on their way to storage and fails the stream once they pass the limit;
+ * shows every chunk that passes to `observe` (the fingerprinter), so hashing needs no
+ * second read and no extra stream.
+ */
 class ByteLimit extends Transform {
   bytes = 0;
   exceeded = false;
 
-  constructor(private readonly maxBytes: number) {
+  constructor(
+    private readonly maxBytes: number,
+    private readonly observe: (chunk: Buffer) => void,
+  ) {
     super();
   }
 
@@ -130,6 +148,7 @@ class ByteLimit extends Transform {
       callback(new MediaTooLargeError(this.maxBytes, null));
       return;
     }
+    this.observe(chunk);
     callback(null, chunk);
   }
 }
@@ -145,9 +164,12 @@ async function streamToStore(
     deadline: Deadline;
     label: string;
   },
-): Promise<{ key: string; size: number; contentType: string }> {
+): Promise<{ key: string; size: number; contentType: string; fingerprinter: MediaFingerprinter }> {
   const source = Readable.fromWeb(body as WebReadableStream<Uint8Array>);
-  const counter = new ByteLimit(context.maxBytes);
+  const fingerprinter = new MediaFingerprinter(context.contentType, {
+    announcedBytes: context.announced,
+  });
+  const counter = new ByteLimit(context.maxBytes, (chunk) => fingerprinter.update(chunk));
   let downloadError: unknown = null;
   // An error that reaches the source while the counter is still alive came from the
   // download; once the store has given up, the counter is destroyed first.
@@ -162,7 +184,7 @@ async function streamToStore(
       contentType: context.contentType,
       ...(context.announced === null ? {} : { contentLength: context.announced }),
     });
-    return { key: stored.key, size: stored.size, contentType: context.contentType };
+    return { key: stored.key, size: stored.size, contentType: context.contentType, fingerprinter };
   } catch (error) {
     if (counter.exceeded) throw new MediaTooLargeError(context.maxBytes, null);
     const aborted = context.deadline.abortReason();

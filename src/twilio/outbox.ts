@@ -21,7 +21,7 @@ export function createOutboxSender(): SendMessage {
     if (!message.from) {
       throw new TwilioSendError("A 'From' phone number is required.", 400, 21603, true);
     }
-    if (!message.body && (message.mediaUrls ?? []).length === 0) {
+    if (!message.body && !message.content && (message.mediaUrls ?? []).length === 0) {
       throw new TwilioSendError(
         'A text message body or media urls must be specified.',
         400,

@@ -1,4 +1,4 @@
-import twilio from 'twilio';
+import type { Twilio } from 'twilio';
 
 /** One message to send through Twilio's Messages API. */
 export interface OutgoingMessage {
@@ -6,6 +6,12 @@ export interface OutgoingMessage {
   from: string;
   body: string;
   mediaUrls?: string[];
+  /**
+   * A WhatsApp Content template (`HX…`) sent instead of `body`: the only kind of message
+   * WhatsApp delivers outside the 24-hour window. Twilio takes `ContentSid` and
+   * `ContentVariables` (a JSON object of strings) and no `Body`.
+   */
+  content?: { sid: string; variables: Record<string, string> } | null;
 }
 
 export interface SendResult {
@@ -45,20 +51,42 @@ export interface TwilioSenderOptions {
   timeoutMs?: number;
 }
 
-/** Sends through the official `twilio` SDK. The credentials go to `apiBaseUrl` only. */
+/**
+ * Sends through the official `twilio` SDK. The credentials go to `apiBaseUrl` only. The SDK
+ * (a third of a second to import) is loaded by the first send, not at start-up.
+ */
 export function createTwilioSender(options: TwilioSenderOptions): SendMessage {
-  const client = twilio(options.accountSid, options.authToken, {
-    timeout: options.timeoutMs ?? 15_000,
-    autoRetry: false,
-  });
-  client.api.baseUrl = options.apiBaseUrl;
+  let loading: Promise<Twilio> | null = null;
+  const loadClient = async (): Promise<Twilio> => {
+    const { default: twilio } = await import('twilio');
+    const client = twilio(options.accountSid, options.authToken, {
+      timeout: options.timeoutMs ?? 15_000,
+      autoRetry: false,
+    });
+    client.api.baseUrl = options.apiBaseUrl;
+    return client;
+  };
+  const clientOnce = (): Promise<Twilio> => {
+    // A failed load is tried again by the next send (the worker retries it), not kept.
+    loading ??= loadClient().catch((error: unknown) => {
+      loading = null;
+      throw error;
+    });
+    return loading;
+  };
 
   return async (message) => {
+    const client = await clientOnce();
     try {
       const created = await client.messages.create({
         to: message.to,
         from: message.from,
-        body: message.body,
+        ...(message.content
+          ? {
+              contentSid: message.content.sid,
+              contentVariables: JSON.stringify(message.content.variables),
+            }
+          : { body: message.body }),
         ...(message.mediaUrls && message.mediaUrls.length > 0
           ? { mediaUrl: message.mediaUrls }
           : {}),

@@ -13,7 +13,10 @@ const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 export const OutboundSchema = Type.Object({
   id: Type.Integer(),
   created_at: Timestamp,
-  kind: Type.String({ description: '`reply` (auto-reply to an inbound message) or `send`.' }),
+  kind: Type.String({
+    description:
+      '`reply` (auto-reply to an inbound message), `greeting`, `send` (admin), `reminder` or `expiry` (about a task).',
+  }),
   inbound_message_id: Type.Union([Type.Integer(), Type.Null()]),
   user_id: Type.Union([Type.Integer(), Type.Null()]),
   to_number: Type.String(),
@@ -34,6 +37,14 @@ export const OutboundSchema = Type.Object({
     description:
       'True when delivered to the local development outbox (TWILIO_ACCOUNT_SID unset) instead of Twilio; `twilio_sid` is then a local `OB…` id.',
   }),
+  task_id: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'The task a `reminder` or `expiry` message is about.',
+  }),
+  content_sid: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'WhatsApp Content template sent instead of `body` (outside the 24-hour window); `body` then shows its text.',
+  }),
+  content_variables: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()]),
 });
 
 export interface OutboundRoutesOptions {

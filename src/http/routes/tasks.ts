@@ -16,14 +16,34 @@ import {
   parseDescription,
   parseDueTime,
   taskStatuses,
+  type TaskRow,
   type TaskStatus,
 } from '../../domain/task.js';
+import { remindersOfTasks } from '../../db/reminders.js';
 import { ErrorBody, IdSchema, pageOf, pagingQuery, TaskSchema } from '../schemas.js';
 
 export interface TasksRoutesOptions {
   db: Queryable;
   /** Points of a task created without `points`. */
   pointsPerTask: number;
+  /** REMINDER_OFFSETS: the reminder stages each task gets. */
+  reminderOffsets: readonly number[];
+  /** The current time (tests inject one). */
+  clock: () => Date;
+}
+
+/** Tasks as the API shows them: each with its reminder stages. */
+async function withReminders(db: Queryable, tasks: TaskRow[]) {
+  const reminders = await remindersOfTasks(
+    db,
+    tasks.map((task) => task.id),
+  );
+  return tasks.map((task) => ({ ...task, reminders: reminders.get(task.id) ?? [] }));
+}
+
+async function withRemindersOne(db: Queryable, task: TaskRow) {
+  const reminders = await remindersOfTasks(db, [task.id]);
+  return { ...task, reminders: reminders.get(task.id) ?? [] };
 }
 
 const Description = Type.String({
@@ -76,18 +96,22 @@ export async function tasksRoutes(app: FastifyInstance, options: TasksRoutesOpti
     },
     async (request, reply) => {
       const body = request.body;
-      const task = await createTask(options.db, {
-        user_id: body.user_id,
-        description: parseDescription(body.description),
-        due_time: parseDueTime(body.due_time),
-        points: body.points ?? options.pointsPerTask,
-      });
+      const task = await createTask(
+        options.db,
+        {
+          user_id: body.user_id,
+          description: parseDescription(body.description),
+          due_time: parseDueTime(body.due_time),
+          points: body.points ?? options.pointsPerTask,
+        },
+        { offsets: options.reminderOffsets, now: options.clock() },
+      );
       if (!task) {
         throw unprocessable(
           `No user with id ${body.user_id}; create the user first with POST /users.`,
         );
       }
-      return reply.status(201).send(task);
+      return reply.status(201).send(await withRemindersOne(options.db, task));
     },
   );
 
@@ -113,7 +137,7 @@ export async function tasksRoutes(app: FastifyInstance, options: TasksRoutesOpti
         userId: user_id ?? null,
         status: status ?? null,
       });
-      return { ...page, limit, offset };
+      return { ...page, items: await withReminders(options.db, page.items), limit, offset };
     },
   );
 
@@ -130,7 +154,7 @@ export async function tasksRoutes(app: FastifyInstance, options: TasksRoutesOpti
     async (request) => {
       const task = await findTaskById(options.db, request.params.id);
       if (!task) throw notFound(`No task with id ${request.params.id}.`);
-      return task;
+      return withRemindersOne(options.db, task);
     },
   );
 
@@ -167,14 +191,17 @@ export async function tasksRoutes(app: FastifyInstance, options: TasksRoutesOpti
           'Nothing to change: send at least one of description, due_time, status ("cancelled").',
         );
       }
-      const result = await updateActiveTask(options.db, id, changes);
+      const result = await updateActiveTask(options.db, id, changes, {
+        offsets: options.reminderOffsets,
+        now: options.clock(),
+      });
       if (result.outcome === 'not_found') throw notFound(`No task with id ${id}.`);
       if (result.outcome === 'not_active') {
         throw conflict(
           `Task ${id} is ${result.status}; only active tasks can be changed or cancelled.`,
         );
       }
-      return result.task;
+      return withRemindersOne(options.db, result.task);
     },
   );
 }

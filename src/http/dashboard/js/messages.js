@@ -33,6 +33,18 @@ function thumbnails(message) {
   );
 }
 
+/** Why a photo (or other media) did not complete a task: a repeated proof, not a photo. */
+function proofRejection(message) {
+  const rejection = message.proof_rejection;
+  if (!rejection) return null;
+  return h(
+    'p',
+    { class: 'proof-rejection', dataset: { reason: rejection.reason } },
+    h('strong', {}, 'Rejected as proof: '),
+    rejection.message,
+  );
+}
+
 function replyBlock(replies) {
   if (replies === null) return h('p', { class: 'reply muted' }, 'Reply: could not be loaded.');
   if (replies.length === 0) return h('p', { class: 'reply muted' }, 'No reply sent.');
@@ -92,6 +104,7 @@ function messageCard(message, replies, section) {
       : null,
     thumbnails(message),
     message.error ? h('p', { class: 'error-text' }, `Error: ${message.error}`) : null,
+    proofRejection(message),
     replyBlock(replies),
     failed
       ? h(

@@ -1,0 +1,59 @@
+/*
+ * SQL fragments (common table expressions) that keep a task's reminder stages in step with
+ * the task, inside the very statement that creates, edits, completes or expires it.
+ * Each expects the changed task rows in a CTE named `task`.
+ */
+
+/**
+ * SQL that (re)schedules the reminder stages of the tasks in the CTE named `task`, for the
+ * offsets in parameter `$offsets` (int[]) as of parameter `$now`. A stage already sent is
+ * left alone; every other stage follows the due time: pending when its time is still
+ * ahead, else skipped (a task set or moved to less than that many minutes before it is
+ * due). Stages no longer configured are cancelled. Used inside the statement that creates
+ * or edits the task, so a task never exists without its stages.
+ */
+export function scheduleStagesSql(
+  offsets: string,
+  now: string,
+  existing: 'reschedule' | 'keep' = 'reschedule',
+): string {
+  const sendAt = `task.due_time - make_interval(mins => o.m)`;
+  const onConflict =
+    existing === 'keep'
+      ? 'DO NOTHING'
+      : `DO UPDATE
+      SET send_at = EXCLUDED.send_at, status = EXCLUDED.status, reason = EXCLUDED.reason,
+          decided_at = EXCLUDED.decided_at, channel = NULL, outbound_message_id = NULL
+      WHERE task_reminders.status <> 'sent'`;
+  return `
+  scheduled AS (
+    INSERT INTO task_reminders (task_id, kind, offset_minutes, send_at, status, reason, decided_at)
+    SELECT task.id, 'reminder', o.m, ${sendAt},
+           CASE WHEN ${sendAt} > ${now} THEN 'pending' ELSE 'skipped' END,
+           CASE WHEN ${sendAt} > ${now} THEN NULL
+                ELSE 'The due time was less than ' || o.m || ' minutes away when it was set.' END,
+           CASE WHEN ${sendAt} > ${now} THEN NULL ELSE ${now} END
+    FROM task CROSS JOIN unnest(${offsets}::int[]) AS o(m)
+    WHERE task.status = 'active'
+    ON CONFLICT (task_id, kind, offset_minutes) ${onConflict}
+  ),
+  unconfigured AS (
+    UPDATE task_reminders r
+    SET status = 'cancelled', reason = 'REMINDER_OFFSETS no longer includes this stage.',
+        decided_at = ${now}
+    FROM task
+    WHERE r.task_id = task.id AND r.kind = 'reminder' AND r.status = 'pending'
+      AND r.offset_minutes <> ALL (${offsets}::int[])
+  )`;
+}
+
+/** SQL cancelling the pending stages of the tasks in CTE `task` once they stop being active. */
+export function cancelStagesSql(reason: string, now: string): string {
+  return `
+  cancelled_stages AS (
+    UPDATE task_reminders r
+    SET status = 'cancelled', reason = ${reason}, decided_at = ${now}
+    FROM task
+    WHERE r.task_id = task.id AND r.status = 'pending' AND task.status <> 'active'
+  )`;
+}

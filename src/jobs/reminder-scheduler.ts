@@ -1,0 +1,102 @@
+import type { Database } from '../db/executor.js';
+import { backfillStages } from '../db/reminders.js';
+import { maskPhoneNumbers } from '../domain/redact.js';
+import {
+  type NoticeSettings,
+  expireNextOverdueTask,
+  sendNextDueReminder,
+} from '../services/task-notices.js';
+import type { WorkerLog } from './queue-worker.js';
+
+export interface ReminderSchedulerOptions {
+  /** How often to look for due stages and overdue tasks (WORKER_POLL_MS). */
+  pollMs: number;
+  log: WorkerLog;
+  /** The current time; tests inject a clock and call `runDue()` themselves. */
+  clock?: () => Date;
+  /** Most tasks expired and stages decided in one run before yielding to the next. */
+  batchSize?: number;
+}
+
+export interface ReminderScheduler {
+  /** Gives active tasks their missing stages, then runs every `pollMs`. */
+  start(): Promise<void>;
+  /** Expires overdue tasks, then decides due reminder stages, as of the clock's now. */
+  runDue(): Promise<{ expired: number; reminders: number }>;
+  /** Stops the timer and waits for a run in progress. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Reminders and expiry, driven by time rather than by a queue: every `pollMs` one run
+ * expires the tasks whose due time passed, then decides the reminder stages whose time
+ * came. Every step is one transaction that locks its row with SKIP LOCKED, so any number of
+ * processes may run a scheduler: each stage and each expiry happens once.
+ */
+export function createReminderScheduler(
+  db: Database,
+  settings: NoticeSettings,
+  options: ReminderSchedulerOptions,
+): ReminderScheduler {
+  const clock = options.clock ?? (() => new Date());
+  const batchSize = options.batchSize ?? 100;
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<unknown> | null = null;
+  let stopped = true;
+
+  async function drain(step: (now: Date) => Promise<boolean>): Promise<number> {
+    let done = 0;
+    while (done < batchSize && (await step(clock()))) done += 1;
+    return done;
+  }
+
+  async function runDue() {
+    // Expiry first: after downtime, a task both overdue and with due stages expires and
+    // its stages are cancelled, rather than reminding about a task already past due.
+    const expired = await drain((now) => expireNextOverdueTask(db, settings, now));
+    const reminders = await drain((now) => sendNextDueReminder(db, settings, now));
+    if (expired + reminders > 0) {
+      options.log.info({ expired, reminders }, 'reminders and expiry decided');
+    }
+    return { expired, reminders };
+  }
+
+  function schedule(delayMs: number) {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      timer = null;
+      running = runDue()
+        .then(({ expired, reminders }) =>
+          // A full batch means more is due: go on at once rather than after pollMs.
+          expired === batchSize || reminders === batchSize ? 0 : options.pollMs,
+        )
+        .catch((error: unknown) => {
+          options.log.error(
+            { err: maskPhoneNumbers(error instanceof Error ? error.message : String(error)) },
+            'reminder run failed; retrying',
+          );
+          return options.pollMs;
+        })
+        .then((next) => {
+          running = null;
+          schedule(next);
+        });
+    }, delayMs);
+    timer.unref();
+  }
+
+  return {
+    async start() {
+      stopped = false;
+      await backfillStages(db, settings.offsets, clock());
+      schedule(0);
+    },
+    runDue,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      await running;
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import type { Queryable } from '../db/executor.js';
+import {
+  type EarlierProof,
+  findEarlierProof,
+  type ProofFingerprint,
+  recordProofRejection,
+} from '../db/proofs.js';
+import type { ProofRejection, StoredMedia } from '../domain/message.js';
+import type { TaskRow } from '../domain/task.js';
+import type { UserRow } from '../domain/user.js';
+import { replyTexts } from './reply-texts.js';
+
+/**
+ * Proof checks (issue #7): a photo counts as proof once. Its exact bytes (SHA-256) and,
+ * for a re-encoded or resized copy, its difference hash within PROOF_DUPLICATE_DISTANCE
+ * bits are compared with the photos of every feed post, anyone's: user B re-sending user
+ * A's proof is as much a repeat as A sending it twice. A rejected photo leaves the task
+ * open, gets a reply that says why, and records why on the message for the API and the
+ * dashboard (messages.proof_rejection).
+ */
+
+/** PROOF_DUPLICATE_DISTANCE's default, for callers that do not pass the configured value. */
+export const DEFAULT_PROOF_DUPLICATE_DISTANCE = 6;
+
+export interface ProofCheckOptions {
+  /** PROOF_DUPLICATE_DISTANCE: 0 checks the exact bytes only. */
+  maxDistance: number;
+}
+
+/** The photo's hashes, taken when it was copied; null for media stored without them. */
+export function proofFingerprint(photo: StoredMedia): ProofFingerprint | null {
+  return photo.sha256 ? { sha256: photo.sha256, dhash: photo.dhash ?? null } : null;
+}
+
+/**
+ * Checks a photo about to complete `task`: when it repeats an earlier proof, records why
+ * and resolves to the reply (the task stays open); otherwise clears any rejection an
+ * earlier run of this message recorded and resolves to null.
+ *
+ * Run it again when the feed post could not be inserted: a worker racing with the same
+ * bytes committed first, and its post is visible now.
+ */
+export async function rejectRepeatedProof(
+  tx: Queryable,
+  proof: { messageId: number; photo: StoredMedia; user: UserRow; task: TaskRow },
+  options: ProofCheckOptions,
+): Promise<string | null> {
+  const fingerprint = proofFingerprint(proof.photo);
+  const earlier = fingerprint
+    ? await findEarlierProof(tx, fingerprint, {
+        maxDistance: options.maxDistance,
+        excludeMessageId: proof.messageId,
+      })
+    : null;
+  await recordProofRejection(tx, proof.messageId, earlier ? duplicateRejection(earlier) : null);
+  if (!earlier) return null;
+  return replyTexts.duplicateProof(
+    proof.task,
+    {
+      mine: earlier.user_id === proof.user.id,
+      similar: !earlier.exact,
+      taskDescription: earlier.task_description,
+      at: earlier.created_at,
+    },
+    proof.user.timezone,
+  );
+}
+
+/** Records that a message with media but no image did not count as proof. */
+export async function recordNotAPhoto(
+  tx: Queryable,
+  messageId: number,
+  stored: StoredMedia[],
+): Promise<void> {
+  const kinds = stored.map((item) =>
+    item.error === undefined
+      ? (item.content_type ?? 'unknown type')
+      : `${item.content_type ?? 'media'} that could not be stored (${item.error})`,
+  );
+  await recordProofRejection(tx, messageId, {
+    reason: 'not_a_photo',
+    message: `Not a photo: ${kinds.join(', ')}. Only a photo completes a task.`,
+  });
+}
+
+function duplicateRejection(earlier: EarlierProof): ProofRejection {
+  const task =
+    earlier.task_id === null
+      ? 'a deleted task'
+      : `task #${earlier.task_id}${earlier.task_description ? ` "${earlier.task_description}"` : ''}`;
+  const posted = earlier.created_at.toISOString().slice(0, 16).replace('T', ' ');
+  const of = `the proof of ${task} by ${earlier.username}, posted ${posted} UTC (feed post #${earlier.feed_id})`;
+  return {
+    reason: earlier.exact ? 'duplicate_photo' : 'similar_photo',
+    message: earlier.exact
+      ? `Same photo as ${of}.`
+      : `Near copy of ${of}: ${earlier.distance} of 64 bits of the difference hash differ.`,
+    earlier: {
+      feed_id: earlier.feed_id,
+      task_id: earlier.task_id,
+      user_id: earlier.user_id,
+      username: earlier.username,
+      posted_at: earlier.created_at.toISOString(),
+      distance: earlier.distance,
+    },
+  };
+}

@@ -1,0 +1,569 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import type { Database } from '../src/db/executor.js';
+import { claimDueMessages } from '../src/db/message-queue.js';
+import { claimDueOutbound, type ClaimedOutbound } from '../src/db/outbound.js';
+import { openPostgres } from '../src/db/postgres.js';
+import { remindersOfTasks } from '../src/db/reminders.js';
+import { completeTask, createTask, findTaskById, updateActiveTask } from '../src/db/tasks.js';
+import { createUser, recordInbound } from '../src/db/users.js';
+import type { ReminderRow } from '../src/domain/reminder.js';
+import { createReminderScheduler } from '../src/jobs/reminder-scheduler.js';
+import { sendOutboundJob } from '../src/jobs/send-outbound.js';
+import { runAccountabilityLoop } from '../src/services/accountability.js';
+import { type CopyMedia, processInboundMessage } from '../src/services/process-inbound.js';
+import type { NoticeSettings } from '../src/services/task-notices.js';
+import { createTwilioSender } from '../src/twilio/sender.js';
+import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
+import { type TestDatabase, engines, postgres } from './helpers/databases.js';
+import { quietLog, storeMessages } from './helpers/worker.js';
+
+const GROUP_NUMBER = '+14155238886';
+const SMS_NUMBER = '+15550001111';
+const CONTENT_SID = `HX${'b2'.repeat(16)}`;
+const MINUTE = 60_000;
+const T0 = new Date('2026-03-02T09:00:00Z');
+const at = (minutes: number) => new Date(T0.getTime() + minutes * MINUTE);
+
+const baseSettings: NoticeSettings = {
+  offsets: [60, 15],
+  defaultTimezone: 'UTC',
+  whatsappNumber: GROUP_NUMBER,
+  smsNumber: null,
+  contentSid: null,
+  smsFallback: false,
+};
+
+/** An injected clock: tests move it; nothing sleeps. */
+function testClock(start: Date) {
+  let now = start;
+  return {
+    now: () => now,
+    set(to: Date) {
+      now = to;
+    },
+  };
+}
+
+interface OutboundView {
+  id: number;
+  kind: string;
+  task_id: number | null;
+  to_number: string;
+  from_number: string;
+  body: string;
+  content_sid: string | null;
+  content_variables: Record<string, string> | null;
+}
+
+const outboundOfTask = (db: Database, taskId: number) =>
+  db.query<OutboundView>(
+    `SELECT id, kind, task_id, to_number, from_number, body, content_sid, content_variables
+     FROM outbound_messages WHERE task_id = $1 ORDER BY id`,
+    [taskId],
+  );
+
+async function stagesOf(db: Database, taskId: number): Promise<ReminderRow[]> {
+  return (await remindersOfTasks(db, [taskId])).get(taskId) ?? [];
+}
+
+const statusByOffset = (rows: ReminderRow[]) =>
+  Object.fromEntries(rows.map((r) => [`${r.kind}:${r.offset_minutes}`, r.status]));
+
+let phoneSeq = 0;
+const newPhone = () =>
+  `+1555${String(process.pid % 1000).padStart(3, '0')}${String((phoneSeq += 1)).padStart(4, '0')}`;
+
+for (const engine of engines) {
+  describe(`reminders and expiry [${engine.name}]`, { skip: engine.skip }, () => {
+    let t: TestDatabase;
+    before(async () => {
+      t = await engine.create();
+    });
+    after(async () => {
+      await t?.destroy();
+    });
+
+    /** A user who last wrote `lastWroteAt` (null: never) and a task due at `dueAt`. */
+    async function userWithTask(options: {
+      dueAt: Date;
+      createdAt?: Date;
+      lastWroteAt?: Date | null;
+      timezone?: string | null;
+      offsets?: readonly number[];
+    }) {
+      const phone = newPhone();
+      const user = await createUser(t.db, {
+        username: `Ada ${phoneSeq}`,
+        phone_number: phone,
+        timezone: options.timezone ?? null,
+      });
+      if (options.lastWroteAt !== null) {
+        await recordInbound(t.db, user.id, options.lastWroteAt ?? options.createdAt ?? T0);
+      }
+      const task = await createTask(
+        t.db,
+        { user_id: user.id, description: 'Water the plants', due_time: options.dueAt, points: 10 },
+        { offsets: options.offsets ?? [60, 15], now: options.createdAt ?? T0 },
+      );
+      assert.ok(task);
+      return { phone, userId: user.id, taskId: task.id };
+    }
+
+    function scheduler(settings: Partial<NoticeSettings> = {}, db: Database = t.db) {
+      const clock = testClock(T0);
+      const s = createReminderScheduler(
+        db,
+        { ...baseSettings, ...settings },
+        { pollMs: 60_000, log: quietLog, clock: clock.now },
+      );
+      return { runAt: (time: Date) => (clock.set(time), s.runDue()) };
+    }
+
+    test('a task due in 61 minutes: the 60- and 15-minute reminders once each, in order, then expiry once', async () => {
+      const { phone, taskId } = await userWithTask({ dueAt: at(61) });
+      const s = scheduler();
+
+      const stages = await stagesOf(t.db, taskId);
+      assert.deepEqual(
+        stages.map((r) => [r.offset_minutes, r.status, r.send_at.toISOString()]),
+        [
+          [60, 'pending', at(1).toISOString()],
+          [15, 'pending', at(46).toISOString()],
+        ],
+      );
+
+      await s.runAt(at(0.99));
+      assert.equal((await outboundOfTask(t.db, taskId)).length, 0, 'nothing before 60 minutes');
+
+      await s.runAt(at(1));
+      await s.runAt(at(1.5));
+      await s.runAt(at(45));
+      let sent = await outboundOfTask(t.db, taskId);
+      assert.equal(sent.length, 1, 'the 60-minute reminder, once');
+      assert.equal(sent[0]?.kind, 'reminder');
+      assert.equal(sent[0]?.to_number, `whatsapp:${phone}`);
+      assert.equal(sent[0]?.from_number, `whatsapp:${GROUP_NUMBER}`);
+      assert.match(
+        sent[0]?.body ?? '',
+        /"Water the plants" is due in 1 hour \(2 Mar 2026, 10:01 \(UTC\)\)/,
+      );
+
+      await s.runAt(at(46));
+      await s.runAt(at(50));
+      sent = await outboundOfTask(t.db, taskId);
+      assert.equal(sent.length, 2, 'then the 15-minute one, once');
+      assert.match(sent[1]?.body ?? '', /^🚨 Last call: "Water the plants" is due in 15 minutes/);
+
+      await s.runAt(at(60.99));
+      assert.equal((await findTaskById(t.db, taskId))?.status, 'active', 'not expired early');
+      const expiry = await s.runAt(at(61));
+      assert.equal(expiry.expired, 1);
+      await s.runAt(at(62));
+      await s.runAt(at(600));
+      const task = await findTaskById(t.db, taskId);
+      assert.equal(task?.status, 'expired');
+      assert.equal(task?.expired_at?.toISOString(), at(61).toISOString());
+      sent = await outboundOfTask(t.db, taskId);
+      assert.deepEqual(
+        sent.map((m) => m.kind),
+        ['reminder', 'reminder', 'expiry'],
+        'told of the expiry once',
+      );
+      assert.match(
+        sent[2]?.body ?? '',
+        /expired: it was due 2 Mar 2026, 10:01 \(UTC\)\. No points/,
+      );
+      assert.deepEqual(statusByOffset(await stagesOf(t.db, taskId)), {
+        'reminder:60': 'sent',
+        'reminder:15': 'sent',
+        'expiry:0': 'sent',
+      });
+    });
+
+    test("due times are said in the user's time zone, else in TZ", async () => {
+      const paris = await userWithTask({ dueAt: at(61), timezone: 'Europe/Paris' });
+      const other = await userWithTask({ dueAt: at(61) });
+      await scheduler({ defaultTimezone: 'America/New_York' }).runAt(at(1));
+      assert.match(
+        (await outboundOfTask(t.db, paris.taskId))[0]?.body ?? '',
+        /2 Mar 2026, 11:01 \(Europe\/Paris\)/,
+      );
+      assert.match(
+        (await outboundOfTask(t.db, other.taskId))[0]?.body ?? '',
+        /2 Mar 2026, 05:01 \(America\/New_York\)/,
+      );
+    });
+
+    test('editing due_time reschedules the stages not sent yet; a sent stage stays sent', async () => {
+      const { taskId } = await userWithTask({ dueAt: at(61) });
+      const s = scheduler();
+      await s.runAt(at(1));
+      assert.equal((await outboundOfTask(t.db, taskId)).length, 1);
+
+      // Moved an hour later: the 15-minute stage follows; the 60-minute one is not re-sent.
+      const moved = await updateActiveTask(
+        t.db,
+        taskId,
+        { due_time: at(121) },
+        { offsets: [60, 15], now: at(2) },
+      );
+      assert.equal(moved.outcome, 'updated');
+      const stages = await stagesOf(t.db, taskId);
+      assert.deepEqual(
+        stages.map((r) => [r.offset_minutes, r.status, r.send_at.toISOString()]),
+        [
+          [60, 'sent', at(1).toISOString()],
+          [15, 'pending', at(106).toISOString()],
+        ],
+      );
+      await s.runAt(at(46));
+      assert.equal((await outboundOfTask(t.db, taskId)).length, 1, 'not at the old time');
+      await s.runAt(at(106));
+      assert.equal((await outboundOfTask(t.db, taskId)).length, 2, 'at the new time');
+      await s.runAt(at(61));
+      assert.equal((await findTaskById(t.db, taskId))?.status, 'active', 'not the old expiry');
+    });
+
+    test('moved closer than a stage: that stage is skipped with the reason, the rest still fires', async () => {
+      const { taskId } = await userWithTask({ dueAt: at(180) });
+      await updateActiveTask(t.db, taskId, { due_time: at(30) }, { offsets: [60, 15], now: at(0) });
+      const [sixty, fifteen] = await stagesOf(t.db, taskId);
+      assert.equal(sixty?.status, 'skipped');
+      assert.match(sixty?.reason ?? '', /less than 60 minutes away/);
+      assert.equal(fifteen?.status, 'pending');
+      assert.equal(fifteen?.send_at.toISOString(), at(15).toISOString());
+      // A task created 30 minutes before it is due gets the same.
+      const late = await userWithTask({ dueAt: at(30) });
+      assert.deepEqual(statusByOffset(await stagesOf(t.db, late.taskId)), {
+        'reminder:60': 'skipped',
+        'reminder:15': 'pending',
+      });
+    });
+
+    test('completed and cancelled tasks get no reminder and never expire', async () => {
+      const done = await userWithTask({ dueAt: at(61) });
+      const cancelled = await userWithTask({ dueAt: at(61) });
+      assert.ok(await completeTask(t.db, done.taskId, at(0.5)));
+      await updateActiveTask(
+        t.db,
+        cancelled.taskId,
+        { status: 'cancelled' },
+        { offsets: [60, 15], now: at(0.5) },
+      );
+      const s = scheduler();
+      for (const minute of [1, 46, 61, 120]) await s.runAt(at(minute));
+      for (const { taskId } of [done, cancelled]) {
+        assert.equal((await outboundOfTask(t.db, taskId)).length, 0);
+        const stages = await stagesOf(t.db, taskId);
+        assert.ok(stages.every((r) => r.status === 'cancelled'));
+        assert.ok(stages.every((r) => r.kind === 'reminder'));
+      }
+      assert.equal((await findTaskById(t.db, done.taskId))?.status, 'completed');
+      assert.equal((await findTaskById(t.db, cancelled.taskId))?.status, 'cancelled');
+      assert.match((await stagesOf(t.db, done.taskId))[0]?.reason ?? '', /The task was completed/);
+    });
+
+    test('after downtime only the most urgent due stage is sent, the earlier one is skipped', async () => {
+      const { taskId } = await userWithTask({ dueAt: at(61) });
+      await scheduler().runAt(at(50));
+      const sent = await outboundOfTask(t.db, taskId);
+      assert.equal(sent.length, 1);
+      assert.match(sent[0]?.body ?? '', /due in 11 minutes/);
+      const [sixty, fifteen] = await stagesOf(t.db, taskId);
+      assert.equal(sixty?.status, 'skipped');
+      assert.match(sixty?.reason ?? '', /Superseded by the 15-minute reminder/);
+      assert.equal(fifteen?.status, 'sent');
+    });
+
+    test('a task still waiting on a message sent before its due time does not expire yet', async () => {
+      const { phone, taskId } = await userWithTask({ dueAt: at(61) });
+      // A photo arrived a minute before the due time and is still being processed.
+      await t.db.query(
+        `INSERT INTO messages (message_sid, from_number, to_number, sender, created_at)
+         VALUES ($1, $2, $3, $4, $5::timestamptz)`,
+        [`MM${randomBytes(16).toString('hex')}`, `whatsapp:${phone}`, GROUP_NUMBER, phone, at(60)],
+      );
+      const s = scheduler();
+      await s.runAt(at(62));
+      assert.equal((await findTaskById(t.db, taskId))?.status, 'active');
+      await t.db.query(
+        `UPDATE messages SET processing_status = 'processed', processed = true WHERE sender = $1`,
+        [phone],
+      );
+      await s.runAt(at(63));
+      assert.equal((await findTaskById(t.db, taskId))?.status, 'expired');
+    });
+
+    describe("WhatsApp's 24-hour window", () => {
+      let twilio: FakeTwilio;
+      before(async () => {
+        twilio = await startFakeTwilio();
+      });
+      after(async () => {
+        await twilio?.close();
+      });
+
+      /** Sends every pending outbound message through the fake Twilio, as the worker does. */
+      async function sendPending() {
+        const send = sendOutboundJob({
+          db: t.db,
+          send: createTwilioSender({
+            accountSid: twilio.accountSid,
+            authToken: twilio.authToken,
+            apiBaseUrl: twilio.apiBaseUrl,
+            statusCallbackUrl: null,
+          }),
+        });
+        const jobs: ClaimedOutbound[] = await claimDueOutbound(t.db, 100, 60_000);
+        for (const job of jobs) await send(job);
+      }
+      const requestsTo = (to: string) => twilio.messageRequests.filter((r) => r.params.To === to);
+
+      test('inside the window: free-form WhatsApp text', async () => {
+        const { phone, taskId } = await userWithTask({ dueAt: at(61), lastWroteAt: at(-23 * 60) });
+        await scheduler({
+          contentSid: CONTENT_SID,
+          smsFallback: true,
+          smsNumber: SMS_NUMBER,
+        }).runAt(at(1));
+        await sendPending();
+        const [request] = requestsTo(`whatsapp:${phone}`);
+        assert.ok(request);
+        assert.equal(request.params.From, `whatsapp:${GROUP_NUMBER}`);
+        assert.match(request.params.Body ?? '', /Water the plants/);
+        assert.equal(request.params.ContentSid, undefined);
+        assert.equal((await stagesOf(t.db, taskId))[0]?.channel, 'whatsapp');
+      });
+
+      test('outside it with REMINDER_CONTENT_SID: the template, with ContentSid and ContentVariables', async () => {
+        const { phone, taskId } = await userWithTask({
+          dueAt: at(61),
+          lastWroteAt: at(-25 * 60),
+          timezone: 'Europe/Paris',
+        });
+        await scheduler({
+          contentSid: CONTENT_SID,
+          smsFallback: true,
+          smsNumber: SMS_NUMBER,
+        }).runAt(at(1));
+        await sendPending();
+        const [request] = requestsTo(`whatsapp:${phone}`);
+        assert.ok(request);
+        assert.deepEqual(
+          Object.keys(request.params).sort(),
+          ['ContentSid', 'ContentVariables', 'From', 'To'],
+          "exactly Twilio's parameters for a template (no Body)",
+        );
+        assert.equal(request.params.ContentSid, CONTENT_SID);
+        assert.deepEqual(JSON.parse(request.params.ContentVariables ?? ''), {
+          '1': 'Water the plants',
+          '2': '2 Mar 2026, 11:01 (Europe/Paris)',
+        });
+        const [stage] = await stagesOf(t.db, taskId);
+        assert.equal(stage?.channel, 'template');
+        assert.equal((await outboundOfTask(t.db, taskId))[0]?.content_sid, CONTENT_SID);
+      });
+
+      test('outside it without a template, with REMINDER_SMS_FALLBACK: SMS from TWILIO_PHONE_NUMBER', async () => {
+        const { phone, taskId } = await userWithTask({ dueAt: at(61), lastWroteAt: null });
+        await scheduler({ smsFallback: true, smsNumber: SMS_NUMBER }).runAt(at(1));
+        await sendPending();
+        const [request] = requestsTo(phone);
+        assert.ok(request, 'sent to the bare number, by SMS');
+        assert.equal(request.params.From, SMS_NUMBER);
+        assert.match(request.params.Body ?? '', /Water the plants/);
+        assert.equal(requestsTo(`whatsapp:${phone}`).length, 0);
+        assert.equal((await stagesOf(t.db, taskId))[0]?.channel, 'sms');
+      });
+
+      test('outside it with neither: skipped, with the reason, and nothing sent', async () => {
+        const { phone, taskId } = await userWithTask({ dueAt: at(61), lastWroteAt: at(-48 * 60) });
+        const s = scheduler();
+        await s.runAt(at(1));
+        await s.runAt(at(61));
+        await sendPending();
+        assert.equal(requestsTo(`whatsapp:${phone}`).length + requestsTo(phone).length, 0);
+        const [stage] = await stagesOf(t.db, taskId);
+        assert.equal(stage?.status, 'skipped');
+        assert.match(
+          stage?.reason ?? '',
+          /Outside WhatsApp's 24-hour window.*REMINDER_CONTENT_SID/,
+        );
+        const expiry = (await stagesOf(t.db, taskId)).find((r) => r.kind === 'expiry');
+        assert.equal(expiry?.status, 'skipped', 'the expiry notice too (a template would mislead)');
+        assert.equal((await outboundOfTask(t.db, taskId)).length, 0);
+      });
+    });
+  });
+}
+
+describe('two schedulers on one Postgres', { skip: postgres.skip }, () => {
+  test('each stage and each expiry happens once, whichever instance gets it', async () => {
+    const t = await postgres.create();
+    const second = await openPostgres({ connectionString: t.url ?? '', poolSize: 4 });
+    try {
+      const tasks: number[] = [];
+      for (let i = 0; i < 12; i += 1) {
+        const user = await createUser(t.db, { username: `p${i}`, phone_number: newPhone() });
+        await recordInbound(t.db, user.id, T0);
+        const task = await createTask(
+          t.db,
+          { user_id: user.id, description: `Task ${i}`, due_time: at(61 + i), points: 1 },
+          { offsets: [60, 15], now: T0 },
+        );
+        assert.ok(task);
+        tasks.push(task.id);
+      }
+      const make = (db: Database) => {
+        let now = T0;
+        const s = createReminderScheduler(db, baseSettings, {
+          pollMs: 60_000,
+          log: quietLog,
+          clock: () => now,
+          batchSize: 3,
+        });
+        return (time: Date) => ((now = time), s.runDue());
+      };
+      const a = make(t.db);
+      const b = make(second);
+      for (const minute of [1, 5, 10, 46, 50, 58, 61, 66, 75]) {
+        // Both instances at once, several runs each, racing for the same rows.
+        await Promise.all([a(at(minute)), b(at(minute)), a(at(minute)), b(at(minute))]);
+      }
+      const rows = await t.db.query<{ task_id: number; kind: string; n: number }>(
+        `SELECT task_id, kind, count(*)::int AS n FROM outbound_messages
+         WHERE task_id = ANY($1::bigint[]) GROUP BY task_id, kind ORDER BY task_id, kind`,
+        [tasks],
+      );
+      assert.deepEqual(
+        rows.map((r) => [Number(r.task_id), r.kind, r.n]),
+        tasks.flatMap((id) => [
+          [id, 'expiry', 1],
+          [id, 'reminder', 2],
+        ]),
+      );
+    } finally {
+      await second.close();
+      await t.destroy();
+    }
+  });
+});
+
+/** Processes every pending inbound message through the accountability loop, as the worker does. */
+async function processPending(db: Database) {
+  const copyMedia: CopyMedia = async (_item, target) => ({
+    key: `messages/${target.messageSid}/${target.index}.jpg`,
+    size: 1024,
+    contentType: 'image/jpeg',
+    url: `http://storage.test/notes/messages/${target.messageSid}/${target.index}.jpg`,
+  });
+  for (const message of await claimDueMessages(db, 100, 60_000)) {
+    await processInboundMessage(message, {
+      db,
+      copyMedia,
+      onProcessed: (tx, processed, stored) =>
+        runAccountabilityLoop(tx, processed, stored, { autoRegister: false }),
+    });
+  }
+}
+
+for (const engine of engines) {
+  describe(`a photo and the due time [${engine.name}]`, { skip: engine.skip }, () => {
+    let t: TestDatabase;
+    before(async () => {
+      t = await engine.create();
+    });
+    after(async () => {
+      await t?.destroy();
+    });
+
+    async function setUp(dueInMs: number) {
+      const phone = newPhone();
+      const user = await createUser(t.db, { username: 'Ada', phone_number: phone });
+      const now = new Date();
+      const task = await createTask(
+        t.db,
+        {
+          user_id: user.id,
+          description: 'Stretch',
+          due_time: new Date(now.getTime() + dueInMs),
+          points: 10,
+        },
+        { offsets: [60, 15], now },
+      );
+      assert.ok(task);
+      const sendPhoto = () =>
+        storeMessages(t.db, [
+          {
+            from: phone,
+            media: [
+              {
+                url: `https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME${phone}`,
+                contentType: 'image/jpeg',
+              },
+            ],
+          },
+        ]);
+      const outcome = async () => ({
+        task: await findTaskById(t.db, task.id),
+        points: (
+          await t.db.query<{ points: number }>('SELECT points FROM users WHERE id = $1', [user.id])
+        )[0]?.points,
+        reply: (
+          await t.db.query<{ body: string }>(
+            `SELECT body FROM outbound_messages WHERE user_id = $1 AND kind = 'reply' ORDER BY id DESC LIMIT 1`,
+            [user.id],
+          )
+        )[0]?.body,
+        posts: (await t.db.query('SELECT 1 FROM feed WHERE task_id = $1', [task.id])).length,
+      });
+      return { taskId: task.id, sendPhoto, outcome };
+    }
+
+    test('a photo sent after the due time completes nothing, even before the scheduler expired the task', async () => {
+      const { sendPhoto, outcome } = await setUp(-60_000);
+      await sendPhoto();
+      await processPending(t.db);
+      const result = await outcome();
+      assert.equal(result.task?.status, 'expired');
+      assert.equal(result.points, 0);
+      assert.equal(result.posts, 0);
+      assert.match(
+        result.reply ?? '',
+        /"Stretch" expired: it was due .* does not count for points/,
+      );
+    });
+
+    test('a photo for a task the scheduler already expired: the reply says it expired', async () => {
+      const { sendPhoto, outcome } = await setUp(-5 * 60_000);
+      const s = createReminderScheduler(t.db, baseSettings, { pollMs: 60_000, log: quietLog });
+      assert.ok((await s.runDue()).expired >= 1);
+      await sendPhoto();
+      await processPending(t.db);
+      const result = await outcome();
+      assert.equal(result.task?.status, 'expired');
+      assert.equal(result.points, 0);
+      assert.match(result.reply ?? '', /expired/);
+    });
+
+    test('a photo sent before the due time but processed after it still counts', async () => {
+      const { sendPhoto, outcome } = await setUp(1_500);
+      await sendPhoto();
+      // The scheduler runs after the due time, while the photo waits to be processed.
+      const s = createReminderScheduler(t.db, baseSettings, {
+        pollMs: 60_000,
+        log: quietLog,
+        clock: () => new Date(Date.now() + 10_000),
+      });
+      await s.runDue();
+      assert.equal((await outcome()).task?.status, 'active', 'the pending photo holds expiry back');
+      await processPending(t.db);
+      const result = await outcome();
+      assert.equal(result.task?.status, 'completed');
+      assert.equal(result.points, 10);
+      assert.equal(result.posts, 1);
+    });
+  });
+}
