@@ -139,6 +139,16 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
     }, timeoutMs);
   }
 
+  /** An instant as the dashboard shows it: the browser's locale and time zone. */
+  const formatInPage = (iso: string) =>
+    page.evaluate(
+      (value) =>
+        new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }).format(
+          new Date(value),
+        ),
+      iso,
+    );
+
   const openTab = async (name: string, target: Page = page) => {
     await target.getByRole('link', { name, exact: true }).click();
     await target
@@ -207,6 +217,12 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
     await row.waitFor();
     assert.equal(await row.getAttribute('data-status'), 'active');
     assert.match(await row.innerText(), /Ada/);
+    // The default REMINDER_OFFSETS: two stages waiting, an hour and a quarter before the due time.
+    const stages = row.locator('.reminder-stages li');
+    assert.deepEqual(await stages.allInnerTexts(), [
+      `1 h before pending ${await formatInPage(`${year}-01-15T16:30:00.000Z`)}`,
+      `15 min before pending ${await formatInPage(`${year}-01-15T17:15:00.000Z`)}`,
+    ]);
     // 18:30 in Paris in January is 17:30 UTC: the input was sent with its offset.
     const tasks = (await api('GET', '/tasks')).items as { due_time: string }[];
     assert.equal(tasks[0]?.due_time, `${year}-01-15T17:30:00.000Z`);
@@ -279,8 +295,16 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
     await page
       .locator('[data-tasks] tr[data-status="cancelled"]', { hasText: 'Stretch for ten minutes' })
       .waitFor();
-    assert.equal((await row.locator('.badge').textContent())?.trim(), 'cancelled');
+    assert.equal(
+      (await row.locator('td[data-label="Status"] .badge').textContent())?.trim(),
+      'cancelled',
+    );
     assert.equal(await row.getByRole('button').count(), 0, 'a cancelled task has no Cancel');
+    // Its reminders will not be sent, and the list says why, once for both stages.
+    const stages = row.locator('.reminder-stages li');
+    assert.deepEqual(await stages.allInnerTexts(), [
+      '1 h, 15 min before cancelled The task was cancelled.',
+    ]);
     assert.equal((await api('GET', `/tasks/${id}`)).status, 'cancelled');
     await shot('05-task-cancelled');
   });

@@ -76,6 +76,71 @@ async function loadUsers(section) {
   );
 }
 
+const CHANNELS = { whatsapp: 'WhatsApp', template: 'WhatsApp template', sms: 'SMS' };
+
+/** `1 h`, `15 min`, `1 h 30 min`. */
+function duration(minutes) {
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return [hours ? `${hours} h` : '', rest || !hours ? `${rest} min` : ''].filter(Boolean).join(' ');
+}
+
+/**
+ * Stages cancelled for one reason (the task was completed, cancelled, expired) are one
+ * line: "1 h, 15 min before" rather than a line each saying the same.
+ */
+function groupCancelled(stages) {
+  const lines = [];
+  for (const stage of stages) {
+    const previous = lines.at(-1);
+    if (
+      stage.status === 'cancelled' &&
+      previous?.status === 'cancelled' &&
+      previous.kind === 'reminder' &&
+      stage.kind === 'reminder' &&
+      previous.reason === stage.reason
+    ) {
+      previous.offsets.push(stage.offset_minutes);
+    } else {
+      lines.push({ ...stage, offsets: [stage.offset_minutes] });
+    }
+  }
+  return lines;
+}
+
+/**
+ * A task's reminder stages and expiry notice, in send order: what was sent and how, what
+ * is still to come and when, and why a stage was skipped or cancelled.
+ */
+function reminderStages(task) {
+  const stages = task.reminders ?? [];
+  if (stages.length === 0) return h('span', { class: 'muted' }, '—');
+  return h(
+    'ul',
+    { class: 'reminder-stages' },
+    groupCancelled(stages).map((line) => {
+      const what =
+        line.kind === 'expiry'
+          ? 'Expiry notice'
+          : `${line.offsets.map(duration).join(', ')} before`;
+      const detail =
+        line.status === 'sent'
+          ? (CHANNELS[line.channel] ?? line.channel ?? '')
+          : line.status === 'pending'
+            ? h('time', { datetime: line.send_at }, formatDateTime(line.send_at))
+            : (line.reason ?? '');
+      return h(
+        'li',
+        { dataset: { kind: line.kind, offsets: line.offsets.join(','), status: line.status } },
+        h('span', { class: 'stage-name' }, what),
+        ' ',
+        statusBadge(line.status),
+        detail ? h('span', { class: 'stage-detail' }, ' ', detail) : null,
+      );
+    }),
+  );
+}
+
 async function cancelTask(section, task, button) {
   const updated = await withBusy(button, () =>
     api(`/tasks/${task.id}`, { method: 'PATCH', body: { status: 'cancelled' } }),
@@ -102,6 +167,7 @@ async function loadTasks(section) {
             { label: 'Due' },
             { label: 'Status' },
             { label: 'Points', class: 'number' },
+            { label: 'Reminders', class: 'reminders' },
             { label: 'Actions', class: 'actions' },
           ],
           page.items.map((task) => ({
@@ -112,6 +178,7 @@ async function loadTasks(section) {
               h('time', { datetime: task.due_time }, formatDateTime(task.due_time)),
               statusBadge(task.status),
               String(task.points),
+              reminderStages(task),
               task.status === 'active'
                 ? h(
                     'button',
