@@ -133,6 +133,7 @@ async function replyFor(
     // A photo counts as proof once: not again for this task, nor for anyone else's.
     const proofCheck = {
       maxDistance: options.proofDuplicateDistance ?? DEFAULT_PROOF_DUPLICATE_DISTANCE,
+      defaultTimezone: options.defaultTimezone,
     };
     const proof = { messageId: message.id, photo, user, task };
     const repeated = await rejectRepeatedProof(tx, proof, proofCheck);

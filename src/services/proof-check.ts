@@ -25,6 +25,8 @@ export const DEFAULT_PROOF_DUPLICATE_DISTANCE = 6;
 export interface ProofCheckOptions {
   /** PROOF_DUPLICATE_DISTANCE: 0 checks the exact bytes only. */
   maxDistance: number;
+  /** TZ: the earlier proof's time is shown in it to users without their own time zone. */
+  defaultTimezone?: string;
 }
 
 /** The photo's hashes, taken when it was copied; null for media stored without them. */
@@ -62,7 +64,7 @@ export async function rejectRepeatedProof(
       taskDescription: earlier.task_description,
       at: earlier.created_at,
     },
-    proof.user.timezone,
+    proof.user.timezone ?? options.defaultTimezone ?? null,
   );
 }
 
