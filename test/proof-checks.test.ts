@@ -296,13 +296,13 @@ for (const engine of engines) {
      * Resolves for everyone once `parties` callers have arrived (or after 5 s, so a bug
      * fails the test instead of hanging it); `arrived()` tells how many did.
      */
-    const barrier = (parties: number) => {
+    const barrier = (parties: number, timeoutMs = 5_000) => {
       let arrived = 0;
       let open: () => void = () => {};
       const opened = new Promise<void>((resolve) => {
         open = resolve;
       });
-      const timer = setTimeout(() => open(), 5_000);
+      const timer = setTimeout(() => open(), timeoutMs);
       const wait = async () => {
         arrived += 1;
         if (arrived === parties) {
@@ -376,6 +376,36 @@ for (const engine of engines) {
         [loser],
       );
       assert.match(reply[0]?.body ?? '', /already used as proof/);
+    });
+
+    test('two workers racing with near copies (other bytes, close hashes): one post', async () => {
+      const a = await userWithTask(t.db);
+      const b = await userWithTask(t.db);
+      const sha = () => randomBytes(32).toString('hex');
+      // A hash of its own (earlier tests posted other ones) and a copy one bit away.
+      const hash = randomBytes(8).toString('hex');
+      const copy = (BigInt(`0x${hash}`) ^ 1n).toString(16).padStart(16, '0');
+      const ids = await storeMessages(t.db, [photoFrom(a.phone), photoFrom(b.phone)]);
+      // Each transaction waits before its feed post for the other to get there too (0.5 s
+      // at most): without a lock around the check both would find nothing and both post on
+      // Postgres. (PGlite runs one transaction at a time, so there it holds regardless.)
+      const bothChecked = barrier(2, 500);
+      await processAll(
+        t.db,
+        [copyWith({ sha256: sha(), dhash: hash }), copyWith({ sha256: sha(), dhash: copy })],
+        6,
+        bothChecked,
+      );
+      assert.equal(bothChecked.arrived(), 1, 'the second check waited for the first post');
+      const completed = [await taskDone(t.db, a.taskId), await taskDone(t.db, b.taskId)];
+      assert.deepEqual(completed.sort(), [false, true]);
+      const posts = await t.db.query<{ message_id: number }>(
+        'SELECT message_id FROM feed WHERE message_id = ANY($1::bigint[])',
+        [ids],
+      );
+      assert.equal(posts.length, 1);
+      const loser = ids.find((id) => id !== Number(posts[0]?.message_id)) as number;
+      assert.equal((await rejectionOf(t.db, loser))?.reason, 'similar_photo');
     });
 
     test('64-bit hashes survive the trip through SQL, top bit included', async () => {

@@ -25,6 +25,20 @@ export function dhashParam(dhash: string | null): string | null {
   return BigInt.asIntN(64, BigInt(`0x${dhash}`)).toString();
 }
 
+/** The advisory-lock key of near-copy checks ('proof' in ASCII), the same in every process. */
+const NEAR_COPY_LOCK = String(0x70726f6f66);
+
+/**
+ * Serialises near-copy checks until the transaction ends. Exact bytes need no lock (the
+ * unique index on feed.proof_sha256 refuses the second post), but two near copies have
+ * different bytes: checked at once in two transactions, neither would see the other's post.
+ * With this lock the second check waits for the first transaction and, under READ
+ * COMMITTED, then sees its post. Held only for the short accountability transaction.
+ */
+export async function lockNearCopyChecks(tx: Queryable): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [NEAR_COPY_LOCK]);
+}
+
 /** An earlier feed post whose proof photo a new photo repeats. */
 export interface EarlierProof {
   feed_id: number;

@@ -2,6 +2,7 @@ import type { Queryable } from '../db/executor.js';
 import {
   type EarlierProof,
   findEarlierProof,
+  lockNearCopyChecks,
   type ProofFingerprint,
   recordProofRejection,
 } from '../db/proofs.js';
@@ -48,6 +49,7 @@ export async function rejectRepeatedProof(
   options: ProofCheckOptions,
 ): Promise<string | null> {
   const fingerprint = proofFingerprint(proof.photo);
+  if (fingerprint?.dhash && options.maxDistance > 0) await lockNearCopyChecks(tx);
   const earlier = fingerprint
     ? await findEarlierProof(tx, fingerprint, {
         maxDistance: options.maxDistance,
