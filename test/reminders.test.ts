@@ -305,10 +305,14 @@ for (const engine of engines) {
         await twilio?.close();
       });
 
-      /** Sends every pending outbound message through the fake Twilio, as the worker does. */
-      async function sendPending() {
+      /**
+       * Sends every pending outbound message through the fake Twilio, as the worker does
+       * at `now` (by default a minute after the first reminder was decided).
+       */
+      async function sendPending(now = at(2)) {
         const send = sendOutboundJob({
           db: t.db,
+          clock: () => now,
           send: createTwilioSender({
             accountSid: twilio.accountSid,
             authToken: twilio.authToken,
@@ -376,6 +380,53 @@ for (const engine of engines) {
         assert.match(request.params.Body ?? '', /Water the plants/);
         assert.equal(requestsTo(`whatsapp:${phone}`).length, 0);
         assert.equal((await stagesOf(t.db, taskId))[0]?.channel, 'sms');
+      });
+
+      test('a reminder still queued when its task is completed or cancelled is withdrawn, not sent', async () => {
+        const done = await userWithTask({ dueAt: at(61), lastWroteAt: at(-60) });
+        const cancelled = await userWithTask({ dueAt: at(61), lastWroteAt: at(-60) });
+        await scheduler().runAt(at(1));
+        // Recorded, but the outbound worker has not got to them yet (a backlog, a retry).
+        assert.equal((await outboundOfTask(t.db, done.taskId)).length, 1);
+        assert.ok(await completeTask(t.db, done.taskId, at(1.5)));
+        await updateActiveTask(
+          t.db,
+          cancelled.taskId,
+          { status: 'cancelled' },
+          { offsets: [60, 15], now: at(1.5) },
+        );
+        await sendPending(at(2));
+
+        for (const [who, word] of [
+          [done, 'completed'],
+          [cancelled, 'cancelled'],
+        ] as const) {
+          assert.equal(requestsTo(`whatsapp:${who.phone}`).length, 0, `${word}: nothing sent`);
+          const [message] = await t.db.query<{ status: string; error_message: string }>(
+            'SELECT status, error_message FROM outbound_messages WHERE task_id = $1',
+            [who.taskId],
+          );
+          assert.equal(message?.status, 'canceled');
+          assert.match(message?.error_message ?? '', new RegExp(`task was ${word} before`));
+          const stage = (await stagesOf(t.db, who.taskId)).find((r) => r.offset_minutes === 60);
+          assert.equal(stage?.status, 'cancelled');
+          assert.equal(stage?.reason, message?.error_message);
+        }
+      });
+
+      test('a reminder that waited past the due time is withdrawn; one still in time is sent', async () => {
+        const late = await userWithTask({ dueAt: at(61), lastWroteAt: at(-60) });
+        await scheduler().runAt(at(46)); // the 15-minute stage (the 60-minute one is skipped)
+        await sendPending(at(61));
+        assert.equal(requestsTo(`whatsapp:${late.phone}`).length, 0);
+        const stage = (await stagesOf(t.db, late.taskId)).find((r) => r.offset_minutes === 15);
+        assert.equal(stage?.status, 'cancelled');
+        assert.match(stage?.reason ?? '', /due time passed before the reminder went out/);
+
+        const onTime = await userWithTask({ dueAt: at(61), lastWroteAt: at(-60) });
+        await scheduler().runAt(at(46));
+        await sendPending(at(60.9));
+        assert.equal(requestsTo(`whatsapp:${onTime.phone}`).length, 1);
       });
 
       test('outside it with neither: skipped, with the reason, and nothing sent', async () => {

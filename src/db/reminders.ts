@@ -254,3 +254,46 @@ export async function lastWhatsAppNumberWrittenTo(
   );
   return rows[0]?.to_number ?? null;
 }
+
+/**
+ * Withdraws a claimed reminder whose moment has passed before it went out: its task was
+ * completed, cancelled or expired, or its due time passed, while the message waited in the
+ * outbound queue (a backlog, or retries after a Twilio 429/5xx). The outbound message
+ * becomes `canceled` and its stage `cancelled`, both with the reason, in one statement.
+ * Resolves to the reason, or null when the reminder is still worth sending.
+ */
+export async function withdrawStaleReminder(
+  db: Queryable,
+  claim: { id: number; claims: number },
+  now: Date,
+): Promise<string | null> {
+  const rows = await db.query<{ reason: string }>(
+    `WITH stale AS (
+       SELECT o.id,
+              CASE t.status
+                WHEN 'completed' THEN 'Not sent: the task was completed before the reminder went out.'
+                WHEN 'cancelled' THEN 'Not sent: the task was cancelled before the reminder went out.'
+                ELSE 'Not sent: the due time passed before the reminder went out.'
+              END AS reason
+       FROM outbound_messages o JOIN tasks t ON t.id = o.task_id
+       WHERE o.id = $1 AND o.claims = $2 AND o.status = 'submitting' AND o.kind = 'reminder'
+         AND (t.status <> 'active' OR t.due_time <= $3::timestamptz)
+     ),
+     withdrawn AS (
+       UPDATE outbound_messages o
+       SET status = 'canceled', locked_until = NULL, error_message = stale.reason,
+           status_updated_at = $3::timestamptz
+       FROM stale WHERE o.id = stale.id
+       RETURNING o.id, stale.reason
+     ),
+     stage AS (
+       UPDATE task_reminders r
+       SET status = 'cancelled', reason = withdrawn.reason, decided_at = $3::timestamptz
+       FROM withdrawn WHERE r.outbound_message_id = withdrawn.id
+       RETURNING r.id
+     )
+     SELECT reason FROM withdrawn`,
+    [claim.id, claim.claims, now],
+  );
+  return rows[0]?.reason ?? null;
+}

@@ -7,6 +7,7 @@ import {
   markOutboundFailed,
   markOutboundSubmitted,
 } from '../db/outbound.js';
+import { withdrawStaleReminder } from '../db/reminders.js';
 import { ClaimLostError, PermanentJobError } from '../domain/processing-errors.js';
 import type { SendMessage } from '../twilio/sender.js';
 import type { JobQueue, ProcessJob } from './queue-worker.js';
@@ -23,13 +24,22 @@ export const outboundQueue: JobQueue<ClaimedOutbound> = {
 /**
  * Sends one recorded outbound message through Twilio and records Twilio's SID. A 4xx from
  * Twilio (invalid number, outside the 24-hour window) fails it for good; 429/5xx and
- * network errors are retried with back-off by the worker.
+ * network errors are retried with back-off by the worker. A reminder is checked once more
+ * first: one whose task is no longer active, or whose due time passed while it waited, is
+ * withdrawn instead of sent.
  */
 export function sendOutboundJob(deps: {
   db: Database;
   send: SendMessage | null;
+  /** The time; tests inject one. */
+  clock?: () => Date;
 }): ProcessJob<ClaimedOutbound> {
+  const clock = deps.clock ?? (() => new Date());
   return async (job) => {
+    if (job.kind === 'reminder' && job.task_id !== null) {
+      const withdrawn = await withdrawStaleReminder(deps.db, job, clock());
+      if (withdrawn !== null) return;
+    }
     if (!deps.send) {
       throw new PermanentJobError(
         'Not sent: Twilio is not configured (set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN).',
