@@ -76,11 +76,14 @@ const prefixed = (alias: string) =>
     .join(', ');
 
 /**
- * Locks the next active task whose due time has passed (SKIP LOCKED: other workers take
+ * Locks the next active task due at or before `dueBy` (SKIP LOCKED: other workers take
  * the next one). A task whose user sent a message before the due time that is still being
  * processed is left for now: that message may be the proof, and it must win.
  */
-export async function lockNextOverdueTask(tx: Queryable, now: Date): Promise<TaskWithUser | null> {
+export async function lockNextOverdueTask(
+  tx: Queryable,
+  dueBy: Date,
+): Promise<TaskWithUser | null> {
   const rows = await tx.query<TaskUserRow>(
     `SELECT ${prefixed('t')}, ${userFields}
      FROM tasks t JOIN users u ON u.id = t.user_id
@@ -94,7 +97,7 @@ export async function lockNextOverdueTask(tx: Queryable, now: Date): Promise<Tas
      ORDER BY t.due_time, t.id
      LIMIT 1
      FOR UPDATE OF t SKIP LOCKED`,
-    [now],
+    [dueBy],
   );
   return rows[0] ? splitTaskUser(rows[0]) : null;
 }

@@ -148,14 +148,16 @@ export async function updateActiveTask(
 export async function findActiveTaskForUser(
   tx: Queryable,
   userId: number,
+  options: { dueNotBefore?: Date } = {},
 ): Promise<TaskRow | null> {
   const rows = await tx.query<TaskRow>(
     `SELECT ${taskColumns} FROM tasks
      WHERE user_id = $1 AND status = 'active'
+       AND ($2::timestamptz IS NULL OR due_time >= $2::timestamptz)
      ORDER BY due_time, id
      LIMIT 1
      FOR UPDATE`,
-    [userId],
+    [userId, options.dueNotBefore ?? null],
   );
   return rows[0] ?? null;
 }
@@ -184,35 +186,54 @@ export async function completeTask(
 }
 
 /**
- * Expires the user's active tasks that were already due at `at` (a photo sent after the
- * due time is no proof for them, even if the scheduler has not expired them yet), and
- * returns them. Call inside the proof's transaction.
+ * Expires the user's active tasks that were already due when `proof` was sent (a photo
+ * sent after the due time is no proof for them, even if the scheduler has not expired them
+ * yet), and returns them. Call inside the proof's transaction.
+ *
+ * A task is left active while another message of the user sent before its due time is
+ * still waiting to be processed, as the scheduler does (src/db/reminders.ts): that earlier
+ * photo may be its proof, and a later photo processed first must not take that away.
  */
 export async function expireOverdueTasksOfUser(
   tx: Queryable,
   userId: number,
-  at: Date,
+  proof: { messageId: number; sentAt: Date },
   now: Date,
 ): Promise<TaskRow[]> {
   return tx.query<TaskRow>(
     `WITH task AS (
-       UPDATE tasks SET status = 'expired', expired_at = $3::timestamptz
-       WHERE user_id = $1 AND status = 'active' AND due_time < $2::timestamptz
+       UPDATE tasks t SET status = 'expired', expired_at = $3::timestamptz
+       WHERE t.user_id = $1 AND t.status = 'active' AND t.due_time < $2::timestamptz
+         AND NOT EXISTS (
+           SELECT 1 FROM users u JOIN messages m ON m.sender IN (u.phone_number, u.whatsapp_id)
+           WHERE u.id = t.user_id AND m.id <> $4
+             AND m.processing_status IN ('pending', 'processing')
+             AND m.created_at <= t.due_time
+         )
        RETURNING ${taskColumns}
      ),
      ${cancelStagesSql(`'The task expired first.'`, '$3::timestamptz')}
      SELECT * FROM task ORDER BY due_time DESC, id DESC`,
-    [userId, at, now],
+    [userId, proof.sentAt, now, proof.messageId],
   );
 }
 
-/** The user's most recent task that is no longer active, by due time. */
-export async function latestClosedTask(tx: Queryable, userId: number): Promise<TaskRow | null> {
+/**
+ * The user's most recent task, by due time, that a photo sent at `sentAt` came too late
+ * for: completed or expired, or still active but already due then (held for an earlier
+ * message, see expireOverdueTasksOfUser).
+ */
+export async function latestPastTask(
+  tx: Queryable,
+  userId: number,
+  sentAt: Date,
+): Promise<TaskRow | null> {
   const rows = await tx.query<TaskRow>(
     `SELECT ${taskColumns} FROM tasks
-     WHERE user_id = $1 AND status IN ('completed', 'expired')
+     WHERE user_id = $1
+       AND (status IN ('completed', 'expired') OR (status = 'active' AND due_time < $2::timestamptz))
      ORDER BY due_time DESC, id DESC LIMIT 1`,
-    [userId],
+    [userId, sentAt],
   );
   return rows[0] ?? null;
 }

@@ -37,6 +37,15 @@ export interface ReminderRow {
 /** REMINDER_OFFSETS' default: an hour before the due time, then a quarter of an hour. */
 export const DEFAULT_REMINDER_OFFSETS: readonly number[] = [60, 15];
 
+/**
+ * How long after a task's due time the scheduler waits before expiring it. A webhook that
+ * arrived just before the due time is stamped (`created_at`) when its insert starts but
+ * only visible once the insert commits, a few milliseconds later; expiring in between
+ * would refuse a photo sent in time. A photo's own processing needs no grace: it compares
+ * its `created_at` with the due time directly.
+ */
+export const EXPIRY_GRACE_MS = 5_000;
+
 /** WhatsApp's customer-service window: free-form messages only this long after the user wrote. */
 export const WHATSAPP_WINDOW_MS = 24 * 60 * 60 * 1000;
 

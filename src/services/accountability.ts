@@ -7,7 +7,7 @@ import {
   completeTask,
   expireOverdueTasksOfUser,
   findActiveTaskForUser,
-  latestClosedTask,
+  latestPastTask,
   listTasks,
 } from '../db/tasks.js';
 import { addPoints, findUserBySender, recordInbound, registerSender } from '../db/users.js';
@@ -109,7 +109,13 @@ async function replyFor(
     // A photo sent after a task's due time is no proof for it, even when the scheduler
     // has not expired the task yet: it expires now, and the reply says so.
     const now = options.clock?.() ?? new Date();
-    const expired = await expireOverdueTasksOfUser(tx, user.id, message.created_at, now);
+    const sentAt = message.created_at;
+    const expired = await expireOverdueTasksOfUser(
+      tx,
+      user.id,
+      { messageId: message.id, sentAt },
+      now,
+    );
     for (const overdue of expired) {
       await recordExpiryNotice(
         tx,
@@ -123,12 +129,16 @@ async function replyFor(
         now,
       );
     }
-    const task = await findActiveTaskForUser(tx, user.id);
+    // Only a task still open when the photo was sent: one already due then but held
+    // active for an earlier message of the user is not this photo's to complete.
+    const task = await findActiveTaskForUser(tx, user.id, { dueNotBefore: sentAt });
     if (!task) {
-      const latest = expired[0] ?? (await latestClosedTask(tx, user.id));
-      return latest?.status === 'expired'
-        ? noticeTexts.photoForExpiredTask(latest, formatDueTime(latest.due_time, zone(user)))
-        : replyTexts.photoWithoutTask();
+      const latest = expired[0] ?? (await latestPastTask(tx, user.id, sentAt));
+      if (!latest || latest.status === 'completed') return replyTexts.photoWithoutTask();
+      const due = formatDueTime(latest.due_time, zone(user));
+      return latest.status === 'expired'
+        ? noticeTexts.photoForExpiredTask(latest, due)
+        : noticeTexts.photoAfterDue(latest, due);
     }
     // A photo counts as proof once: not again for this task, nor for anyone else's.
     const proofCheck = {

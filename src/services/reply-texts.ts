@@ -97,6 +97,10 @@ export const noticeTexts = {
   },
   expired: (task: Pick<TaskRow, 'description'>, due: string) =>
     `⌛ "${task.description}" expired: it was due ${due}. No points this time. Reply "tasks" to see what's next.`,
+  /** A photo sent after the due time of a task that an earlier message may still complete. */
+  photoAfterDue: (task: Pick<TaskRow, 'description'>, due: string) =>
+    `Thanks for the photo, but it came after "${task.description}" was due (${due}), so it does not count for it. ` +
+    'Reply "tasks" to see your tasks.',
   photoForExpiredTask: (task: Pick<TaskRow, 'description'>, due: string) =>
     `Thanks for the photo, but "${task.description}" expired: it was due ${due}, so it does not count for points. ` +
     'Reply "tasks" to see your tasks.',

@@ -12,6 +12,7 @@ import {
   recordExpiryNotice,
 } from '../db/reminders.js';
 import {
+  EXPIRY_GRACE_MS,
   type ReminderChannel,
   describeMinutes,
   insideWhatsAppWindow,
@@ -168,7 +169,7 @@ export async function expireNextOverdueTask(
   now: Date,
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
-    const overdue = await lockNextOverdueTask(tx, now);
+    const overdue = await lockNextOverdueTask(tx, new Date(now.getTime() - EXPIRY_GRACE_MS));
     if (!overdue) return false;
     const task = await expireTask(tx, overdue.task.id, now);
     if (!task) return true;
