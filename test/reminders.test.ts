@@ -90,6 +90,8 @@ for (const engine of engines) {
       dueAt: Date;
       createdAt?: Date;
       lastWroteAt?: Date | null;
+      /** The channel of that last message (default WhatsApp). */
+      wroteBy?: 'whatsapp' | 'sms';
       timezone?: string | null;
       offsets?: readonly number[];
     }) {
@@ -100,7 +102,12 @@ for (const engine of engines) {
         timezone: options.timezone ?? null,
       });
       if (options.lastWroteAt !== null) {
-        await recordInbound(t.db, user.id, options.lastWroteAt ?? options.createdAt ?? T0);
+        await recordInbound(
+          t.db,
+          user.id,
+          options.lastWroteAt ?? options.createdAt ?? T0,
+          options.wroteBy ?? 'whatsapp',
+        );
       }
       const task = await createTask(
         t.db,
@@ -374,6 +381,20 @@ for (const engine of engines) {
         assert.equal((await outboundOfTask(t.db, taskId))[0]?.content_sid, CONTENT_SID);
       });
 
+      test('an SMS does not open the WhatsApp window: the template, though the user wrote an hour ago', async () => {
+        const { phone, taskId } = await userWithTask({
+          dueAt: at(61),
+          lastWroteAt: at(-60),
+          wroteBy: 'sms',
+        });
+        await scheduler({ contentSid: CONTENT_SID }).runAt(at(1));
+        await sendPending();
+        const [request] = requestsTo(`whatsapp:${phone}`);
+        assert.equal(request?.params.ContentSid, CONTENT_SID);
+        assert.equal(request?.params.Body, undefined);
+        assert.equal((await stagesOf(t.db, taskId))[0]?.channel, 'template');
+      });
+
       test('outside it without a template, with REMINDER_SMS_FALLBACK: SMS from TWILIO_PHONE_NUMBER', async () => {
         const { phone, taskId } = await userWithTask({ dueAt: at(61), lastWroteAt: null });
         await scheduler({ smsFallback: true, smsNumber: SMS_NUMBER }).runAt(at(1));
@@ -462,7 +483,7 @@ describe('two schedulers on one Postgres', { skip: postgres.skip }, () => {
       const tasks: number[] = [];
       for (let i = 0; i < 12; i += 1) {
         const user = await createUser(t.db, { username: `p${i}`, phone_number: newPhone() });
-        await recordInbound(t.db, user.id, T0);
+        await recordInbound(t.db, user.id, T0, 'whatsapp');
         const task = await createTask(
           t.db,
           { user_id: user.id, description: `Task ${i}`, due_time: at(61 + i), points: 1 },

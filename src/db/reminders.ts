@@ -30,12 +30,13 @@ export interface TaskWithUser {
   task: TaskRow;
   user: Pick<
     UserRow,
-    'id' | 'username' | 'phone_number' | 'whatsapp_id' | 'timezone' | 'last_inbound_at'
+    'id' | 'username' | 'phone_number' | 'whatsapp_id' | 'timezone' | 'last_whatsapp_inbound_at'
   >;
 }
 
 const userFields = `u.id AS u_id, u.username AS u_username, u.phone_number AS u_phone_number,
-  u.whatsapp_id AS u_whatsapp_id, u.timezone AS u_timezone, u.last_inbound_at AS u_last_inbound_at`;
+  u.whatsapp_id AS u_whatsapp_id, u.timezone AS u_timezone,
+  u.last_whatsapp_inbound_at AS u_last_whatsapp_inbound_at`;
 
 type TaskUserRow = TaskRow & {
   u_id: number;
@@ -43,7 +44,7 @@ type TaskUserRow = TaskRow & {
   u_phone_number: string | null;
   u_whatsapp_id: string | null;
   u_timezone: string | null;
-  u_last_inbound_at: Date | null;
+  u_last_whatsapp_inbound_at: Date | null;
 };
 
 const splitTaskUser = (row: TaskUserRow): TaskWithUser => {
@@ -53,7 +54,7 @@ const splitTaskUser = (row: TaskUserRow): TaskWithUser => {
     u_phone_number,
     u_whatsapp_id,
     u_timezone,
-    u_last_inbound_at,
+    u_last_whatsapp_inbound_at,
     ...task
   } = row;
   return {
@@ -64,7 +65,7 @@ const splitTaskUser = (row: TaskUserRow): TaskWithUser => {
       phone_number: u_phone_number,
       whatsapp_id: u_whatsapp_id,
       timezone: u_timezone,
-      last_inbound_at: u_last_inbound_at,
+      last_whatsapp_inbound_at: u_last_whatsapp_inbound_at,
     },
   };
 };

@@ -3,7 +3,7 @@ import type { UserRow } from '../domain/user.js';
 import type { Queryable } from './executor.js';
 
 export const userColumns = `id, created_at, username, phone_number, points, whatsapp_id, timezone,
-  last_inbound_at`;
+  last_inbound_at, last_whatsapp_inbound_at`;
 
 /** A new user; values already parsed (see domain/user.ts and domain/phone.ts). */
 export interface NewUser {
@@ -142,10 +142,18 @@ export async function addPoints(
 }
 
 /** Records that the user wrote to us at `at`; an older time never replaces a newer one. */
-export async function recordInbound(db: Queryable, userId: number, at: Date): Promise<void> {
+export async function recordInbound(
+  db: Queryable,
+  userId: number,
+  at: Date,
+  channel: 'whatsapp' | 'sms',
+): Promise<void> {
   await db.query(
-    `UPDATE users SET last_inbound_at = GREATEST(last_inbound_at, $2::timestamptz) WHERE id = $1`,
-    [userId, at],
+    `UPDATE users SET last_inbound_at = GREATEST(last_inbound_at, $2::timestamptz),
+       last_whatsapp_inbound_at = CASE WHEN $3 THEN GREATEST(last_whatsapp_inbound_at, $2::timestamptz)
+                                       ELSE last_whatsapp_inbound_at END
+     WHERE id = $1`,
+    [userId, at, channel === 'whatsapp'],
   );
 }
 

@@ -20,8 +20,10 @@ export interface UserRow {
   whatsapp_id: string | null;
   /** IANA time zone name, e.g. `Europe/Paris`. */
   timezone: string | null;
-  /** When the user last wrote to us. */
+  /** When the user last wrote to us, on any channel. */
   last_inbound_at: Date | null;
+  /** When the user last wrote on WhatsApp: what opens WhatsApp's 24-hour window. */
+  last_whatsapp_inbound_at: Date | null;
 }
 
 export const USERNAME_MAX_LENGTH = 100;

@@ -80,7 +80,8 @@ export async function runAccountabilityLoop(
   if (!user) {
     body = replyTexts.notRegistered();
   } else {
-    await recordInbound(tx, user.id, message.created_at);
+    const channel = message.from_number.startsWith('whatsapp:') ? 'whatsapp' : 'sms';
+    await recordInbound(tx, user.id, message.created_at, channel);
     body =
       (created ? replyTexts.welcome(user.username) : '') +
       (await replyFor(tx, message, stored, user, options));

@@ -61,7 +61,8 @@ async function chooseDelivery(
           from: whatsappFrom.startsWith('whatsapp:') ? whatsappFrom : `whatsapp:${whatsappFrom}`,
         }
       : null;
-  const inWindow = insideWhatsAppWindow(user.last_inbound_at, now);
+  // Only a WhatsApp message opens the window: an SMS from the same person does not.
+  const inWindow = insideWhatsAppWindow(user.last_whatsapp_inbound_at, now);
   if (inWindow && whatsapp) return { channel: 'whatsapp', ...whatsapp };
   if (!inWindow && options.templateAllowed && settings.contentSid && whatsapp) {
     return { channel: 'template', ...whatsapp };
@@ -76,9 +77,9 @@ async function chooseDelivery(
         : 'The user has no phone number or WhatsApp id to send to.',
     };
   }
-  const lastWrote = user.last_inbound_at
-    ? `last wrote ${user.last_inbound_at.toISOString()}`
-    : 'has never written';
+  const lastWrote = user.last_whatsapp_inbound_at
+    ? `last wrote on WhatsApp ${user.last_whatsapp_inbound_at.toISOString()}`
+    : 'has never written on WhatsApp';
   const remedies = options.templateAllowed
     ? 'set REMINDER_CONTENT_SID (a template) or REMINDER_SMS_FALLBACK=true with TWILIO_PHONE_NUMBER'
     : 'set REMINDER_SMS_FALLBACK=true with TWILIO_PHONE_NUMBER';

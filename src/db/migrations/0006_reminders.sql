@@ -1,5 +1,9 @@
 -- Reminders before a task's due time and the notice when it expires (src/jobs/reminder-scheduler.ts).
 
+-- When the user last wrote on WhatsApp: WhatsApp's 24-hour window opens only with a
+-- WhatsApp message (an SMS does not), unlike last_inbound_at, which counts any channel.
+ALTER TABLE users ADD COLUMN last_whatsapp_inbound_at timestamptz;
+
 -- When the due time passed without a photo (status `expired`).
 ALTER TABLE tasks ADD COLUMN expired_at timestamptz;
 
