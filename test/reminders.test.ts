@@ -276,6 +276,36 @@ for (const engine of engines) {
       assert.match((await stagesOf(t.db, done.taskId))[0]?.reason ?? '', /The task was completed/);
     });
 
+    test('a stage dropped from REMINDER_OFFSETS is cancelled at start, and back when it returns', async () => {
+      const { taskId } = await userWithTask({ dueAt: at(120) });
+      const startWith = async (offsets: number[]) => {
+        const s = createReminderScheduler(
+          t.db,
+          { ...baseSettings, offsets },
+          { pollMs: 60_000, log: quietLog, clock: () => T0 },
+        );
+        await s.start();
+        await s.stop();
+      };
+      await startWith([15]);
+      let stages = await stagesOf(t.db, taskId);
+      assert.deepEqual(statusByOffset(stages), {
+        'reminder:60': 'cancelled',
+        'reminder:15': 'pending',
+      });
+      assert.match(stages[0]?.reason ?? '', /REMINDER_OFFSETS no longer includes/);
+
+      await startWith([60, 15]);
+      stages = await stagesOf(t.db, taskId);
+      assert.deepEqual(
+        stages.map((r) => [r.offset_minutes, r.status, r.reason, r.send_at.toISOString()]),
+        [
+          [60, 'pending', null, at(60).toISOString()],
+          [15, 'pending', null, at(105).toISOString()],
+        ],
+      );
+    });
+
     test('after downtime only the most urgent due stage is sent, the earlier one is skipped', async () => {
       const { taskId } = await userWithTask({ dueAt: at(61) });
       await scheduler().runAt(at(50));

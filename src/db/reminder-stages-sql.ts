@@ -12,19 +12,25 @@
  * due). Stages no longer configured are cancelled. Used inside the statement that creates
  * or edits the task, so a task never exists without its stages.
  */
+/** Why a stage was cancelled when REMINDER_OFFSETS stopped including it (it may return). */
+const UNCONFIGURED = `'REMINDER_OFFSETS no longer includes this stage.'`;
+
 export function scheduleStagesSql(
   offsets: string,
   now: string,
   existing: 'reschedule' | 'keep' = 'reschedule',
 ): string {
   const sendAt = `task.due_time - make_interval(mins => o.m)`;
-  const onConflict =
-    existing === 'keep'
-      ? 'DO NOTHING'
-      : `DO UPDATE
+  // 'keep' (a scheduler starting) touches only stages it cancelled itself when an earlier
+  // REMINDER_OFFSETS lacked them: configured again, they are scheduled again.
+  const onConflict = `DO UPDATE
       SET send_at = EXCLUDED.send_at, status = EXCLUDED.status, reason = EXCLUDED.reason,
           decided_at = EXCLUDED.decided_at, channel = NULL, outbound_message_id = NULL
-      WHERE task_reminders.status <> 'sent'`;
+      WHERE ${
+        existing === 'keep'
+          ? `task_reminders.status = 'cancelled' AND task_reminders.reason = ${UNCONFIGURED}`
+          : `task_reminders.status <> 'sent'`
+      }`;
   return `
   scheduled AS (
     INSERT INTO task_reminders (task_id, kind, offset_minutes, send_at, status, reason, decided_at)
@@ -39,8 +45,7 @@ export function scheduleStagesSql(
   ),
   unconfigured AS (
     UPDATE task_reminders r
-    SET status = 'cancelled', reason = 'REMINDER_OFFSETS no longer includes this stage.',
-        decided_at = ${now}
+    SET status = 'cancelled', reason = ${UNCONFIGURED}, decided_at = ${now}
     FROM task
     WHERE r.task_id = task.id AND r.kind = 'reminder' AND r.status = 'pending'
       AND r.offset_minutes <> ALL (${offsets}::int[])

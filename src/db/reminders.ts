@@ -222,8 +222,9 @@ export async function recordExpiryNotice(
 
 /**
  * Gives every active task not yet due the stages it lacks (tasks created before reminders
- * existed, or after REMINDER_OFFSETS gained a stage) and cancels pending stages that are no
- * longer configured. Idempotent; run when a scheduler starts.
+ * existed, or after REMINDER_OFFSETS gained a stage, or regained one) and cancels pending
+ * stages that are no longer configured. Idempotent; run when a scheduler starts. All
+ * instances should share one REMINDER_OFFSETS: each start applies its own.
  */
 export async function backfillStages(
   db: Queryable,
