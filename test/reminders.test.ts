@@ -13,6 +13,10 @@ import { createReminderScheduler } from '../src/jobs/reminder-scheduler.js';
 import { sendOutboundJob } from '../src/jobs/send-outbound.js';
 import { runAccountabilityLoop } from '../src/services/accountability.js';
 import { type CopyMedia, processInboundMessage } from '../src/services/process-inbound.js';
+import {
+  TEMPLATE_VARIABLE_MAX_LENGTH,
+  reminderTemplateVariables,
+} from '../src/services/reply-texts.js';
 import type { NoticeSettings } from '../src/services/task-notices.js';
 import { createTwilioSender } from '../src/twilio/sender.js';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
@@ -699,3 +703,24 @@ for (const engine of engines) {
     });
   });
 }
+
+describe('reminder template variables', () => {
+  test('a description with newlines, tabs and runs of spaces becomes one line WhatsApp accepts', () => {
+    const variables = reminderTemplateVariables(
+      { description: 'Clean the kitchen:\n\t- dishes\n    - floor  ' },
+      '2 Mar 2026, 10:01 (UTC)',
+    );
+    assert.deepEqual(variables, {
+      '1': 'Clean the kitchen: - dishes - floor',
+      '2': '2 Mar 2026, 10:01 (UTC)',
+    });
+  });
+
+  test('a long description is cut to the limit, ending in an ellipsis', () => {
+    const variables = reminderTemplateVariables({ description: 'word '.repeat(400) }, 'soon');
+    const first = variables['1'] ?? '';
+    assert.equal(first.length, TEMPLATE_VARIABLE_MAX_LENGTH);
+    assert.ok(first.endsWith('…'));
+    assert.ok(!/\s…$/.test(first), 'no space before the ellipsis');
+  });
+});

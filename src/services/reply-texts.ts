@@ -106,8 +106,23 @@ export const noticeTexts = {
     'Reply "tasks" to see your tasks.',
 };
 
+/** Longest task description put into a template variable; longer ones end in `…`. */
+export const TEMPLATE_VARIABLE_MAX_LENGTH = 200;
+
+/**
+ * A value as WhatsApp accepts it in a template variable: WhatsApp refuses variables with
+ * newlines, tabs or runs of spaces (the message then fails at Twilio for good), and a task
+ * description may have all of them and run to 2,000 characters.
+ */
+function templateValue(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length <= TEMPLATE_VARIABLE_MAX_LENGTH
+    ? flat
+    : `${flat.slice(0, TEMPLATE_VARIABLE_MAX_LENGTH - 1).trimEnd()}…`;
+}
+
 /** The variables of the reminder template (REMINDER_CONTENT_SID): `1` the task, `2` its due time. */
 export const reminderTemplateVariables = (
   task: Pick<TaskRow, 'description'>,
   due: string,
-): Record<string, string> => ({ '1': task.description, '2': due });
+): Record<string, string> => ({ '1': templateValue(task.description), '2': templateValue(due) });
