@@ -272,4 +272,52 @@ describe('claiming', () => {
       await t.destroy();
     }
   });
+
+  test('while webhooks are being stored claims wait, then go ahead; never longer than pollMs', async () => {
+    const t = await pglite.create();
+    const claimTimes: number[] = [];
+    const queue: JobQueue<ClaimedJob> = {
+      name: 'fake',
+      channel: 'taskwire_fake_queue',
+      async claim() {
+        claimTimes.push(performance.now());
+        return [];
+      },
+      markFailed: async () => undefined,
+      extendLease: async () => true,
+    };
+    let storing = true;
+    const patient = createQueueWorker(
+      t.db,
+      queue,
+      async () => {},
+      workerOptions({ pollMs: 60_000 }),
+    );
+    patient.yieldTo(() => storing);
+    try {
+      await patient.start();
+      await waitFor(async () => claimTimes.length === 1);
+      for (let i = 0; i < 5; i += 1) patient.wake();
+      // Many 10 ms re-checks pass; none may claim while the store is busy.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.equal(claimTimes.length, 1, 'no claim while webhooks are being stored');
+      storing = false;
+      await waitFor(async () => claimTimes.length === 2);
+    } finally {
+      await patient.stop(100);
+    }
+
+    // A store that never goes idle delays claims by at most pollMs each: work still moves.
+    claimTimes.length = 0;
+    storing = true;
+    const bounded = createQueueWorker(t.db, queue, async () => {}, workerOptions({ pollMs: 50 }));
+    bounded.yieldTo(() => storing);
+    try {
+      await bounded.start();
+      await waitFor(async () => claimTimes.length >= 3, 5_000);
+    } finally {
+      await bounded.stop(100);
+      await t.destroy();
+    }
+  });
 });

@@ -103,8 +103,9 @@ export interface QueueWorker {
   /**
    * Lets other work on the same database go first: while `busy()` is true, claims wait,
    * each for at most `pollMs` after the previous claim, so jobs still progress under
-   * sustained load. For PGlite, where every query, the worker's and the webhooks', runs
-   * one at a time on the event-loop thread.
+   * sustained load. `taskwire serve` has its workers yield to webhooks being stored: on
+   * PGlite every query, the worker's and the webhooks', runs one at a time on the
+   * event-loop thread; on Postgres processing competes for the same cores.
    */
   yieldTo(busy: () => boolean): void;
 }
@@ -140,7 +141,8 @@ export function createQueueWorker<Job extends ClaimedJob>(
   // Re-checks the idle wait's condition (see waitForWork).
   let recheck: (() => void) | null = null;
   let othersBusy: (() => boolean) | null = null;
-  let lastClaimAt = 0;
+  // When the last claim started; the first claim is never held back (see yieldMs).
+  let lastClaimAt = Number.NEGATIVE_INFINITY;
 
   const freeSlots = (): number => options.concurrency - running.size;
 

@@ -144,12 +144,12 @@ export async function startService(config: Config, log: Logger): Promise<Running
     await app.ready();
 
     if (workers) {
-      // PGlite runs one query at a time on this thread: claims wait while webhooks are
-      // being stored (briefly, see yieldTo), so ingestion is not starved by processing.
-      if (db.maxConcurrency === 1) {
-        for (const worker of [workers.inbound, workers.outbound]) {
-          worker.yieldTo(() => inboundStore.busy());
-        }
+      // The webhook is the hot path: while webhooks are being stored, claims wait (briefly,
+      // at most WORKER_POLL_MS after the previous claim, see yieldTo), so a burst is acked
+      // at full speed and processed right after it. On PGlite every query runs one at a
+      // time on this thread; on Postgres processing competes for the same cores.
+      for (const worker of [workers.inbound, workers.outbound]) {
+        worker.yieldTo(() => inboundStore.busy());
       }
       await workers.start();
       // Registered after the app: at shutdown the HTTP server stops first, then workers.
