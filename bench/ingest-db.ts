@@ -76,6 +76,18 @@ export async function readStoredPostgres(url: string): Promise<StoredMessages> {
   });
 }
 
+/** How many rows of a Postgres `messages` table are processed, of how many. */
+export async function countProcessedPostgres(
+  url: string,
+): Promise<{ processed: number; rows: number }> {
+  return withClient(url, async (client) => {
+    const result = await client.query<{ processed: number; rows: number }>(
+      'SELECT count(*) FILTER (WHERE processed)::int AS processed, count(*)::int AS rows FROM messages',
+    );
+    return result.rows[0] ?? { processed: 0, rows: 0 };
+  });
+}
+
 /**
  * Every MessageSid in the `messages` table of a PGlite folder. Only once the service that
  * owned the folder has exited: this also proves what it acknowledged survived its shutdown.

@@ -18,6 +18,7 @@ import {
   checkpoint,
   createDatabase,
   postgresVersion,
+  countProcessedPostgres,
   readStoredPglite,
   readStoredPostgres,
 } from './ingest-db.js';
@@ -73,6 +74,8 @@ const usage = `Usage: npm run bench:ingest -- [options]
                       (default 1; use 3+ on a machine that is not quiet)
   --quiet-wait S      before each contender, wait up to S seconds for the machine to be
                       under 12% busy (default 0: do not wait)
+  --drain S           Taskwire on Postgres: keep it running up to S seconds after the load
+                      and report how fast its workers process the backlog (default 0)
   --seed N            seed of the request stream (default 1)
   --skip-build        use dist/ as it is instead of rebuilding it first
   --taskwire-root DIR benchmark the Taskwire build in another checkout (experiments)
@@ -96,6 +99,7 @@ const { values: flags } = parseArgs({
     'startup-runs': { type: 'string', default: '3' },
     rounds: { type: 'string', default: '1' },
     'quiet-wait': { type: 'string', default: '0' },
+    drain: { type: 'string', default: '0' },
     seed: { type: 'string', default: '1' },
     'skip-build': { type: 'boolean', default: false },
     'taskwire-root': { type: 'string' },
@@ -129,6 +133,7 @@ const maxRate = positiveNumber('max-rate', flags['max-rate']);
 const startupRuns = Math.round(positiveNumber('startup-runs', flags['startup-runs']));
 const rounds = Math.round(positiveNumber('rounds', flags.rounds));
 const quietWaitMs = Number(flags['quiet-wait']) * 1000;
+const drainMs = Number(flags.drain) * 1000;
 const seed = Math.round(Number(flags.seed));
 const only = new Set(flags.only.split(',').map((name) => name.trim()));
 for (const name of only) {
@@ -297,6 +302,36 @@ interface ContenderResult {
   load: LoadResult;
   durability: DurabilityCheck;
   stopped: string;
+  /** --drain: how the workers worked off the backlog once the load stopped (Postgres). */
+  drain?: DrainResult;
+}
+
+interface DrainResult {
+  ms: number;
+  /** Processed rows when the load stopped, and when the drain ended. */
+  before: number;
+  after: number;
+  rows: number;
+}
+
+/**
+ * After the load, the server keeps running for up to `drainMs` while its workers process
+ * what was stored; ends early once every row is processed.
+ */
+async function watchDrain(url: string): Promise<DrainResult> {
+  const started = performance.now();
+  const first = await countProcessedPostgres(url);
+  let last = first;
+  while (performance.now() - started < drainMs && last.processed < last.rows) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    last = await countProcessedPostgres(url);
+  }
+  return {
+    ms: performance.now() - started,
+    before: first.processed,
+    after: last.processed,
+    rows: last.rows,
+  };
 }
 
 async function runContender(
@@ -309,6 +344,7 @@ async function runContender(
   let child: Child;
   let readStored: () => Promise<StoredMessages>;
   let release: () => Promise<void>;
+  let drainUrl: string | null = null;
 
   if (name === 'bare' || name === 'express') {
     const db = await createDatabase(name);
@@ -340,6 +376,7 @@ async function runContender(
     child = startTaskwire(name, port, { DATABASE_URL: db.url, DATA_DIR: dir, ...extra }, dir);
     await waitForOk(`${origin}/ready`, { timeoutMs: 60_000, child });
     readStored = () => readStoredPostgres(db.url);
+    if (name === 'postgres') drainUrl = db.url;
     release = async () => {
       await db.drop();
       await remove();
@@ -371,13 +408,14 @@ async function runContender(
     seed: seed * 1000 + round * 10 + index,
     serverPid: child.pid,
   });
+  const drain = drainMs > 0 && drainUrl ? await watchDrain(drainUrl) : undefined;
   // Stop first: what we count afterwards is what survived a graceful shutdown.
   const stopped = await child.stop();
   const stored = await readStored();
   await release();
   const durability = checkDurability(load, stored);
   const label = rounds > 1 ? `${labels[name]} #${round}` : labels[name];
-  return { name, round, label, load, durability, stopped };
+  return { name, round, label, load, durability, stopped, drain };
 }
 
 interface StartupResult {
@@ -647,6 +685,22 @@ function printTargets(summaries: Map<ContenderName, Summary>, startup: StartupRe
   if (lines.length > 0) console.log(`\n${lines.join('\n')}`);
 }
 
+/** --drain: the backlog the workers processed once the load stopped. */
+function printDrains(results: ContenderResult[]): void {
+  const lines = results.flatMap(({ label, drain }) => {
+    if (!drain) return [];
+    const seconds = drain.ms / 1000;
+    const done = drain.after - drain.before;
+    const left = drain.rows - drain.after;
+    return [
+      `${label}: after the load, ${fmt(done, 0)} more processed in ${fmt(seconds, 1)} s ` +
+        `(${fmt(done / seconds, 0)}/s); ${fmt(drain.after, 0)} of ${fmt(drain.rows, 0)} processed, ` +
+        (left === 0 ? 'backlog cleared' : `${fmt(left, 0)} left`),
+    ];
+  });
+  if (lines.length > 0) console.log(`\n${lines.join('\n')}`);
+}
+
 // ---- main --------------------------------------------------------------------------------
 
 function describeMachine(pgVersion: string): string {
@@ -742,6 +796,7 @@ async function main(): Promise<number> {
   const summaries = summarize(results);
   if (rounds > 1 && results.length > 0) printSummary(summaries);
   printTargets(summaries, startup);
+  printDrains(results);
   if (flags.json) {
     const slim = results.map(({ load, ...rest }) => ({
       ...rest,
