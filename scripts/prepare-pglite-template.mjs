@@ -7,13 +7,18 @@ import {
   ensureMigratedPgliteTemplate,
   ensurePgliteTemplate,
   pgliteTemplateDir,
+  pruneStalePgliteTemplates,
 } from '../dist/db/pglite-template.js';
 
 try {
   const started = Date.now();
-  await ensurePgliteTemplate(pgliteTemplateDir());
-  await ensureMigratedPgliteTemplate();
-  console.error(`taskwire: embedded database templates ready (${Date.now() - started} ms)`);
+  const pristine = await ensurePgliteTemplate(pgliteTemplateDir());
+  const migrated = await ensureMigratedPgliteTemplate();
+  const removed = pruneStalePgliteTemplates([pristine, migrated]);
+  console.error(
+    `taskwire: embedded database templates ready (${Date.now() - started} ms)` +
+      (removed.length > 0 ? `; removed ${removed.length} outdated` : ''),
+  );
 } catch (error) {
   console.error(`taskwire: could not prepare the embedded database template: ${error.message}`);
 }

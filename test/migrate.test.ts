@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Queryable } from '../src/db/executor.js';
 import { loadMigrations, migrate, pendingMigrations } from '../src/db/migrate.js';
+import {
+  ensureMigratedPgliteTemplate,
+  ensurePgliteTemplate,
+  pruneStalePgliteTemplates,
+} from '../src/db/pglite-template.js';
 import { openPostgres } from '../src/db/postgres.js';
 import {
   createPostgresDatabase,
@@ -205,5 +210,30 @@ describe('migrate on Postgres from several processes', { skip: postgres.skip }, 
     assert.equal(recorded[0]?.n, allNames().length);
     assert.deepEqual(await pendingMigrations(b), []);
     assert.deepEqual(await migrate(b), []);
+  });
+});
+
+describe('cached PGlite templates', () => {
+  test('npm install prunes templates of other PGlite versions or migration sets, keeping the current ones', async () => {
+    const pristine = await ensurePgliteTemplate();
+    const migrated = await ensureMigratedPgliteTemplate();
+    const cache = path.dirname(migrated);
+    const stale = path.join(cache, `pglite-0.0.0-migrated-test${process.pid}`);
+    const building = path.join(cache, `pglite-0.0.0-migrated-test${process.pid}.tmp-1`);
+    for (const dir of [stale, building]) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, 'PG_VERSION'), '17\n');
+    }
+    try {
+      const removed = pruneStalePgliteTemplates([pristine, migrated]);
+      assert.ok(removed.includes(path.basename(stale)));
+      assert.equal(existsSync(stale), false, 'an outdated template is removed');
+      assert.equal(existsSync(building), true, 'a template being built is left alone');
+      assert.equal(existsSync(path.join(pristine, 'PG_VERSION')), true);
+      assert.equal(existsSync(path.join(migrated, 'PG_VERSION')), true);
+    } finally {
+      rmSync(stale, { recursive: true, force: true });
+      rmSync(building, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,21 @@ export async function ensureMigratedPgliteTemplate(
       await db.close();
     }
   });
+}
+
+/**
+ * Removes the cached templates other than `keep` (each ~40 MB): those of an earlier PGlite
+ * version or migration set. For `npm install`, when no service should be copying one; a
+ * half-built template of a running build (`.tmp-<pid>`) is left alone. Returns the names.
+ */
+export function pruneStalePgliteTemplates(keep: readonly string[]): string[] {
+  if (!existsSync(cacheDir)) return [];
+  const kept = new Set(keep.map((dir) => path.basename(dir)));
+  const stale = readdirSync(cacheDir).filter(
+    (name) => name.startsWith('pglite-') && !name.includes('.tmp-') && !kept.has(name),
+  );
+  for (const name of stale) rmSync(path.join(cacheDir, name), { recursive: true, force: true });
+  return stale;
 }
 
 /**
