@@ -15,6 +15,7 @@ import { runAccountabilityLoop } from '../src/services/accountability.js';
 import { type CopyMedia, processInboundMessage } from '../src/services/process-inbound.js';
 import {
   TEMPLATE_VARIABLE_MAX_LENGTH,
+  formatDueTime,
   reminderTemplateVariables,
 } from '../src/services/reply-texts.js';
 import type { NoticeSettings } from '../src/services/task-notices.js';
@@ -722,5 +723,24 @@ describe('reminder template variables', () => {
     assert.equal(first.length, TEMPLATE_VARIABLE_MAX_LENGTH);
     assert.ok(first.endsWith('…'));
     assert.ok(!/\s…$/.test(first), 'no space before the ellipsis');
+  });
+});
+
+describe('due times in messages', () => {
+  test('a time that happens twice when clocks go back says which one, by its UTC offset', () => {
+    assert.equal(
+      formatDueTime(new Date('2026-11-01T05:30:00Z'), 'America/New_York'),
+      '1 Nov 2026, 01:30 (America/New_York, GMT-4)',
+    );
+    assert.equal(
+      formatDueTime(new Date('2026-11-01T06:30:00Z'), 'America/New_York'),
+      '1 Nov 2026, 01:30 (America/New_York, GMT-5)',
+    );
+    // Any other time, and any time in UTC, is said as usual.
+    assert.equal(
+      formatDueTime(new Date('2026-11-01T08:30:00Z'), 'America/New_York'),
+      '1 Nov 2026, 03:30 (America/New_York)',
+    );
+    assert.equal(formatDueTime(new Date('2026-11-01T05:30:00Z'), null), '1 Nov 2026, 05:30 (UTC)');
   });
 });

@@ -5,16 +5,29 @@ import type { TaskRow } from '../domain/task.js';
  * what to do next.
  */
 
-/** `25 Nov 2026, 18:30 (Europe/Paris)` in the user's time zone, or UTC. */
+/**
+ * `25 Nov 2026, 18:30 (Europe/Paris)` in the user's time zone, or UTC. A wall-clock time
+ * that happens twice (the hour repeated when clocks go back) also says its UTC offset:
+ * `1 Nov 2026, 01:30 (America/New_York, GMT-4)`.
+ */
 export function formatDueTime(due: Date, timeZone: string | null): string {
   const zone = timeZone ?? 'UTC';
   try {
-    const text = new Intl.DateTimeFormat('en-GB', {
+    const format = new Intl.DateTimeFormat('en-GB', {
       dateStyle: 'medium',
       timeStyle: 'short',
       timeZone: zone,
-    }).format(due);
-    return `${text} (${zone})`;
+    });
+    const text = format.format(due);
+    // Clocks go back by an hour, or by half an hour in a few zones (Lord Howe Island).
+    const ambiguous = [-60, -30, 30, 60].some(
+      (minutes) => format.format(new Date(due.getTime() + minutes * 60_000)) === text,
+    );
+    if (!ambiguous) return `${text} (${zone})`;
+    const offset = new Intl.DateTimeFormat('en-GB', { timeZone: zone, timeZoneName: 'shortOffset' })
+      .formatToParts(due)
+      .find((part) => part.type === 'timeZoneName')?.value;
+    return `${text} (${zone}${offset ? `, ${offset}` : ''})`;
   } catch {
     return `${due.toISOString().slice(0, 16).replace('T', ' ')} (UTC)`;
   }
