@@ -184,6 +184,20 @@ describe('development without TWILIO_ACCOUNT_SID: outbox and simulator', () => {
     assert.equal(feed.body.items[0]?.post_content, 'Done!');
     const [reply] = await outboxFor(phone);
     assert.equal(reply?.outbox, true);
+
+    // The same photo again, for the next task: refused as proof, and the CLI says why.
+    await api('POST', '/tasks', {
+      user_id: user.body.id,
+      description: 'Stretch',
+      due_time: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    const again = await runCliToExit(['simulate', '--from', phone, '--image', photo, 'Again'], env);
+    assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
+    assert.match(again.stdout, /· No task completed; Ada has 15 points/);
+    assert.match(
+      again.stdout,
+      /· Not counted as proof: Same photo as the proof of task #\d+ "Go for a run"/,
+    );
   });
 
   test('taskwire simulate explains what is wrong: no service running, a webhook signed with another token', async () => {

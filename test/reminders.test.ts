@@ -159,7 +159,7 @@ for (const engine of engines) {
       assert.equal(sent[0]?.from_number, `whatsapp:${GROUP_NUMBER}`);
       assert.match(
         sent[0]?.body ?? '',
-        /"Water the plants" is due in 1 hour \(2 Mar 2026, 10:01 \(UTC\)\)/,
+        /"Water the plants" is due in 1 hour, at 2 Mar 2026, 10:01 \(UTC\)\./,
       );
 
       await s.runAt(at(46));
@@ -674,7 +674,7 @@ for (const engine of engines) {
       let result = await outcome();
       assert.equal(result.task?.status, 'active', 'not expired while the early photo waits');
       assert.equal(result.posts, 0, 'the late photo completes nothing');
-      assert.match(result.reply ?? '', /came after "Stretch" was due .* does not count for it/);
+      assert.match(result.reply ?? '', /came after "Stretch" was due at .* does not count for it/);
       assert.ok(late);
 
       await t.db.query('UPDATE messages SET run_at = now() WHERE id = $1', [early]);

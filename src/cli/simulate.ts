@@ -52,6 +52,8 @@ interface MessageView {
   attempts: number;
   error: string | null;
   storage_urls: string[];
+  /** Why the photo did not count as proof (a repeat, not a photo). */
+  proof_rejection: { message: string } | null;
 }
 
 interface OutboundView {
@@ -307,6 +309,9 @@ async function run(
     } else if (user) {
       print(`· No task completed; ${user.username} has ${plural(user.points, 'point')}.`);
     }
+  }
+  if (message.proof_rejection) {
+    print(`· Not counted as proof: ${message.proof_rejection.message}`);
   }
 
   if (!reply) {

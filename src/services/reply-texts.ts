@@ -101,10 +101,10 @@ export const noticeTexts = {
   ) => {
     const what = `"${task.description}"`;
     if (tone === 'urgent') {
-      return `🚨 Last call: ${what} is due in ${remaining} (${due}). Send your photo now to earn ${plural(task.points, 'point')}!`;
+      return `🚨 Last call: ${what} is due in ${remaining}, at ${due}. Send your photo now to earn ${plural(task.points, 'point')}!`;
     }
     if (tone === 'firm') {
-      return `⏰ ${what} is due in ${remaining} (${due}). Don't forget to send a photo when it's done.`;
+      return `⏰ ${what} is due in ${remaining}, at ${due}. Don't forget to send a photo when it's done.`;
     }
     return `👋 Reminder: ${what} is due ${due}, in ${remaining}. Send a photo when it's done.`;
   },
@@ -112,7 +112,7 @@ export const noticeTexts = {
     `⌛ "${task.description}" expired: it was due ${due}. No points this time. Reply "tasks" to see what's next.`,
   /** A photo sent after the due time of a task that an earlier message may still complete. */
   photoAfterDue: (task: Pick<TaskRow, 'description'>, due: string) =>
-    `Thanks for the photo, but it came after "${task.description}" was due (${due}), so it does not count for it. ` +
+    `Thanks for the photo, but it came after "${task.description}" was due at ${due}, so it does not count for it. ` +
     'Reply "tasks" to see your tasks.',
   photoForExpiredTask: (task: Pick<TaskRow, 'description'>, due: string) =>
     `Thanks for the photo, but "${task.description}" expired: it was due ${due}, so it does not count for points. ` +
