@@ -4,6 +4,7 @@ import { type ClaimedMessage, claimDueMessages, requeueMessage } from '../src/db
 import { findMessageById } from '../src/db/messages.js';
 import { PermanentJobError } from '../src/domain/processing-errors.js';
 import { type CopyMedia, processInboundMessage } from '../src/services/process-inbound.js';
+import { watchEventLoopLoad } from '../src/start/event-loop-load.js';
 import { createInboundStore } from '../src/start/inbound-store.js';
 import { parseInboundParams } from '../src/twilio/inbound-params.js';
 import { type ClaimedJob, type JobQueue, createQueueWorker } from '../src/jobs/queue-worker.js';
@@ -318,6 +319,29 @@ describe('claiming', () => {
     } finally {
       await bounded.stop(100);
       await t.destroy();
+    }
+  });
+});
+
+describe('event-loop load', () => {
+  test('saturated while the loop runs code back to back, not while it waits on I/O', async () => {
+    const load = watchEventLoopLoad({ intervalMs: 50, threshold: 0.7 });
+    try {
+      // Waiting (as on a slow database) leaves the loop idle.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(load.saturated(), false, `idle: utilization ${load.utilization()}`);
+      // Work in 10 ms slices, as a flood of webhooks keeps it busy.
+      const until = performance.now() + 300;
+      while (performance.now() < until) {
+        const slice = performance.now() + 10;
+        while (performance.now() < slice) {
+          // busy
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal(load.saturated(), true, `busy: utilization ${load.utilization()}`);
+    } finally {
+      load.stop();
     }
   });
 });

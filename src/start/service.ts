@@ -6,6 +6,7 @@ import type { Config } from '../config/config.js';
 import type { Database } from '../db/executor.js';
 import { migrate, pendingMigrations } from '../db/migrate.js';
 import { applyStatusCallback } from '../db/outbound.js';
+import { watchEventLoopLoad } from './event-loop-load.js';
 import { createInboundStore } from './inbound-store.js';
 import { openDatabase } from './database.js';
 import {
@@ -144,12 +145,15 @@ export async function startService(config: Config, log: Logger): Promise<Running
     await app.ready();
 
     if (workers) {
-      // The webhook is the hot path: while webhooks are being stored, claims wait (briefly,
-      // at most WORKER_POLL_MS after the previous claim, see yieldTo), so a burst is acked
-      // at full speed and processed right after it. On PGlite every query runs one at a
-      // time on this thread; on Postgres processing competes for the same cores.
+      // The webhook is the hot path. When this process is short of CPU (its event loop
+      // saturated) while webhooks are being stored, claims wait, each at most
+      // WORKER_POLL_MS after the previous one (see yieldTo): a burst is acked at full speed
+      // and processed as it eases. A process that is merely waiting on a slow database is
+      // not saturated, and its workers do not wait.
+      const load = watchEventLoopLoad();
+      releases.push(async () => load.stop());
       for (const worker of [workers.inbound, workers.outbound]) {
-        worker.yieldTo(() => inboundStore.busy());
+        worker.yieldTo(() => load.saturated() && inboundStore.busy());
       }
       await workers.start();
       // Registered after the app: at shutdown the HTTP server stops first, then workers.
