@@ -511,6 +511,39 @@ for (const engine of engines) {
 }
 
 describe('two schedulers on one Postgres', { skip: postgres.skip }, () => {
+  test('a scheduler starting does not wait for stages another transaction holds', async () => {
+    const t = await postgres.create();
+    const second = await openPostgres({ connectionString: t.url ?? '', poolSize: 2 });
+    try {
+      const user = await createUser(t.db, { username: 'Lock', phone_number: newPhone() });
+      const task = await createTask(
+        t.db,
+        { user_id: user.id, description: 'Held', due_time: at(120), points: 1 },
+        { offsets: [60, 15], now: T0 },
+      );
+      assert.ok(task);
+      // Another instance is working on one of the task's stages, its row locked...
+      const outcome = await t.db.transaction(async (tx) => {
+        await tx.query('SELECT id FROM task_reminders WHERE task_id = $1 FOR UPDATE', [task.id]);
+        // ...while this one starts: its backfill must not queue behind that lock.
+        const start = createReminderScheduler(second, baseSettings, {
+          pollMs: 60_000,
+          log: quietLog,
+          clock: () => T0,
+        });
+        const started = start.start().then(() => 'started');
+        const waited = new Promise((resolve) => setTimeout(() => resolve('blocked'), 3_000));
+        const result = await Promise.race([started, waited]);
+        await start.stop();
+        return result;
+      });
+      assert.equal(outcome, 'started');
+    } finally {
+      await second.close();
+      await t.destroy();
+    }
+  });
+
   test('each stage and each expiry happens once, whichever instance gets it', async () => {
     const t = await postgres.create();
     const second = await openPostgres({ connectionString: t.url ?? '', poolSize: 4 });

@@ -4,6 +4,9 @@
  * Each expects the changed task rows in a CTE named `task`.
  */
 
+/** Why a stage was cancelled when REMINDER_OFFSETS stopped including it (it may return). */
+const UNCONFIGURED = `'REMINDER_OFFSETS no longer includes this stage.'`;
+
 /**
  * SQL that (re)schedules the reminder stages of the tasks in the CTE named `task`, for the
  * offsets in parameter `$offsets` (int[]) as of parameter `$now`. A stage already sent is
@@ -12,25 +15,39 @@
  * due). Stages no longer configured are cancelled. Used inside the statement that creates
  * or edits the task, so a task never exists without its stages.
  */
-/** Why a stage was cancelled when REMINDER_OFFSETS stopped including it (it may return). */
-const UNCONFIGURED = `'REMINDER_OFFSETS no longer includes this stage.'`;
-
 export function scheduleStagesSql(
   offsets: string,
   now: string,
   existing: 'reschedule' | 'keep' = 'reschedule',
 ): string {
   const sendAt = `task.due_time - make_interval(mins => o.m)`;
-  // 'keep' (a scheduler starting) touches only stages it cancelled itself when an earlier
-  // REMINDER_OFFSETS lacked them: configured again, they are scheduled again.
-  const onConflict = `DO UPDATE
+  // 'keep' (a scheduler starting) inserts missing stages only, and locks no other row:
+  // ON CONFLICT DO UPDATE would lock every existing stage, even where its WHERE is false.
+  const onConflict =
+    existing === 'keep'
+      ? 'DO NOTHING'
+      : `DO UPDATE
       SET send_at = EXCLUDED.send_at, status = EXCLUDED.status, reason = EXCLUDED.reason,
           decided_at = EXCLUDED.decided_at, channel = NULL, outbound_message_id = NULL
-      WHERE ${
-        existing === 'keep'
-          ? `task_reminders.status = 'cancelled' AND task_reminders.reason = ${UNCONFIGURED}`
-          : `task_reminders.status <> 'sent'`
-      }`;
+      WHERE task_reminders.status <> 'sent'`;
+  // Stages cancelled because an earlier REMINDER_OFFSETS lacked them, configured again.
+  const restored =
+    existing === 'keep'
+      ? `,
+  restored AS (
+    UPDATE task_reminders r
+    SET send_at = task.due_time - make_interval(mins => r.offset_minutes),
+        status = CASE WHEN task.due_time - make_interval(mins => r.offset_minutes) > ${now}
+                      THEN 'pending' ELSE 'skipped' END,
+        reason = CASE WHEN task.due_time - make_interval(mins => r.offset_minutes) > ${now}
+                      THEN NULL ELSE 'Configured again in REMINDER_OFFSETS after its time.' END,
+        decided_at = CASE WHEN task.due_time - make_interval(mins => r.offset_minutes) > ${now}
+                          THEN NULL ELSE ${now} END
+    FROM task
+    WHERE r.task_id = task.id AND r.kind = 'reminder' AND r.status = 'cancelled'
+      AND r.reason = ${UNCONFIGURED} AND r.offset_minutes = ANY (${offsets}::int[])
+  )`
+      : '';
   return `
   scheduled AS (
     INSERT INTO task_reminders (task_id, kind, offset_minutes, send_at, status, reason, decided_at)
@@ -49,7 +66,7 @@ export function scheduleStagesSql(
     FROM task
     WHERE r.task_id = task.id AND r.kind = 'reminder' AND r.status = 'pending'
       AND r.offset_minutes <> ALL (${offsets}::int[])
-  )`;
+  )${restored}`;
 }
 
 /** SQL cancelling the pending stages of the tasks in CTE `task` once they stop being active. */
