@@ -757,6 +757,16 @@ describe('reminder template variables', () => {
     assert.ok(first.endsWith('…'));
     assert.ok(!/\s…$/.test(first), 'no space before the ellipsis');
   });
+
+  test('the cut never splits an emoji', () => {
+    const variables = reminderTemplateVariables(
+      { description: `${'a'.repeat(198)}😀😀😀` },
+      'soon',
+    );
+    const first = variables['1'] ?? '';
+    assert.equal(first, `${'a'.repeat(198)}😀…`);
+    assert.equal(Array.from(first).length, TEMPLATE_VARIABLE_MAX_LENGTH);
+  });
 });
 
 describe('due times in messages', () => {

@@ -129,9 +129,14 @@ export const TEMPLATE_VARIABLE_MAX_LENGTH = 200;
  */
 function templateValue(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length <= TEMPLATE_VARIABLE_MAX_LENGTH
+  // Counted in code points, so an emoji is never cut in half.
+  const characters = Array.from(flat);
+  return characters.length <= TEMPLATE_VARIABLE_MAX_LENGTH
     ? flat
-    : `${flat.slice(0, TEMPLATE_VARIABLE_MAX_LENGTH - 1).trimEnd()}…`;
+    : `${characters
+        .slice(0, TEMPLATE_VARIABLE_MAX_LENGTH - 1)
+        .join('')
+        .trimEnd()}…`;
 }
 
 /** The variables of the reminder template (REMINDER_CONTENT_SID): `1` the task, `2` its due time. */
