@@ -474,6 +474,45 @@ for (const engine of engines) {
         }
       });
 
+      test('a reminder still queued when the due time is edited is withdrawn and scheduled for the new time', async () => {
+        const later = await userWithTask({ dueAt: at(61), lastWroteAt: at(-60) });
+        const sooner = await userWithTask({ dueAt: at(61), lastWroteAt: at(-60) });
+        const s = scheduler();
+        await s.runAt(at(1)); // both 60-minute reminders recorded, not sent yet
+        const schedule = { offsets: [60, 15], now: at(1.5) };
+        await updateActiveTask(t.db, later.taskId, { due_time: at(121) }, schedule);
+        await updateActiveTask(t.db, sooner.taskId, { due_time: at(30) }, schedule);
+        await sendPending(at(2));
+        assert.equal(requestsTo(`whatsapp:${later.phone}`).length, 0, 'not with the old time');
+        assert.equal(requestsTo(`whatsapp:${sooner.phone}`).length, 0);
+        const [withdrawn] = await outboundOfTask(t.db, later.taskId);
+        assert.ok(withdrawn);
+        const [row] = await t.db.query<{ status: string; error_message: string }>(
+          'SELECT status, error_message FROM outbound_messages WHERE id = $1',
+          [withdrawn.id],
+        );
+        assert.equal(row?.status, 'canceled');
+        assert.match(
+          row?.error_message ?? '',
+          /due time was changed after the reminder was written/,
+        );
+
+        const stage60 = async (taskId: number) =>
+          (await stagesOf(t.db, taskId)).find((r) => r.offset_minutes === 60);
+        assert.equal((await stage60(later.taskId))?.status, 'pending');
+        assert.equal((await stage60(later.taskId))?.send_at.toISOString(), at(61).toISOString());
+        assert.equal((await stage60(sooner.taskId))?.status, 'skipped');
+        assert.match((await stage60(sooner.taskId))?.reason ?? '', /moved to less than 60 minutes/);
+
+        // At the new time, the reminder goes out once, with the new due time.
+        await s.runAt(at(61));
+        await sendPending(at(61.5));
+        const sent = requestsTo(`whatsapp:${later.phone}`);
+        assert.equal(sent.length, 1);
+        assert.match(sent[0]?.params.Body ?? '', /due in 1 hour, at 2 Mar 2026, 11:01/);
+        assert.equal((await stage60(later.taskId))?.status, 'sent');
+      });
+
       test('a reminder that waited past the due time is withdrawn; one still in time is sent', async () => {
         const late = await userWithTask({ dueAt: at(61), lastWroteAt: at(-60) });
         await scheduler().runAt(at(46)); // the 15-minute stage (the 60-minute one is skipped)

@@ -261,11 +261,14 @@ export async function lastWhatsAppNumberWrittenTo(
 }
 
 /**
- * Withdraws a claimed reminder whose moment has passed before it went out: its task was
- * completed, cancelled or expired, or its due time passed, while the message waited in the
- * outbound queue (a backlog, or retries after a Twilio 429/5xx). The outbound message
- * becomes `canceled` and its stage `cancelled`, both with the reason, in one statement.
- * Resolves to the reason, or null when the reminder is still worth sending.
+ * Withdraws a claimed reminder that is no longer right to send: its task was completed,
+ * cancelled or expired, or its due time passed, while the message waited in the outbound
+ * queue (a backlog, or retries after a Twilio 429/5xx); or the due time was edited after
+ * the reminder was written, so it names the old time. The outbound message becomes
+ * `canceled` with the reason; its stage `cancelled`, or, for an edited due time, scheduled
+ * again for the new one (pending, or skipped when its time has passed). One statement; the
+ * task row is share-locked so an edit in flight is seen once it commits.
+ * Resolves to the reason, or null when the reminder is still right to send.
  */
 export async function withdrawStaleReminder(
   db: Queryable,
@@ -274,15 +277,23 @@ export async function withdrawStaleReminder(
 ): Promise<string | null> {
   const rows = await db.query<{ reason: string }>(
     `WITH stale AS (
-       SELECT o.id,
-              CASE t.status
-                WHEN 'completed' THEN 'Not sent: the task was completed before the reminder went out.'
-                WHEN 'cancelled' THEN 'Not sent: the task was cancelled before the reminder went out.'
-                ELSE 'Not sent: the due time passed before the reminder went out.'
+       SELECT o.id, r.id AS stage_id,
+              t.due_time - make_interval(mins => r.offset_minutes) AS new_send_at,
+              (t.status = 'active' AND t.due_time > $3::timestamptz) AS moved,
+              CASE
+                WHEN t.status = 'completed' THEN 'Not sent: the task was completed before the reminder went out.'
+                WHEN t.status = 'cancelled' THEN 'Not sent: the task was cancelled before the reminder went out.'
+                WHEN t.status <> 'active' OR t.due_time <= $3::timestamptz
+                  THEN 'Not sent: the due time passed before the reminder went out.'
+                ELSE 'Not sent: the due time was changed after the reminder was written; rescheduled.'
               END AS reason
-       FROM outbound_messages o JOIN tasks t ON t.id = o.task_id
+       FROM outbound_messages o
+       JOIN tasks t ON t.id = o.task_id
+       LEFT JOIN task_reminders r ON r.outbound_message_id = o.id
        WHERE o.id = $1 AND o.claims = $2 AND o.status = 'submitting' AND o.kind = 'reminder'
-         AND (t.status <> 'active' OR t.due_time <= $3::timestamptz)
+         AND (t.status <> 'active' OR t.due_time <= $3::timestamptz
+              OR r.send_at <> t.due_time - make_interval(mins => r.offset_minutes))
+       FOR SHARE OF t
      ),
      withdrawn AS (
        UPDATE outbound_messages o
@@ -293,8 +304,19 @@ export async function withdrawStaleReminder(
      ),
      stage AS (
        UPDATE task_reminders r
-       SET status = 'cancelled', reason = withdrawn.reason, decided_at = $3::timestamptz
-       FROM withdrawn WHERE r.outbound_message_id = withdrawn.id
+       SET status = CASE WHEN NOT stale.moved THEN 'cancelled'
+                         WHEN stale.new_send_at > $3::timestamptz THEN 'pending'
+                         ELSE 'skipped' END,
+           reason = CASE WHEN NOT stale.moved THEN stale.reason
+                         WHEN stale.new_send_at > $3::timestamptz THEN NULL
+                         ELSE 'The due time was moved to less than ' || r.offset_minutes ||
+                              ' minutes away before this reminder went out.' END,
+           send_at = CASE WHEN stale.moved THEN stale.new_send_at ELSE r.send_at END,
+           channel = CASE WHEN stale.moved THEN NULL ELSE r.channel END,
+           outbound_message_id = CASE WHEN stale.moved THEN NULL ELSE r.outbound_message_id END,
+           decided_at = CASE WHEN stale.moved AND stale.new_send_at > $3::timestamptz THEN NULL
+                             ELSE $3::timestamptz END
+       FROM stale WHERE r.id = stale.stage_id
        RETURNING r.id
      )
      SELECT reason FROM withdrawn`,
