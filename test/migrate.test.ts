@@ -219,8 +219,13 @@ describe('cached PGlite templates', () => {
     const migrated = await ensureMigratedPgliteTemplate();
     const cache = path.dirname(migrated);
     const stale = path.join(cache, `pglite-0.0.0-migrated-test${process.pid}`);
-    const building = path.join(cache, `pglite-0.0.0-migrated-test${process.pid}.tmp-1`);
-    for (const dir of [stale, building]) {
+    const building = path.join(
+      cache,
+      `pglite-0.0.0-migrated-test${process.pid}.tmp-${process.pid}`,
+    );
+    // A process id that is not running (above Linux's default pid_max).
+    const abandoned = path.join(cache, `pglite-0.0.0-migrated-test${process.pid}.tmp-4999999`);
+    for (const dir of [stale, building, abandoned]) {
       mkdirSync(dir, { recursive: true });
       writeFileSync(path.join(dir, 'PG_VERSION'), '17\n');
     }
@@ -229,11 +234,13 @@ describe('cached PGlite templates', () => {
       assert.ok(removed.includes(path.basename(stale)));
       assert.equal(existsSync(stale), false, 'an outdated template is removed');
       assert.equal(existsSync(building), true, 'a template being built is left alone');
+      assert.equal(existsSync(abandoned), false, 'one its dead builder left behind is removed');
       assert.equal(existsSync(path.join(pristine, 'PG_VERSION')), true);
       assert.equal(existsSync(path.join(migrated, 'PG_VERSION')), true);
     } finally {
       rmSync(stale, { recursive: true, force: true });
       rmSync(building, { recursive: true, force: true });
+      rmSync(abandoned, { recursive: true, force: true });
     }
   });
 });

@@ -74,17 +74,31 @@ export async function ensureMigratedPgliteTemplate(
   });
 }
 
+/** Whether process `pid` is still running on this machine. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Removes the cached templates other than `keep` (each ~40 MB): those of an earlier PGlite
- * version or migration set. For `npm install`, when no service should be copying one; a
- * half-built template of a running build (`.tmp-<pid>`) is left alone. Returns the names.
+ * version or migration set, and half-built ones (`.tmp-<pid>`) left by a process that died.
+ * For `npm install`, when no service should be copying one; a build still running is left
+ * alone. Returns the names removed.
  */
 export function pruneStalePgliteTemplates(keep: readonly string[]): string[] {
   if (!existsSync(cacheDir)) return [];
   const kept = new Set(keep.map((dir) => path.basename(dir)));
-  const stale = readdirSync(cacheDir).filter(
-    (name) => name.startsWith('pglite-') && !name.includes('.tmp-') && !kept.has(name),
-  );
+  const stale = readdirSync(cacheDir).filter((name) => {
+    if (!name.startsWith('pglite-') || kept.has(name)) return false;
+    const building = /\.tmp-(\d+)$/.exec(name);
+    return !building || !processAlive(Number(building[1]));
+  });
   for (const name of stale) rmSync(path.join(cacheDir, name), { recursive: true, force: true });
   return stale;
 }
