@@ -140,6 +140,33 @@ for (const engine of engines) {
         assert.doesNotMatch(reply, /Welcome/);
       });
 
+      test('a known user writing from a WhatsApp username is matched by WaId, and the username remembered', async () => {
+        const phone = newPhone();
+        const username = `US.${Date.now()}${phoneSeq}`;
+        const before = (await allUsers()).length;
+        const user = await api('POST', '/users', { username: 'Lee', phone_number: phone });
+        const task = await api('POST', '/tasks', {
+          user_id: user.body.id,
+          description: 'Read a chapter',
+          due_time: dueIn(3_600_000),
+        });
+        // Twilio's WaId still carries the phone number the username belongs to.
+        await processed(await deliver(photoFrom(username, { WaId: phone.slice(1) })));
+        assert.equal((await allUsers()).length, before + 1, 'nobody registered for the username');
+        assert.equal((await api('GET', `/tasks/${task.body.id}`)).body.status, 'completed');
+        assert.equal((await api('GET', `/users/${user.body.id}`)).body.whatsapp_id, username);
+
+        // From now on the username alone (no WaId) finds them.
+        await api('POST', '/tasks', {
+          user_id: user.body.id,
+          description: 'Read another chapter',
+          due_time: dueIn(3_600_000),
+        });
+        await processed(await deliver(withoutWaId(photoFrom(username))));
+        assert.equal((await api('GET', `/users/${user.body.id}`)).body.points, 20);
+        assert.equal((await allUsers()).length, before + 1);
+      });
+
       test('a user the admin created with a whatsapp_id is matched by it', async () => {
         const whatsappId = 'GB.80031337000000000042';
         const phone = newPhone();

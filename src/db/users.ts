@@ -100,6 +100,28 @@ export async function findUserBySender(db: Queryable, sender: string): Promise<U
   return rows[0] ?? null;
 }
 
+/**
+ * Remembers `whatsappId` (a WhatsApp username sender such as `US.1349…`) as the WhatsApp id
+ * of a user found by their WaId's phone number, when they have none yet and nobody else
+ * holds it; resolves to the user as it is now. Their later messages, and queries that look
+ * for a user's messages by sender, then find them by that id directly.
+ */
+export async function rememberWhatsAppId(
+  tx: Queryable,
+  user: UserRow,
+  whatsappId: string,
+): Promise<UserRow> {
+  if (user.whatsapp_id !== null) return user;
+  const rows = await tx.query<UserRow>(
+    `UPDATE users SET whatsapp_id = $2
+     WHERE id = $1 AND whatsapp_id IS NULL
+       AND NOT EXISTS (SELECT 1 FROM users WHERE whatsapp_id = $2)
+     RETURNING ${userColumns}`,
+    [user.id, whatsappId],
+  );
+  return rows[0] ?? user;
+}
+
 const changeableColumns = ['username', 'phone_number', 'whatsapp_id', 'timezone'] as const;
 
 /**

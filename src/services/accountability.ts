@@ -10,7 +10,13 @@ import {
   latestPastTask,
   listTasks,
 } from '../db/tasks.js';
-import { addPoints, findUserBySender, recordInbound, registerSender } from '../db/users.js';
+import {
+  addPoints,
+  findUserBySender,
+  recordInbound,
+  registerSender,
+  rememberWhatsAppId,
+} from '../db/users.js';
 import type { StoredMedia } from '../domain/message.js';
 import type { UserRow } from '../domain/user.js';
 import {
@@ -48,6 +54,11 @@ async function identifySender(
   const waId = typeof message.raw.WaId === 'string' ? message.raw.WaId : null;
   if (waId && /^\d{7,15}$/.test(waId)) {
     const byWaId = await findUserBySender(tx, `+${waId}`);
+    // Writing from a WhatsApp username: remember it, so this sender is known by it from
+    // now on (and the user's pending messages are found by sender, see expiry).
+    if (byWaId && !E164.test(message.sender)) {
+      return { user: await rememberWhatsAppId(tx, byWaId, message.sender), created: false };
+    }
     if (byWaId) return { user: byWaId, created: false };
   }
   if (!options.autoRegister) return { user: null, created: false };
