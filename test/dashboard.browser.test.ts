@@ -114,8 +114,12 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
   const shot = (name: string, target: Page = page) =>
     target.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 
-  const api = async (method: string, url: string) => {
-    const response = await fetch(`${baseUrl}${url}`, { method, headers: t.auth });
+  const api = async (method: string, url: string, body?: unknown) => {
+    const response = await fetch(`${baseUrl}${url}`, {
+      method,
+      headers: body === undefined ? t.auth : { ...t.auth, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return (await response.json()) as Record<string, unknown>;
   };
 
@@ -334,6 +338,39 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
     assert.match(await replyBox.innerText(), /Go for a run/);
     assert.equal((await replyBox.locator('.badge').textContent())?.trim(), 'delivered');
     await shot('06-messages');
+  });
+
+  test('a photo already used as proof completes nothing, and its message says why', async () => {
+    const users = (await api('GET', '/users')).items as { id: number; username: string }[];
+    const ada = users.find((user) => user.username === 'Ada');
+    assert.ok(ada);
+    const task = await api('POST', '/tasks', {
+      user_id: ada.id,
+      description: 'Water the plants',
+      due_time: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    // The very photo that proved "Go for a run".
+    const again = twilio.addMedia({ bytes: makePng(160, 120), contentType: 'image/png' });
+    await deliver(
+      whatsAppParams({
+        from: PHONE,
+        to: GROUP_NUMBER,
+        body: 'Same photo, new task',
+        messageSid: again.messageSid,
+        media: [{ url: again.url, contentType: 'image/png' }],
+      }),
+    );
+
+    await openTab('Messages');
+    const card = page.locator('article.message', { hasText: 'Same photo, new task' });
+    const rejection = card.locator('.proof-rejection');
+    await refreshUntil(page, async () => (await rejection.count()) > 0);
+    assert.match(
+      await rejection.innerText(),
+      /^Rejected as proof: Same photo as the proof of task #\d+ "Go for a run" by Ada/,
+    );
+    assert.equal((await api('GET', `/tasks/${task.id as number}`)).status, 'active');
+    await shot('06b-messages-proof-rejected');
   });
 
   test('a message that failed is shown as failed and retried from the UI', async () => {
