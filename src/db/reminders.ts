@@ -2,7 +2,7 @@ import type { ReminderChannel, ReminderRow, ReminderStatus } from '../domain/rem
 import type { TaskRow } from '../domain/task.js';
 import type { UserRow } from '../domain/user.js';
 import type { Queryable } from './executor.js';
-import { cancelStagesSql, scheduleStagesSql } from './reminder-stages-sql.js';
+import { scheduleStagesSql } from './reminder-stages-sql.js';
 import { taskColumns } from './tasks.js';
 
 const reminderColumns = `id, task_id, kind, offset_minutes, send_at, status, channel, reason,
@@ -101,21 +101,6 @@ export async function lockNextOverdueTask(
     [dueBy],
   );
   return rows[0] ? splitTaskUser(rows[0]) : null;
-}
-
-/** Active → expired at `at`, cancelling its pending stages. Null if it was not active. */
-export async function expireTask(tx: Queryable, taskId: number, at: Date): Promise<TaskRow | null> {
-  const rows = await tx.query<TaskRow>(
-    `WITH task AS (
-       UPDATE tasks SET status = 'expired', expired_at = $2::timestamptz
-       WHERE id = $1 AND status = 'active'
-       RETURNING ${taskColumns}
-     ),
-     ${cancelStagesSql(`'The task expired first.'`, '$2::timestamptz')}
-     SELECT * FROM task`,
-    [taskId, at],
-  );
-  return rows[0] ?? null;
 }
 
 /** A reminder stage that is due, locked with its task, and what it needs to be sent. */

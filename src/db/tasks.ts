@@ -162,28 +162,46 @@ export async function findActiveTaskForUser(
   return rows[0] ?? null;
 }
 
+/** How an active task closes: the column stamped, and why its pending stages are cancelled. */
+const closings = {
+  completed: { stamp: 'completed_at', reason: `'The task was completed.'` },
+  expired: { stamp: 'expired_at', reason: `'The task expired first.'` },
+} as const;
+
 /**
- * Marks an active task completed at `at`, cancelling its pending reminders. Resolves to
- * the completed task, or null when it is not active (already completed, expired,
- * cancelled) or does not exist.
+ * Active → `status` at `at`, cancelling its pending reminder stages in the same statement.
+ * Null when the task is not active (already completed, expired, cancelled) or does not exist.
  */
-export async function completeTask(
+async function closeActiveTask(
   db: Queryable,
   taskId: number,
-  at: Date = new Date(),
+  status: keyof typeof closings,
+  at: Date,
 ): Promise<TaskRow | null> {
+  const { stamp, reason } = closings[status];
   const rows = await db.query<TaskRow>(
     `WITH task AS (
-       UPDATE tasks SET status = 'completed', completed_at = $2::timestamptz
+       UPDATE tasks SET status = '${status}', ${stamp} = $2::timestamptz
        WHERE id = $1 AND status = 'active'
        RETURNING ${taskColumns}
      ),
-     ${cancelStagesSql(`'The task was completed.'`, '$2::timestamptz')}
+     ${cancelStagesSql(reason, '$2::timestamptz')}
      SELECT * FROM task`,
     [taskId, at],
   );
   return rows[0] ?? null;
 }
+
+/** Marks an active task completed at `at` (see closeActiveTask). */
+export const completeTask = (
+  db: Queryable,
+  taskId: number,
+  at: Date = new Date(),
+): Promise<TaskRow | null> => closeActiveTask(db, taskId, 'completed', at);
+
+/** Marks an active task expired at `at`: its due time passed without a proof. */
+export const expireTask = (db: Queryable, taskId: number, at: Date): Promise<TaskRow | null> =>
+  closeActiveTask(db, taskId, 'expired', at);
 
 /**
  * Expires the user's active tasks that were already due when `proof` was sent (a photo
@@ -212,7 +230,7 @@ export async function expireOverdueTasksOfUser(
          )
        RETURNING ${taskColumns}
      ),
-     ${cancelStagesSql(`'The task expired first.'`, '$3::timestamptz')}
+     ${cancelStagesSql(closings.expired.reason, '$3::timestamptz')}
      SELECT * FROM task ORDER BY due_time DESC, id DESC`,
     [userId, proof.sentAt, now, proof.messageId],
   );

@@ -4,13 +4,13 @@ import {
   type StageDecision,
   type TaskWithUser,
   decideStage,
-  expireTask,
   laterDueStage,
   lastWhatsAppNumberWrittenTo,
   lockNextDueStage,
   lockNextOverdueTask,
   recordExpiryNotice,
 } from '../db/reminders.js';
+import { expireTask } from '../db/tasks.js';
 import {
   EXPIRY_GRACE_MS,
   type ReminderChannel,
