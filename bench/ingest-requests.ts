@@ -4,6 +4,7 @@
 // with a forged signature.
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks.js';
 import { TEST_ACCOUNT_SID, whatsAppParams } from '../test/helpers/twilio-webhook.js';
+import { seededRandom } from '../test/helpers/random.js';
 
 export type RequestKind = 'unique' | 'duplicate' | 'forged';
 
@@ -21,18 +22,6 @@ export interface RequestMix {
 }
 
 export const defaultMix: RequestMix = { duplicate: 0.05, media: 0.2, forged: 0.01 };
-
-/** A small deterministic PRNG (mulberry32): the same seed gives the same request stream. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const bodies = [
   'Done!',
@@ -59,7 +48,7 @@ export function prepareRequests(options: {
   mix?: RequestMix;
 }): PreparedRequest[] {
   const mix = options.mix ?? defaultMix;
-  const next = random(options.seed);
+  const next = seededRandom(options.seed);
   const runTag = hex(Math.floor(next() * 0xffffffff), 8);
   const requests: PreparedRequest[] = new Array(options.count);
   const uniques: number[] = [];

@@ -1,16 +1,5 @@
 import sharp from 'sharp';
-
-/** A small deterministic PRNG (mulberry32), so a seed always draws the same picture. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { seededRandom } from './random.js';
 
 /**
  * A photo-like JPEG: a few soft colour blobs over a gradient (structure a thumbnail keeps,
@@ -18,7 +7,7 @@ function random(seed: number): () => number {
  * draw unrelated pictures.
  */
 export async function makePhoto(seed: number, width = 640, height = 480): Promise<Buffer> {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const blobs = Array.from({ length: 7 }, () => ({
     x: next() * width,
     y: next() * height,
