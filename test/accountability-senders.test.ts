@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
 import { engines } from './helpers/databases.js';
-import { startTestService, type TestService } from './helpers/service.js';
-import { signedForm, whatsAppParams } from './helpers/twilio-webhook.js';
+import { serviceClient, startTestService, type TestService } from './helpers/service.js';
+import { whatsAppParams } from './helpers/twilio-webhook.js';
 import { waitFor } from './helpers/worker.js';
 
 // The accountability loop end to end (signed webhook → stored → workers → reply through the
@@ -15,47 +15,6 @@ const GROUP_NUMBER = '+14155238886';
 const USERNAME_ID = 'US.13491208655302741918';
 
 type Json = Record<string, unknown>;
-
-/** What every test of this file does against one running service. */
-function client(getService: () => TestService, getTwilio: () => FakeTwilio) {
-  const api = async (method: string, path: string, body?: unknown) => {
-    const t = getService();
-    const response = await fetch(`${t.baseUrl}${path}`, {
-      method,
-      headers: { ...t.auth, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: response.status, body: (await response.json()) as Json };
-  };
-  const deliver = async (params: Record<string, string>) => {
-    // PUBLIC_URL is what Twilio signs; the request itself goes to our real port.
-    const { payload, headers } = signedForm('http://127.0.0.1:0/webhook/twilio', params);
-    const response = await fetch(`${getService().baseUrl}/webhook/twilio`, {
-      method: 'POST',
-      body: payload,
-      headers,
-    });
-    assert.equal(response.status, 200, 'the webhook accepts the message');
-    return params.MessageSid as string;
-  };
-  const repliesTo = (address: string) =>
-    getTwilio().messageRequests.filter((r) => r.params.To === address);
-  /** The stored message once a worker has finished it. */
-  const processed = (sid: string) =>
-    waitFor(async () => {
-      const message = await api('GET', `/messages/${sid}`);
-      return message.body.processing_status === 'processed' ? message.body : null;
-    });
-  const allUsers = async () =>
-    (await api('GET', '/users?limit=100')).body.items as {
-      id: number;
-      username: string;
-      phone_number: string | null;
-      whatsapp_id: string | null;
-      points: number;
-    }[];
-  return { api, deliver, repliesTo, processed, allUsers };
-}
 
 const serviceEnv = (twilio: FakeTwilio, extra: Record<string, string> = {}) => ({
   TWILIO_API_BASE_URL: twilio.apiBaseUrl,
@@ -80,7 +39,7 @@ for (const engine of engines) {
         await t?.close();
         await twilio?.close();
       });
-      const { api, deliver, repliesTo, processed, allUsers } = client(
+      const { api, deliver, repliesTo, processed, allUsers } = serviceClient(
         () => t,
         () => twilio,
       );
@@ -288,7 +247,7 @@ for (const engine of engines) {
         await t?.close();
         await twilio?.close();
       });
-      const { api, deliver, repliesTo, processed, allUsers } = client(
+      const { api, deliver, repliesTo, processed, allUsers } = serviceClient(
         () => t,
         () => twilio,
       );

@@ -11,8 +11,8 @@ import { type CopyMedia, processInboundMessage } from '../src/services/process-i
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
 import { engines, type TestDatabase } from './helpers/databases.js';
 import { makePhoto, recompressedCopy } from './helpers/photos.js';
-import { startTestService, type TestService } from './helpers/service.js';
-import { signedForm, whatsAppParams } from './helpers/twilio-webhook.js';
+import { serviceClient, startTestService, type TestService } from './helpers/service.js';
+import { whatsAppParams } from './helpers/twilio-webhook.js';
 import { storeMessages, waitFor } from './helpers/worker.js';
 
 // Issue #7, proof checks: a photo counts as proof once, for anyone. The same bytes, or a
@@ -54,18 +54,14 @@ for (const engine of engines) {
     });
     const photo = (seed: number) => photos.get(seed) as Buffer;
 
-    const api = async (method: string, path: string, body?: unknown) => {
-      const response = await fetch(`${t.baseUrl}${path}`, {
-        method,
-        headers: { ...t.auth, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-    };
+    const client = serviceClient(
+      () => t,
+      () => twilio,
+    );
+    const { api, deliver, processed } = client;
     const newPhone = () =>
       `+1556${String(process.pid % 1000).padStart(3, '0')}${String((phoneSeq += 1)).padStart(4, '0')}`;
-    const repliesTo = (phone: string) =>
-      twilio.messageRequests.filter((r) => r.params.To === `whatsapp:${phone}`);
+    const repliesTo = (phone: string) => client.repliesTo(`whatsapp:${phone}`);
 
     /** A user with active tasks, due an hour apart in the order given. */
     async function userWithTasks(name: string, descriptions: string[]) {
@@ -99,18 +95,7 @@ for (const engine of engines) {
         media: [{ url: media.url, contentType }],
       });
       const replies = repliesTo(phone).length;
-      const { payload, headers } = signedForm('http://127.0.0.1:0/webhook/twilio', params);
-      const ack = await fetch(`${t.baseUrl}/webhook/twilio`, {
-        method: 'POST',
-        body: payload,
-        headers,
-      });
-      assert.equal(ack.status, 200);
-      const message = await waitFor(async () => {
-        const got = await api('GET', `/messages/${media.messageSid}`);
-        const body = got.body as unknown as ApiMessage;
-        return body.processing_status === 'processed' ? body : null;
-      });
+      const message = (await processed(await deliver(params))) as unknown as ApiMessage;
       await waitFor(async () => repliesTo(phone).length > replies);
       return { message, reply: repliesTo(phone).at(-1)?.params.Body ?? '' };
     }

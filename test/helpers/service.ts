@@ -1,9 +1,12 @@
+import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/config.js';
 import { type RunningService, startService } from '../../src/start/service.js';
 import { createPostgresDatabase, type Engine, makeTempDir } from './databases.js';
-import { TEST_ACCOUNT_SID, TEST_API_TOKEN, TEST_AUTH_TOKEN } from './twilio-webhook.js';
+import type { FakeTwilio } from '../fakes/fake-twilio.js';
+import { TEST_ACCOUNT_SID, TEST_API_TOKEN, TEST_AUTH_TOKEN, signedForm } from './twilio-webhook.js';
+import { waitFor } from './worker.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -63,4 +66,51 @@ export async function startTestService(
       temp.remove();
     },
   };
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * What end-to-end tests do against one running service: call the API with the token,
+ * deliver a signed webhook (signed for PUBLIC_URL `http://127.0.0.1:0`), follow a message
+ * until processed, and read the replies the fake Twilio received.
+ */
+export function serviceClient(getService: () => TestService, getTwilio: () => FakeTwilio) {
+  const api = async (method: string, path: string, body?: unknown) => {
+    const t = getService();
+    const response = await fetch(`${t.baseUrl}${path}`, {
+      method,
+      headers: { ...t.auth, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: response.status, body: (await response.json()) as Json };
+  };
+  const deliver = async (params: Record<string, string>) => {
+    // PUBLIC_URL is what Twilio signs; the request itself goes to our real port.
+    const { payload, headers } = signedForm('http://127.0.0.1:0/webhook/twilio', params);
+    const response = await fetch(`${getService().baseUrl}/webhook/twilio`, {
+      method: 'POST',
+      body: payload,
+      headers,
+    });
+    assert.equal(response.status, 200, 'the webhook accepts the message');
+    return params.MessageSid as string;
+  };
+  const repliesTo = (address: string) =>
+    getTwilio().messageRequests.filter((r) => r.params.To === address);
+  /** The stored message once a worker has finished it. */
+  const processed = (sid: string) =>
+    waitFor(async () => {
+      const message = await api('GET', `/messages/${sid}`);
+      return message.body.processing_status === 'processed' ? message.body : null;
+    });
+  const allUsers = async () =>
+    (await api('GET', '/users?limit=100')).body.items as {
+      id: number;
+      username: string;
+      phone_number: string | null;
+      whatsapp_id: string | null;
+      points: number;
+    }[];
+  return { api, deliver, repliesTo, processed, allUsers };
 }
