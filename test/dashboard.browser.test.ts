@@ -133,6 +133,18 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
     assert.equal(response.status, 200, 'the signed webhook is accepted');
   };
 
+  /** A WhatsApp message from Ada with one PNG served by the fake Twilio. */
+  const deliverPhoto = async (body: string, media: { messageSid: string; url: string }) =>
+    deliver(
+      whatsAppParams({
+        from: PHONE,
+        to: GROUP_NUMBER,
+        body,
+        messageSid: media.messageSid,
+        media: [{ url: media.url, contentType: 'image/png' }],
+      }),
+    );
+
   /** Clicks the view's Refresh button until `ready` holds (the workers run in the background). */
   async function refreshUntil(target: Page, ready: () => Promise<boolean>, timeoutMs = 15_000) {
     await waitFor(async () => {
@@ -235,15 +247,7 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
 
   test('a WhatsApp photo shows in the feed with its image, completes the task and scores', async () => {
     const photo = twilio.addMedia({ bytes: makePng(160, 120), contentType: 'image/png' });
-    await deliver(
-      whatsAppParams({
-        from: PHONE,
-        to: GROUP_NUMBER,
-        body: CAPTION,
-        messageSid: photo.messageSid,
-        media: [{ url: photo.url, contentType: 'image/png' }],
-      }),
-    );
+    await deliverPhoto(CAPTION, photo);
 
     await openTab('Feed');
     const post = page.locator('article.post').first();
@@ -351,15 +355,7 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
     });
     // The very photo that proved "Go for a run".
     const again = twilio.addMedia({ bytes: makePng(160, 120), contentType: 'image/png' });
-    await deliver(
-      whatsAppParams({
-        from: PHONE,
-        to: GROUP_NUMBER,
-        body: 'Same photo, new task',
-        messageSid: again.messageSid,
-        media: [{ url: again.url, contentType: 'image/png' }],
-      }),
-    );
+    await deliverPhoto('Same photo, new task', again);
 
     await openTab('Messages');
     const card = page.locator('article.message', { hasText: 'Same photo, new task' });
@@ -380,15 +376,7 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
       failFirst: Number.MAX_SAFE_INTEGER,
       failStatus: 500,
     });
-    await deliver(
-      whatsAppParams({
-        from: PHONE,
-        to: GROUP_NUMBER,
-        body: 'Second photo, Twilio is having a bad day',
-        messageSid: broken.messageSid,
-        media: [{ url: broken.url, contentType: 'image/png' }],
-      }),
-    );
+    await deliverPhoto('Second photo, Twilio is having a bad day', broken);
 
     await openTab('Messages');
     const failed = page.locator('article.message[data-status="failed"]');

@@ -239,19 +239,22 @@ describe('two workers on Postgres', { skip: postgres.skip }, () => {
 });
 
 describe('claiming', () => {
+  /** A queue that never has work; `onClaim` sees each claim's slot count. */
+  const emptyQueue = (onClaim: (limit: number) => void): JobQueue<ClaimedJob> => ({
+    name: 'fake',
+    channel: 'taskwire_fake_queue',
+    async claim(_db, limit) {
+      onClaim(limit);
+      return [];
+    },
+    markFailed: async () => undefined,
+    extendLease: async () => true,
+  });
+
   test('a burst of wake-ups leads to one claim for all free slots, not one claim per wake-up', async () => {
     const t = await pglite.create();
     const claims: number[] = [];
-    const queue: JobQueue<ClaimedJob> = {
-      name: 'fake',
-      channel: 'taskwire_fake_queue',
-      async claim(_db, limit) {
-        claims.push(limit);
-        return [];
-      },
-      markFailed: async () => undefined,
-      extendLease: async () => true,
-    };
+    const queue = emptyQueue((limit) => claims.push(limit));
     const worker = createQueueWorker(
       t.db,
       queue,
@@ -277,16 +280,7 @@ describe('claiming', () => {
   test('while webhooks are being stored claims wait, then go ahead; never longer than pollMs', async () => {
     const t = await pglite.create();
     const claimTimes: number[] = [];
-    const queue: JobQueue<ClaimedJob> = {
-      name: 'fake',
-      channel: 'taskwire_fake_queue',
-      async claim() {
-        claimTimes.push(performance.now());
-        return [];
-      },
-      markFailed: async () => undefined,
-      extendLease: async () => true,
-    };
+    const queue = emptyQueue(() => claimTimes.push(performance.now()));
     let storing = true;
     const patient = createQueueWorker(
       t.db,

@@ -73,6 +73,10 @@ async function stagesOf(db: Database, taskId: number): Promise<ReminderRow[]> {
   return (await remindersOfTasks(db, [taskId])).get(taskId) ?? [];
 }
 
+/** A task's stages as [offset, status, send_at] in send order. */
+const scheduleOf = async (db: Database, taskId: number) =>
+  (await stagesOf(db, taskId)).map((r) => [r.offset_minutes, r.status, r.send_at.toISOString()]);
+
 const statusByOffset = (rows: ReminderRow[]) =>
   Object.fromEntries(rows.map((r) => [`${r.kind}:${r.offset_minutes}`, r.status]));
 
@@ -137,14 +141,10 @@ for (const engine of engines) {
       const { phone, taskId } = await userWithTask({ dueAt: at(61) });
       const s = scheduler();
 
-      const stages = await stagesOf(t.db, taskId);
-      assert.deepEqual(
-        stages.map((r) => [r.offset_minutes, r.status, r.send_at.toISOString()]),
-        [
-          [60, 'pending', at(1).toISOString()],
-          [15, 'pending', at(46).toISOString()],
-        ],
-      );
+      assert.deepEqual(await scheduleOf(t.db, taskId), [
+        [60, 'pending', at(1).toISOString()],
+        [15, 'pending', at(46).toISOString()],
+      ]);
 
       await s.runAt(at(0.99));
       assert.equal((await outboundOfTask(t.db, taskId)).length, 0, 'nothing before 60 minutes');
@@ -226,14 +226,10 @@ for (const engine of engines) {
         { offsets: [60, 15], now: at(2) },
       );
       assert.equal(moved.outcome, 'updated');
-      const stages = await stagesOf(t.db, taskId);
-      assert.deepEqual(
-        stages.map((r) => [r.offset_minutes, r.status, r.send_at.toISOString()]),
-        [
-          [60, 'sent', at(1).toISOString()],
-          [15, 'pending', at(106).toISOString()],
-        ],
-      );
+      assert.deepEqual(await scheduleOf(t.db, taskId), [
+        [60, 'sent', at(1).toISOString()],
+        [15, 'pending', at(106).toISOString()],
+      ]);
       await s.runAt(at(46));
       assert.equal((await outboundOfTask(t.db, taskId)).length, 1, 'not at the old time');
       await s.runAt(at(106));
