@@ -19,6 +19,7 @@ import {
 } from '../db/users.js';
 import type { StoredMedia } from '../domain/message.js';
 import type { UserRow } from '../domain/user.js';
+import { isImageContentType } from '../media/fingerprint.js';
 import {
   DEFAULT_PROOF_DUPLICATE_DISTANCE,
   proofFingerprint,
@@ -41,7 +42,7 @@ export interface AccountabilityOptions {
 const E164 = /^\+[1-9]\d{6,14}$/;
 
 const isImage = (item: StoredMedia) =>
-  item.key !== undefined && (item.content_type ?? '').toLowerCase().startsWith('image/');
+  item.key !== undefined && isImageContentType(item.content_type);
 
 /** The user a message is from: by phone number, WhatsApp id, or WaId; registered if allowed. */
 async function identifySender(
