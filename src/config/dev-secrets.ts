@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { DevSecrets } from './config.js';
+
+const OWNER_ONLY = 0o600;
 
 /**
  * Development only: secrets that were not configured are generated once and kept in
@@ -12,7 +22,12 @@ export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
   const file = path.join(dataDir, 'secrets.json');
   try {
     const stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevSecrets>;
-    if (stored.apiToken && stored.twilioAuthToken) return stored as DevSecrets;
+    if (stored.apiToken && stored.twilioAuthToken) {
+      // A file copied in, restored from a backup or written by an older version may be
+      // readable by others: the API token in it is a real credential.
+      restrictMode(file);
+      return stored as DevSecrets;
+    }
   } catch {
     // Missing or unreadable: generate below.
   }
@@ -21,6 +36,33 @@ export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
     twilioAuthToken: randomBytes(16).toString('hex'),
   };
   mkdirSync(dataDir, { recursive: true });
-  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  writeOwnerOnly(file, `${JSON.stringify(secrets, null, 2)}\n`);
   return secrets;
+}
+
+/**
+ * Writes `content` so that `file` is 0600 whether or not it existed: writeFileSync's
+ * `mode` applies only to a file it creates, and rewriting a garbled secrets.json that was
+ * 0644 would keep 0644. A fresh temporary file (0600, then chmod against the umask)
+ * renamed over the old one also means a crash never leaves a half-written file.
+ */
+function writeOwnerOnly(file: string, content: string): void {
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    writeFileSync(temporary, content, { mode: OWNER_ONLY, flag: 'wx' });
+    chmodSync(temporary, OWNER_ONLY);
+    renameSync(temporary, file);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
+function restrictMode(file: string): void {
+  if (process.platform === 'win32') return;
+  try {
+    if ((statSync(file).mode & 0o777) !== OWNER_ONLY) chmodSync(file, OWNER_ONLY);
+  } catch {
+    // Not ours to change (another owner, a read-only mount): the secrets still work.
+  }
 }
