@@ -3,9 +3,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, test } from 'node:test';
+import { type TestContext, describe, test } from 'node:test';
 import { DataDirLockedError, lockDataDir } from '../src/db/data-dir-lock.js';
 import { makeTempDir } from './helpers/databases.js';
+import { waitFor } from './helpers/worker.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -34,6 +35,40 @@ function deadPid(): number {
   });
   const pid = Number(child.stdout.trim());
   assert.ok(Number.isInteger(pid) && pid > 0);
+  return pid;
+}
+
+const hasProc = existsSync('/proc/self/stat');
+
+/** A process's state letter from /proc/<pid>/stat (R, S, Z, …). */
+const procState = (pid: number): string | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 1).trim()[0];
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Starts a shell that runs a Node child in the background and then becomes `sleep`, which
+ * never reaps it: once the child exits, its pid names a zombie until the sleep is killed.
+ * Resolves to the zombie's pid.
+ */
+async function nodeZombie(t: TestContext): Promise<number> {
+  const parent = spawn('sh', ['-c', `"${process.execPath}" -e "" & echo $!; exec sleep 60`], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  t.after(() => parent.kill('SIGKILL'));
+  const pid = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    parent.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(Number(out.trim()));
+    });
+    parent.once('exit', () => reject(new Error('the zombie parent exited early')));
+  });
+  await waitFor(async () => procState(pid) === 'Z', 20_000);
   return pid;
 }
 
@@ -108,6 +143,40 @@ describe('DATA_DIR lock', () => {
     assert.equal(readFileSync(lockFile(temp.dir), 'utf8'), `${process.pid}\n`);
     release();
   });
+
+  test(
+    'a lock file naming a zombie (an exited process not yet reaped) is taken over',
+    { skip: !hasProc && 'no /proc' },
+    async (t) => {
+      const temp = makeTempDir();
+      t.after(() => temp.remove());
+      const zombie = await nodeZombie(t);
+      // It still "exists" for kill(pid, 0): the old check refused the lock.
+      assert.doesNotThrow(() => process.kill(zombie, 0));
+      writeFileSync(lockFile(temp.dir), `${zombie}\n`);
+      const release = lockDataDir(temp.dir);
+      assert.equal(readFileSync(lockFile(temp.dir), 'utf8'), `${process.pid}\n`);
+      release();
+    },
+  );
+
+  test(
+    'a lock file naming a live process that is not Node or Taskwire (a reused pid) is taken over',
+    { skip: !hasProc && 'no /proc' },
+    async (t) => {
+      const temp = makeTempDir();
+      t.after(() => temp.remove());
+      const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+      t.after(() => other.kill('SIGKILL'));
+      const pid = other.pid as number;
+      await waitFor(async () => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep'));
+      writeFileSync(lockFile(temp.dir), `${pid}\n`);
+      const release = lockDataDir(temp.dir);
+      assert.equal(readFileSync(lockFile(temp.dir), 'utf8'), `${process.pid}\n`);
+      release();
+      assert.equal(procState(pid) !== undefined && procState(pid) !== 'Z', true, 'left running');
+    },
+  );
 
   test('an empty or garbled lock file is taken over', (t) => {
     const temp = makeTempDir();

@@ -24,7 +24,7 @@ export class DataDirLockedError extends Error {
   }
 }
 
-const isAlive = (pid: number): boolean => {
+const exists = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
     return true;
@@ -34,6 +34,40 @@ const isAlive = (pid: number): boolean => {
   }
 };
 
+/** A file under /proc/<pid>/, or null where there is no /proc (macOS) or it is hidden. */
+const procFile = (pid: number, name: string): string | null => {
+  try {
+    return readFileSync(`/proc/${pid}/${name}`, 'utf8');
+  } catch {
+    return null;
+  }
+};
+
+// Runtimes a Taskwire process runs under (`node dist/cli/main.js`, `npx taskwire`, tsx).
+const RUNTIME = /^(node|nodejs|bun|deno|tsx)(\d[\d.]*)?(\.exe)?$/i;
+
+/**
+ * Whether `pid` may be a live Taskwire process holding the lock. After a crash its pid can
+ * name something else: a zombie (state Z: it exited, its parent has not reaped it, so it
+ * still answers `kill(pid, 0)`), or, after pid reuse (a container restarted, pids counting
+ * from 1 again), another program. Where /proc cannot tell, a live pid counts as a holder.
+ */
+export function mayHoldLock(pid: number): boolean {
+  if (!exists(pid)) return false;
+  const stat = procFile(pid, 'stat');
+  if (stat === null) return true;
+  // `pid (comm) state …`: comm may itself hold spaces and parentheses, so the last `)`.
+  const state = stat.slice(stat.lastIndexOf(')') + 1).trim()[0];
+  if (state === 'Z' || state === 'X') return false;
+  const cmdline = procFile(pid, 'cmdline');
+  if (cmdline === null) return true;
+  const args = cmdline.split('\0').filter((arg) => arg.length > 0);
+  // Empty for kernel threads and for a process already exiting.
+  if (args.length === 0) return false;
+  const program = path.basename(args[0] as string);
+  return RUNTIME.test(program) || args.some((arg) => /taskwire/i.test(arg));
+}
+
 // Lock files this process created and still holds: a file naming our own pid is a
 // leftover only when it is not one of these.
 const heldByThisProcess = new Set<string>();
@@ -41,7 +75,8 @@ const heldByThisProcess = new Set<string>();
 /**
  * Takes the DATA_DIR for this process, like Postgres' postmaster.pid: a lock file holding
  * our pid, created exclusively. A file left by a process that died (SIGKILL, power loss)
- * names a pid that no longer runs, and is taken over. Returns the release function.
+ * names a pid that no longer runs (or now names a zombie or another program, see
+ * mayHoldLock), and is taken over. Returns the release function.
  */
 export function lockDataDir(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true });
@@ -73,7 +108,7 @@ export function lockDataDir(dataDir: string): () => void {
       const holder = Number.parseInt(content.trim(), 10);
       // Our own pid in a file we did not create is a leftover from an earlier container
       // run, where every process is pid 1.
-      if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
+      if (Number.isInteger(holder) && holder !== process.pid && mayHoldLock(holder)) {
         throw new DataDirLockedError(dataDir, holder);
       }
       rmSync(file, { force: true });
