@@ -5,7 +5,7 @@ import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
 import { engines } from './helpers/databases.js';
 import { startTestService, type TestService } from './helpers/service.js';
 import { signedForm, whatsAppParams } from './helpers/twilio-webhook.js';
-import { waitFor } from './helpers/worker.js';
+import { waitFor, waitForQueuesIdle } from './helpers/worker.js';
 
 const GROUP_NUMBER = '+14155238886';
 
@@ -95,8 +95,8 @@ for (const engine of engines) {
       );
       assert.equal(image.status, 200, 'the feed image is served');
 
-      // Let any duplicate work run out, then count: exactly one reply.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Once both queues are idle no duplicate can still be on its way: exactly one reply.
+      await waitForQueuesIdle(t.service.db);
       const replies = repliesTo(phone);
       assert.equal(replies.length, 1);
       assert.equal(replies[0]?.params.From, `whatsapp:${GROUP_NUMBER}`);
@@ -193,7 +193,7 @@ for (const engine of engines) {
       twilio.failNext(1, { status: 500, code: 20500 });
       await deliver(whatsAppParams({ from: first, to: GROUP_NUMBER, body: 'help' }));
       await waitFor(async () => repliesTo(first).filter((r) => r.sid).length === 1, 15_000);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await waitForQueuesIdle(t.service.db);
       assert.equal(repliesTo(first).filter((r) => r.sid).length, 1, 'sent exactly once');
 
       const second = newPhone();

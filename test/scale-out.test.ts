@@ -12,7 +12,9 @@ import {
   signedForm,
   whatsAppParams,
 } from './helpers/twilio-webhook.js';
-import { waitFor } from './helpers/worker.js';
+import type { Database } from '../src/db/executor.js';
+import { openPostgres } from '../src/db/postgres.js';
+import { waitFor, waitForQueuesIdle } from './helpers/worker.js';
 
 // Scaling out: two `taskwire serve` processes on one Postgres database, each receiving
 // every webhook (as a load balancer retrying on the other instance would), both running
@@ -23,6 +25,8 @@ const GROUP = '+14155238886';
 
 describe('two serve processes on one Postgres database', { skip: postgres.skip }, () => {
   let twilio: FakeTwilio;
+  // The test's own connection to the shared database, to see when both queues are idle.
+  let db: Database;
   const serves: { process: CliProcess; baseUrl: string }[] = [];
   const cleanup: (() => Promise<void> | void)[] = [];
 
@@ -30,6 +34,8 @@ describe('two serve processes on one Postgres database', { skip: postgres.skip }
     twilio = await startFakeTwilio();
     const database = await createPostgresDatabase();
     cleanup.push(() => database.drop());
+    db = await openPostgres({ connectionString: database.url, poolSize: 1 });
+    cleanup.push(() => db.close());
     // One DATA_DIR: the local storage folder plays the shared bucket.
     const temp = makeTempDir('taskwire-scale-');
     cleanup.push(() => temp.remove());
@@ -117,8 +123,8 @@ describe('two serve processes on one Postgres database', { skip: postgres.skip }
     const replied = () =>
       new Set(twilio.messageRequests.filter((r) => r.sid).map((r) => r.params.To));
     await waitFor(async () => replied().size === USERS, 45_000);
-    // Let any duplicate work surface before counting.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Both processes' queues empty: no duplicate can still be on its way, counts are final.
+    await waitForQueuesIdle(db);
 
     const feed = await api<{ total: number; items: { user_id: number; task_id: number }[] }>(
       a,

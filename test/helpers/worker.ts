@@ -1,5 +1,6 @@
 import type { Database } from '../../src/db/executor.js';
 import { insertMessages } from '../../src/db/messages.js';
+import { queueDepths } from '../../src/db/queue-stats.js';
 import {
   createInboundWorker,
   type WorkerOptions,
@@ -49,4 +50,17 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error('timed out waiting for condition');
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/**
+ * Waits until both queues (inbound messages and outbound replies) have nothing due,
+ * scheduled for a retry or running: from then on no duplicate work can still surface, so
+ * counts taken afterwards are final. Use it instead of sleeping before "exactly once"
+ * assertions.
+ */
+export async function waitForQueuesIdle(db: Database, timeoutMs = 15_000): Promise<void> {
+  await waitFor(async () => {
+    const depths = await queueDepths(db);
+    return depths.every((queue) => queue.due + queue.scheduled + queue.running === 0);
+  }, timeoutMs);
 }
