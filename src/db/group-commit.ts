@@ -14,6 +14,13 @@ export interface GroupCommitOptions<Item, Result> {
   maxBatch: number;
   /** Writes the items and returns one result per item, in order. */
   write(items: Item[]): Promise<Result[]>;
+  /**
+   * Whether a failed statement of several items is tried again one item at a time, so an
+   * item the database refuses fails alone instead of failing every item it shared the
+   * statement with. Say no for failures no item causes (the database unreachable): each
+   * item would only fail again. Without it, a failed statement fails all its items.
+   */
+  retryAlone?(error: unknown): boolean;
 }
 
 interface Pending<Item, Result> {
@@ -67,11 +74,25 @@ export function createGroupCommitter<Item, Result>(
       const results = await options.write(batch.map((pending) => pending.item));
       batch.forEach((pending, index) => pending.resolve(results[index] as Result));
     } catch (error) {
-      for (const pending of batch) pending.reject(error);
+      if (batch.length > 1 && options.retryAlone?.(error)) await writeEachAlone(batch);
+      else for (const pending of batch) pending.reject(error);
     } finally {
       inFlight -= 1;
       // Items that queued up while this statement ran have waited long enough.
       pump();
+    }
+  };
+
+  // One after the other, in this statement's slot: a rare path, and it must not take more
+  // connections than maxInFlight.
+  const writeEachAlone = async (batch: Pending<Item, Result>[]): Promise<void> => {
+    for (const pending of batch) {
+      try {
+        const [result] = await options.write([pending.item]);
+        pending.resolve(result as Result);
+      } catch (error) {
+        pending.reject(error);
+      }
     }
   };
 

@@ -13,6 +13,7 @@ import { requireBearerToken } from './plugins/bearer-auth.js';
 import { serveDashboard } from './plugins/dashboard.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { registerOpenApi } from './plugins/openapi.js';
+import { rejectNulInput } from './plugins/reject-nul.js';
 import { echoRequestId, requestIdFor } from './plugins/request-id.js';
 import { registerSecurity } from './plugins/security.js';
 import { feedRoutes } from './routes/feed.js';
@@ -139,6 +140,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (admin) => {
     guard.protect(admin);
     requireBearerToken(admin, deps.apiToken);
+    rejectNulInput(admin);
     await admin.register(messagesRoutes, { db: deps.db, signUrl: deps.signUrl });
     await admin.register(usersRoutes, { db: deps.db });
     await admin.register(tasksRoutes, {

@@ -115,7 +115,13 @@ export const pagingQuery = (defaultLimit: number) => ({
     default: defaultLimit,
     description: `Items per page, 1 to 100 (default ${defaultLimit}).`,
   }),
-  offset: Type.Integer({ minimum: 0, default: 0, description: 'Items to skip (default 0).' }),
+  // Bounded: `1e300` is an integer to JSON Schema, but no bigint for Postgres's OFFSET.
+  offset: Type.Integer({
+    minimum: 0,
+    maximum: Number.MAX_SAFE_INTEGER,
+    default: 0,
+    description: 'Items to skip (default 0).',
+  }),
 });
 
 export const UserSchema = Type.Object({

@@ -1,6 +1,8 @@
+import { isDataError, sqlState } from '../db/data-errors.js';
 import type { Database } from '../db/executor.js';
 import { createGroupCommitter } from '../db/group-commit.js';
 import { INBOUND_CHANNEL, insertMessages } from '../db/messages.js';
+import { AppError } from '../domain/errors.js';
 import type { InboundMessage } from '../domain/message.js';
 import type { InboundMessageStore } from '../services/receive-inbound.js';
 
@@ -36,9 +38,25 @@ export function createInboundStore(db: Database): BatchedInboundStore {
       if (outcomes.some((outcome) => outcome.id !== null)) notifier.notify();
       return outcomes;
     },
+    // A value Postgres refuses fails the whole INSERT; written again one by one, the
+    // other webhooks of the batch are stored and only the offending one fails.
+    retryAlone: isDataError,
   });
   return {
-    store: (message) => committer.submit(message),
+    store: (message) =>
+      committer.submit(message).catch((error: unknown) => {
+        // Written alone and still refused: the message's own fault. A 4xx, not a 500
+        // that would look like an outage (Twilio retries neither).
+        if (isDataError(error)) {
+          throw new AppError(
+            'unprocessable',
+            `The database refused this message's parameters (SQLSTATE ${sqlState(error)}); ` +
+              'it was not stored.',
+            { cause: error },
+          );
+        }
+        throw error;
+      }),
     async drain() {
       await committer.drain();
       await notifier.flush();

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { isDataError, sqlState } from '../../db/data-errors.js';
 import { type ErrorCode, isAppError } from '../../domain/errors.js';
 
 // Fastify's own errors for malformed requests, mapped onto our error codes.
@@ -13,7 +14,7 @@ const fastifyCodes: Record<string, ErrorCode> = {
 };
 
 const friendlyMessages: Partial<Record<ErrorCode, string>> = {
-  payload_too_large: 'Request body is larger than 1 MiB.',
+  payload_too_large: 'Request body is too large: at most 1 MiB, 128 KiB for the Twilio webhooks.',
   unsupported_media_type: 'Unsupported Content-Type for this route.',
 };
 
@@ -44,6 +45,17 @@ export function registerErrorHandler(app: FastifyInstance): void {
         .join('; ');
       return reply.status(400).send({
         error: { code: 'validation_failed', message: `Invalid ${context}: ${detail}` },
+      });
+    }
+    // A value no schema caught and Postgres refused (a NUL, a number beyond bigint): the
+    // request's fault, so a 400 rather than a 500. Logged, in case a schema should catch it.
+    if (isDataError(error)) {
+      request.log.warn({ sqlstate: sqlState(error) }, 'request value refused by the database');
+      return reply.status(400).send({
+        error: {
+          code: 'validation_failed',
+          message: `A value in the request cannot be stored or compared (SQLSTATE ${sqlState(error)}): check its numbers and text.`,
+        },
       });
     }
     const mapped = error.code ? fastifyCodes[error.code] : undefined;

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { invalidSignature, validationFailed } from '../../domain/errors.js';
+import { invalidSignature, isAppError, validationFailed } from '../../domain/errors.js';
 import type { TwilioParams } from '../../domain/message.js';
 import { type ReceiveInboundDeps, receiveInbound } from '../../services/receive-inbound.js';
-import { parseInboundParams } from '../../twilio/inbound-params.js';
+import { isTwilioSid, parseInboundParams } from '../../twilio/inbound-params.js';
 import { isSignedByTwilio, signedUrl } from '../../twilio/signature.js';
 import { acceptOnlyFormBodies } from '../plugins/form-body.js';
 import { documentationOnly, ErrorBody } from '../schemas.js';
@@ -24,6 +24,20 @@ const webhookErrors = { 400: ErrorBody, 403: ErrorBody, 413: ErrorBody, 415: Err
 // renders. @fastify/helmet builds its middleware again on every request it handles, which
 // cost 7.5% of the server's CPU on this, the busiest route.
 const NO_HELMET = { helmet: { skipRoute: true } };
+
+/**
+ * Twilio's posts are a few KiB: 4,096 characters of emoji percent-encoded are 48 KiB, ten
+ * media URLs 2 KiB more. A longer body is refused from its Content-Length before a byte of
+ * it is read, and a chunked one as soon as it passes the limit (Fastify's body reader
+ * answers 413 and closes the connection), before the signature check or any parsing; so
+ * junk from anyone who knows the URL costs next to nothing (BENCHMARKS.md, bench:junk).
+ */
+export const WEBHOOK_BODY_LIMIT = 128 * 1024;
+
+// A status Twilio sends (`delivered`, `partially_delivered`) and its numeric ErrorCode;
+// anything else would only fail in the database.
+const STATUS = /^[a-z_]{1,32}$/;
+const ERROR_CODE = /^\d{1,9}$/;
 
 // What Twilio posts. Documentation only (see documentationOnly): the handler parses it.
 const InboundForm = Type.Object(
@@ -115,6 +129,7 @@ export async function twilioWebhookRoutes(app: FastifyInstance, options: TwilioW
     {
       logLevel: 'warn',
       config: NO_HELMET,
+      bodyLimit: WEBHOOK_BODY_LIMIT,
       validatorCompiler: documentationOnly,
       schema: {
         summary: 'Twilio webhook: a message comes in',
@@ -131,7 +146,16 @@ export async function twilioWebhookRoutes(app: FastifyInstance, options: TwilioW
     },
     async (request, reply) => {
       const message = parseInboundParams(verifiedParams(request));
-      await receiveInbound(message, options.receive);
+      try {
+        await receiveInbound(message, options.receive);
+      } catch (error) {
+        // A message lost for good (Twilio does not retry a 4xx) is worth a line; the error
+        // names only the SQLSTATE, never the parameters.
+        if (isAppError(error) && error.code === 'unprocessable') {
+          request.log.warn({ error: error.message }, 'inbound message refused by the database');
+        }
+        throw error;
+      }
       return reply.type('text/xml; charset=utf-8').send(EMPTY_TWIML);
     },
   );
@@ -141,6 +165,7 @@ export async function twilioWebhookRoutes(app: FastifyInstance, options: TwilioW
     {
       logLevel: 'warn',
       config: NO_HELMET,
+      bodyLimit: WEBHOOK_BODY_LIMIT,
       validatorCompiler: documentationOnly,
       schema: {
         summary: 'Twilio webhook: delivery status of a message Taskwire sent',
@@ -165,11 +190,16 @@ export async function twilioWebhookRoutes(app: FastifyInstance, options: TwilioW
       if (!sid || !status) {
         throw validationFailed('A status callback needs MessageSid and MessageStatus.');
       }
+      if (!isTwilioSid(sid) || !STATUS.test(status.toLowerCase())) {
+        throw validationFailed(
+          'MessageSid must be letters and digits, MessageStatus a status such as `delivered`.',
+        );
+      }
       const errorCode = first('ErrorCode');
       await options.recordStatus?.({
         sid,
         status: status.toLowerCase(),
-        errorCode: errorCode && /^\d+$/.test(errorCode) ? Number(errorCode) : null,
+        errorCode: errorCode && ERROR_CODE.test(errorCode) ? Number(errorCode) : null,
       });
       return reply.status(204).send();
     },
