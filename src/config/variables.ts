@@ -223,8 +223,8 @@ export const variables: readonly VariableSpec[] = [
   },
   {
     name: 'WORKER_LEASE_MS',
-    default: '300000',
+    default: '30000',
     description:
-      "How long a claimed message stays claimed; after that a crashed worker's message is claimed again.",
+      "How long a claim lasts unless renewed (every third of it while the job runs); on Postgres a crashed worker's message is claimed again after at most this long. The embedded database releases every claim at start.",
   },
 ];

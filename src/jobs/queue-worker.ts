@@ -120,6 +120,44 @@ export const createInboundWorker = (
 ): QueueWorker => createQueueWorker(db, inboundQueue, processMessage, options);
 
 /**
+ * The heartbeat of one running job: renews its lease every third of the lease, so a job
+ * is taken over only when its process died (or stalled for a whole lease), and with the
+ * default 30-second lease a crashed worker's job runs again within 30 seconds. Two
+ * renewals in a row may fail or come late (a database hiccup, an event loop blocked for
+ * seconds by a large batch) before the lease runs out. Renewals never overlap, so a slow
+ * database does not pile them up, and a failed one is retried within a second rather than
+ * a third of a lease later. A timer that fires late renews at once. Stops by itself once
+ * a renewal finds the claim gone (`onLost`). Returns the function that stops it.
+ */
+export function keepClaim(
+  renew: () => Promise<boolean>,
+  leaseMs: number,
+  onLost: () => void,
+): () => void {
+  const everyMs = Math.max(50, Math.floor(leaseMs / 3));
+  const retryMs = Math.min(everyMs, 1000);
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const beat = async () => {
+    let nextMs = everyMs;
+    try {
+      if (!(await renew())) {
+        if (!stopped) onLost();
+        return;
+      }
+    } catch {
+      nextMs = retryMs;
+    }
+    if (!stopped) timer = setTimeout(() => void beat(), nextMs);
+  };
+  timer = setTimeout(() => void beat(), everyMs);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+/**
  * A worker over one queue table. Runs inside `taskwire serve` and alone as
  * `taskwire worker`; any number of them can share one Postgres database.
  */
@@ -256,18 +294,17 @@ export function createQueueWorker<Job extends ClaimedJob>(
       message.attempts > options.maxAttempts
         ? Promise.reject(new Error(`gave up after ${options.maxAttempts} attempts`))
         : Promise.resolve().then(() => processMessage(message));
-    // Heartbeat: renew the lease at a third of its length while the work runs, so only a
-    // worker that died (or hung for a whole lease) loses its message to another.
-    const heartbeat = setInterval(
-      () => {
-        queue
-          .extendLease(db, { id: message.id, claims: message.claims }, options.leaseMs)
-          .catch(() => {});
-      },
-      Math.max(50, Math.floor(options.leaseMs / 3)),
+    const stopHeartbeat = keepClaim(
+      () => queue.extendLease(db, { id: message.id, claims: message.claims }, options.leaseMs),
+      options.leaseMs,
+      () =>
+        options.log.warn(
+          { jobId: message.id, queue: queue.name },
+          'claim lost while running (the lease ran out); its result will be discarded',
+        ),
     );
     const done = finish(message, work).finally(() => {
-      clearInterval(heartbeat);
+      stopHeartbeat();
       running.delete(message.id);
       recheck?.();
     });

@@ -5,6 +5,7 @@ import { lockDataDir } from '../db/data-dir-lock.js';
 import type { Database } from '../db/executor.js';
 import { openPglite } from '../db/pglite.js';
 import { ensureMigratedPgliteTemplate, pgliteTemplateDir } from '../db/pglite-template.js';
+import { releaseEveryClaim } from '../db/release-claims.js';
 import { openPostgres } from '../db/postgres.js';
 
 export interface OpenedDatabase {
@@ -32,6 +33,11 @@ export async function openDatabase(config: Config): Promise<OpenedDatabase> {
   try {
     const dataDir = path.join(config.dataDir, 'pglite');
     const db = await openPglite({ dataDir, templateDir: await templateFor(dataDir) });
+    // The lock is ours: any claim in here was left by a process that died (see releaseEveryClaim).
+    await releaseEveryClaim(db).catch(async (error: unknown) => {
+      await db.close().catch(() => {});
+      throw error;
+    });
     return {
       db,
       async release() {
