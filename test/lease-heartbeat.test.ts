@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { describe, mock, test } from 'node:test';
+import { loadConfig } from '../src/config/config.js';
+import { migrate } from '../src/db/migrate.js';
+import { claimDueMessages } from '../src/db/message-queue.js';
+import { claimDueOutbound, enqueueOutbound } from '../src/db/outbound.js';
+import { keepClaim } from '../src/jobs/queue-worker.js';
+import { openDatabase } from '../src/start/database.js';
+import { makeTempDir } from './helpers/databases.js';
+import { TEST_API_TOKEN, TEST_AUTH_TOKEN } from './helpers/twilio-webhook.js';
+import { storeMessages } from './helpers/worker.js';
+
+/** Lets the promise callbacks queued by a timer that just fired run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('the lease heartbeat of a running job', () => {
+  test('renews every third of the lease; a failed renewal is retried within a second; none overlap', async (t) => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    t.after(() => mock.timers.reset());
+    const calls: string[] = [];
+    let answer: () => Promise<boolean> = async () => true;
+    const stop = keepClaim(
+      () => {
+        calls.push('renew');
+        return answer();
+      },
+      30_000,
+      () => calls.push('lost'),
+    );
+    t.after(stop);
+
+    mock.timers.tick(9_999);
+    await settle();
+    assert.deepEqual(calls, [], 'nothing before a third of the lease');
+    mock.timers.tick(1);
+    await settle();
+    assert.deepEqual(calls, ['renew']);
+
+    // The database fails once: retried a second later, not ten.
+    answer = async () => {
+      throw new Error('connection terminated');
+    };
+    mock.timers.tick(10_000);
+    await settle();
+    assert.equal(calls.length, 2);
+    answer = async () => true;
+    mock.timers.tick(1_000);
+    await settle();
+    assert.equal(calls.length, 3, 'retried after a second');
+
+    // A renewal that hangs (a stalled connection) is not joined by more of them.
+    let unblock: (kept: boolean) => void = () => {};
+    answer = () => new Promise<boolean>((resolve) => (unblock = resolve));
+    mock.timers.tick(10_000);
+    await settle();
+    assert.equal(calls.length, 4);
+    for (let i = 0; i < 5; i += 1) {
+      mock.timers.tick(10_000);
+      await settle();
+    }
+    assert.equal(calls.length, 4, 'one renewal in flight at a time');
+    answer = async () => true;
+    unblock(true);
+    await settle();
+    mock.timers.tick(10_000);
+    await settle();
+    assert.equal(calls.length, 5, 'the heartbeat goes on once it answers');
+  });
+
+  test('stops once a renewal finds the claim gone, and after stop() renews nothing', async (t) => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    t.after(() => mock.timers.reset());
+    const lost: string[] = [];
+    let renewals = 0;
+    keepClaim(
+      async () => {
+        renewals += 1;
+        return false;
+      },
+      3_000,
+      () => lost.push('lost'),
+    );
+    for (let i = 0; i < 3; i += 1) {
+      mock.timers.tick(1_000);
+      await settle();
+    }
+    assert.equal(renewals, 1);
+    assert.deepEqual(lost, ['lost']);
+
+    let after = 0;
+    const stop = keepClaim(
+      async () => {
+        after += 1;
+        return true;
+      },
+      3_000,
+      () => {},
+    );
+    stop();
+    mock.timers.tick(10_000);
+    await settle();
+    assert.equal(after, 0);
+  });
+});
+
+describe('opening the embedded database', () => {
+  test('releases every claim a dead process left on both queues, however long their lease', async (t) => {
+    const temp = makeTempDir();
+    t.after(() => temp.remove());
+    const config = loadConfig(
+      { DATA_DIR: temp.dir, API_TOKEN: TEST_API_TOKEN, TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN },
+      { cwd: temp.dir },
+    );
+    const first = await openDatabase(config);
+    const db = first.db;
+    await migrate(db);
+    const [messageId] = await storeMessages(db, [{ body: 'hello' }]);
+    await enqueueOutbound(db, {
+      kind: 'send',
+      inboundMessageId: null,
+      userId: null,
+      to: 'whatsapp:+15550001234',
+      from: 'whatsapp:+14155238886',
+      body: 'hi',
+    });
+    const hour = 60 * 60_000;
+    const [claimed] = await claimDueMessages(db, 10, hour);
+    assert.equal(claimed?.id, messageId);
+    assert.equal((await claimDueOutbound(db, 10, hour)).length, 1);
+    // As after SIGKILL: the claims stay behind (released here only to reopen in-process).
+    await first.release();
+
+    const second = await openDatabase(config);
+    t.after(() => second.release());
+    const [message] = await second.db.query<{ processing_status: string; attempts: number }>(
+      'SELECT processing_status, attempts FROM messages WHERE id = $1',
+      [messageId],
+    );
+    assert.deepEqual(message, { processing_status: 'pending', attempts: 1 });
+    const again = await claimDueMessages(second.db, 10, hour);
+    assert.equal(again.length, 1, 'claimable at once');
+    assert.equal(again[0]?.attempts, 2, 'the killed attempt counts');
+    assert.equal((await claimDueOutbound(second.db, 10, hour)).length, 1);
+  });
+});
