@@ -1,6 +1,6 @@
 /**
  * A fake of Twilio's REST API for tests, on 127.0.0.1, shaped after Twilio's published
- * OpenAPI description (../shared/twilio/messages-api-v2010.openapi.json): the same paths,
+ * OpenAPI description (test/fixtures/twilio/messages-api-v2010.openapi.json): the same paths,
  * form-encoded requests, JSON resources, `{ code, message, more_info, status }` errors and
  * HTTP basic auth with AccountSid:AuthToken.
  *
