@@ -4,10 +4,8 @@ import { insertFeedPost } from '../src/db/feed.js';
 import { addPoints } from '../src/db/users.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/databases.js';
+import { expectError } from './helpers/errors.js';
 
-interface ErrorBody {
-  error: { code: string; message: string };
-}
 interface FeedItemBody {
   id: number;
   created_at: string;
@@ -40,18 +38,6 @@ const FEED_FIELDS = [
   'user_id',
   'username',
 ];
-
-const expectError = (
-  response: { statusCode: number; json(): unknown },
-  status: number,
-  code: string,
-  message: RegExp,
-) => {
-  assert.equal(response.statusCode, status, JSON.stringify(response.json()));
-  const body = response.json() as ErrorBody;
-  assert.equal(body.error.code, code);
-  assert.match(body.error.message, message);
-};
 
 /** Creates users through the API; resolves to their ids, in order. */
 async function createUsers(t: TestApp, names: string[], firstPhone: number): Promise<number[]> {

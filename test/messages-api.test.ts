@@ -2,15 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/databases.js';
+import type { ErrorBody } from './helpers/errors.js';
 import { signedForm, whatsAppParams } from './helpers/twilio-webhook.js';
 
 const LOCAL_URL = 'http://localhost/webhook/twilio';
 const ADA = '+15550001001';
 const BOB = '+15550002002';
 
-interface ErrorBody {
-  error: { code: string; message: string };
-}
 interface MessageBody {
   id: number;
   message_sid: string;

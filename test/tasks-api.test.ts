@@ -4,10 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import { completeTask, findActiveTaskForUser } from '../src/db/tasks.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/databases.js';
+import { expectError } from './helpers/errors.js';
 
-interface ErrorBody {
-  error: { code: string; message: string };
-}
 interface TaskBody {
   id: number;
   created_at: string;
@@ -52,17 +50,6 @@ for (const engine of engines) {
 
     const request = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: object) =>
       t.app.inject({ method, url, headers: t.auth, ...(payload ? { payload } : {}) });
-    const expectError = (
-      response: { statusCode: number; json(): unknown },
-      status: number,
-      code: string,
-      message: RegExp,
-    ) => {
-      assert.equal(response.statusCode, status, JSON.stringify(response.json()));
-      const body = response.json() as ErrorBody;
-      assert.equal(body.error.code, code);
-      assert.match(body.error.message, message);
-    };
     const newUser = async (username = 'Ada'): Promise<number> => {
       const response = await request('POST', '/users', {
         username,

@@ -3,10 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { findUserBySender } from '../src/db/users.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/databases.js';
+import { type ErrorBody, expectError } from './helpers/errors.js';
 
-interface ErrorBody {
-  error: { code: string; message: string };
-}
 interface UserBody {
   id: number;
   created_at: string;
@@ -51,17 +49,6 @@ for (const engine of engines) {
       const response = await request('POST', '/users', payload);
       assert.equal(response.statusCode, 201, response.body);
       return response.json() as UserBody;
-    };
-    const expectError = (
-      response: { statusCode: number; json(): unknown },
-      status: number,
-      code: string,
-      message: RegExp,
-    ) => {
-      assert.equal(response.statusCode, status, JSON.stringify(response.json()));
-      const body = response.json() as ErrorBody;
-      assert.equal(body.error.code, code);
-      assert.match(body.error.message, message);
     };
 
     test('POST /users creates a user with 0 points and answers 201 with the row', async () => {
