@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { variables } from './variables.js';
 
@@ -12,6 +13,8 @@ export interface Config {
   readonly dataDir: string;
   readonly databaseUrl: string | null;
   readonly databasePoolSize: number;
+  /** DATABASE_CONNECT_TIMEOUT_MS: how long start-up retries an unreachable Postgres. */
+  readonly databaseConnectTimeoutMs: number;
   readonly apiToken: string;
   /** `generated`: made for development and kept in DATA_DIR; printed at start-up. */
   readonly apiTokenSource: 'env' | 'generated';
@@ -20,6 +23,12 @@ export interface Config {
   /** API_RATE_LIMIT: admin API requests per minute from one client address; 0 = no limit. */
   readonly apiRateLimit: number;
   readonly publicUrl: string | null;
+  /**
+   * TRUST_PROXY, in the form Fastify's `trustProxy` takes: false (the socket address is the
+   * client), a hop count, or the proxies' addresses/CIDRs. Never `true`: that would let any
+   * client choose its own address and the URL its signature is checked against.
+   */
+  readonly trustProxy: false | number | readonly string[];
   readonly logLevel: LogLevel;
   readonly twilio: {
     readonly accountSid: string | null;
@@ -41,6 +50,8 @@ export interface Config {
     readonly bucket: string;
     readonly public: boolean;
     readonly signedUrlTtlSeconds: number;
+    /** STORAGE_TIMEOUT_MS: the longest one Supabase or S3 call may take. */
+    readonly timeoutMs: number;
     readonly supabase: { readonly url: string; readonly key: string } | null;
     readonly s3: {
       readonly endpoint: string | null;
@@ -51,7 +62,15 @@ export interface Config {
       readonly secretAccessKey: string | null;
     } | null;
   };
-  readonly media: { readonly maxBytes: number; readonly timeoutMs: number };
+  readonly media: {
+    readonly maxBytes: number;
+    readonly timeoutMs: number;
+    /**
+     * MEDIA_REDIRECT_ALLOWLIST, normalised: origins (`http://127.0.0.1:9000`), `host:port`
+     * or bare hosts (any port). Consulted only with a non-default TWILIO_API_BASE_URL.
+     */
+    readonly redirectAllowlist: readonly string[];
+  };
   /** AUTO_REGISTER */
   readonly autoRegister: boolean;
   /** POINTS_PER_TASK */
@@ -76,6 +95,8 @@ export interface Config {
     readonly backoffMs: number;
     readonly pollMs: number;
     readonly leaseMs: number;
+    /** WORKER_PORT: where `taskwire worker` serves /health, /ready, /metrics; null: none. */
+    readonly port: number | null;
   };
 }
 
@@ -265,11 +286,13 @@ export function loadConfig(
     dataDir,
     databaseUrl: databaseUrl(),
     databasePoolSize: int('DATABASE_POOL_SIZE', 1, 1000),
+    databaseConnectTimeoutMs: int('DATABASE_CONNECT_TIMEOUT_MS', 0, 3_600_000),
     apiToken: apiToken ?? '',
     apiTokenSource,
     metricsToken,
     apiRateLimit: int('API_RATE_LIMIT', 0, 1_000_000),
     publicUrl: url('PUBLIC_URL'),
+    trustProxy: parseTrustProxy(raw('TRUST_PROXY'), problems),
     logLevel,
     twilio: {
       accountSid,
@@ -289,6 +312,7 @@ export function loadConfig(
       bucket,
       public: bool('STORAGE_PUBLIC'),
       signedUrlTtlSeconds: int('STORAGE_SIGNED_URL_TTL', 1, 604800),
+      timeoutMs: int('STORAGE_TIMEOUT_MS', 100),
       supabase: supabaseUrl && supabaseKey ? { url: supabaseUrl, key: supabaseKey } : null,
       s3:
         driver === 's3'
@@ -305,6 +329,7 @@ export function loadConfig(
     media: {
       maxBytes: int('MEDIA_MAX_BYTES', 1),
       timeoutMs: int('MEDIA_TIMEOUT_MS', 100),
+      redirectAllowlist: parseRedirectAllowlist(raw('MEDIA_REDIRECT_ALLOWLIST'), problems),
     },
     autoRegister: bool('AUTO_REGISTER'),
     pointsPerTask: int('POINTS_PER_TASK', 0, 100000),
@@ -322,6 +347,7 @@ export function loadConfig(
       backoffMs: int('WORKER_BACKOFF_MS', 0),
       pollMs: int('WORKER_POLL_MS', 10),
       leaseMs: int('WORKER_LEASE_MS', 1000),
+      port: raw('WORKER_PORT') === null ? null : int('WORKER_PORT', 1, 65535),
     },
   };
 
@@ -360,4 +386,80 @@ function parseReminderOffsets(value: string, problems: string[]): number[] {
     return [];
   }
   return [...new Set(minutes)].sort((a, b) => b - a);
+}
+
+/** Proxy-addr's names for the ranges they cover, as Fastify's `trustProxy` accepts them. */
+const proxyRangeNames = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** TRUST_PROXY: unset/`false`/`0` → off; `2` → two hops; `10.0.0.0/8,127.0.0.1` → those proxies. */
+function parseTrustProxy(value: string | null, problems: string[]): false | number | string[] {
+  if (value === null || ['false', 'no', 'off', '0'].includes(value.toLowerCase())) return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops <= 64) return hops;
+  }
+  if (['true', 'yes', 'on'].includes(value.toLowerCase())) {
+    problems.push(
+      `TRUST_PROXY="${value}": trusting every hop lets any client choose its own address; give the number of proxies in front of the service (1 on Railway) or their addresses`,
+    );
+    return false;
+  }
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  const valid = (entry: string): boolean => {
+    if (proxyRangeNames.includes(entry)) return true;
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return false;
+    if (prefix === undefined) return true;
+    return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+  };
+  const invalid = entries.filter((entry) => !valid(entry));
+  if (entries.length === 0 || invalid.length > 0) {
+    problems.push(
+      `TRUST_PROXY="${value}": expected a hop count (1 to 64) or comma-separated proxy addresses or CIDRs such as 10.0.0.0/8,127.0.0.1`,
+    );
+    return false;
+  }
+  return entries;
+}
+
+/**
+ * MEDIA_REDIRECT_ALLOWLIST: `http://127.0.0.1:9000` → its origin; `cdn.local:9000` →
+ * `cdn.local:9000`; `cdn.local` → any port of it. Hosts are lower-cased, IPv6 in brackets.
+ */
+function parseRedirectAllowlist(value: string | null, problems: string[]): string[] {
+  if (value === null) return [];
+  const entries: string[] = [];
+  for (const entry of value.split(',').map((part) => part.trim())) {
+    if (entry === '') continue;
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry)) {
+      try {
+        const parsed = new URL(entry);
+        const bare = parsed.pathname === '/' && !parsed.search && !parsed.hash;
+        if ((parsed.protocol === 'http:' || parsed.protocol === 'https:') && bare) {
+          if (!parsed.username && !parsed.password) {
+            entries.push(parsed.origin);
+            continue;
+          }
+        }
+      } catch {
+        // Reported below.
+      }
+    } else {
+      const match = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?$/i.exec(entry);
+      const port = match?.[2];
+      if (match && (port === undefined || Number(port) <= 65535)) {
+        const host = (match[1] as string).toLowerCase();
+        entries.push(port === undefined ? host : `${host}:${Number(port)}`);
+        continue;
+      }
+    }
+    problems.push(
+      `MEDIA_REDIRECT_ALLOWLIST: "${entry}" is not an origin (http://127.0.0.1:9000), host:port or host`,
+    );
+  }
+  return entries;
 }

@@ -35,6 +35,12 @@ export const variables: readonly VariableSpec[] = [
     description: 'Connections per process when `DATABASE_URL` is set.',
   },
   {
+    name: 'DATABASE_CONNECT_TIMEOUT_MS',
+    default: '30000',
+    description:
+      'How long start-up keeps retrying a Postgres server that is not reachable yet (refused, starting up) before it exits with one line saying what to check. An unknown database or a wrong password is reported at once.',
+  },
+  {
     name: 'API_TOKEN',
     default: null,
     description:
@@ -56,7 +62,13 @@ export const variables: readonly VariableSpec[] = [
     name: 'PUBLIC_URL',
     default: null,
     description:
-      'Public base URL Twilio calls (e.g. `https://taskwire.up.railway.app`). Signatures are checked against it; unset: against the URL the request arrived at (honouring `X-Forwarded-Proto`/`X-Forwarded-Host`).',
+      'Public base URL Twilio calls (e.g. `https://taskwire.up.railway.app`). Signatures are checked against it; unset: against the URL the request arrived at (honouring `X-Forwarded-Proto`/`X-Forwarded-Host` from a trusted proxy only, see `TRUST_PROXY`).',
+  },
+  {
+    name: 'TRUST_PROXY',
+    default: null,
+    description:
+      'Which proxies in front of the service to believe about the client: a hop count (`1` on Railway) or a comma-separated list of proxy addresses/CIDRs (`10.0.0.0/8,127.0.0.1`). Only then do `X-Forwarded-For` (client address for rate limits and lockouts) and `X-Forwarded-Proto`/`-Host` (the signed URL) count. Unset: off, the socket address is the client.',
   },
   {
     name: 'LOG_LEVEL',
@@ -99,7 +111,7 @@ export const variables: readonly VariableSpec[] = [
     name: 'SUPABASE_URL',
     default: null,
     description:
-      'Supabase project URL (`https://<ref>.supabase.co`). Selects the `supabase` storage driver by default.',
+      'Supabase project URL (`https://<ref>.supabase.co`; a URL ending in `/storage/v1` is taken as it is). Selects the `supabase` storage driver by default.',
   },
   { name: 'SUPABASE_KEY', default: null, description: 'Supabase service-role key, for Storage.' },
   {
@@ -122,6 +134,12 @@ export const variables: readonly VariableSpec[] = [
     name: 'STORAGE_SIGNED_URL_TTL',
     default: '3600',
     description: 'Lifetime in seconds of signed URLs for a private bucket.',
+  },
+  {
+    name: 'STORAGE_TIMEOUT_MS',
+    default: '30000',
+    description:
+      'Time limit for one call to Supabase Storage or S3 (an upload counts while its body streams in); a timed-out call is retried like a failed download.',
   },
   {
     name: 'S3_ENDPOINT',
@@ -152,6 +170,12 @@ export const variables: readonly VariableSpec[] = [
     name: 'MEDIA_TIMEOUT_MS',
     default: '30000',
     description: 'Time limit for downloading one media item.',
+  },
+  {
+    name: 'MEDIA_REDIRECT_ALLOWLIST',
+    default: null,
+    description:
+      'Only with a non-default `TWILIO_API_BASE_URL` (a local stand-in, tests): the origins (`http://127.0.0.1:9000`), `host:port`s or hosts (any port) media redirects may go to, comma-separated. Unset: only within the `TWILIO_API_BASE_URL` origin. Against the real Twilio this is ignored: redirects go only to `https` hosts with public addresses.',
   },
   {
     name: 'AUTO_REGISTER',
@@ -226,5 +250,11 @@ export const variables: readonly VariableSpec[] = [
     default: '30000',
     description:
       "How long a claim lasts unless renewed (every third of it while the job runs); on Postgres a crashed worker's message is claimed again after at most this long. The embedded database releases every claim at start.",
+  },
+  {
+    name: 'WORKER_PORT',
+    default: null,
+    description:
+      'Port on which `taskwire worker` serves `GET /health`, `/ready` and `/metrics` (token: `METRICS_TOKEN` or `API_TOKEN`), on `HOST`. Unset: the worker opens no port.',
   },
 ];

@@ -10,6 +10,20 @@ export class PermanentJobError extends Error {
   }
 }
 
+/**
+ * Thrown when another attempt may well succeed (a storage call that timed out, or that the
+ * backend answered with a 5xx): the job is retried with back-off, as a media download is.
+ * Any error that is not permanent retries; this class says so explicitly, so a wrapper
+ * further up (the media copy) can keep it rather than blame something else.
+ */
+export class TransientJobError extends Error {
+  readonly permanent = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TransientJobError';
+  }
+}
+
 export const isPermanent = (error: unknown): boolean =>
   typeof error === 'object' &&
   error !== null &&

@@ -91,6 +91,7 @@ export function createBlobStore(
           ...s3,
           public: storage.public,
           signedUrlTtlSeconds: storage.signedUrlTtlSeconds,
+          timeoutMs: storage.timeoutMs,
         });
       });
     }
@@ -107,6 +108,7 @@ export function createBlobStore(
           bucket: storage.bucket,
           public: storage.public,
           signedUrlTtlSeconds: storage.signedUrlTtlSeconds,
+          timeoutMs: storage.timeoutMs,
         });
       });
     }
