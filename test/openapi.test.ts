@@ -79,7 +79,8 @@ describe('the OpenAPI document of the running service [pglite]', () => {
   const operations: { method: string; path: string; operation: Operation }[] = [];
 
   before(async () => {
-    t = await startTestService(pglite);
+    // The test client poses as the proxy, so each request below can name its own address.
+    t = await startTestService(pglite, { TRUST_PROXY: '127.0.0.1' });
     const response = await fetch(`${t.baseUrl}/openapi.json`);
     assert.equal(response.status, 200);
     doc = (await response.json()) as OpenApiDocument;
@@ -186,7 +187,7 @@ describe('the OpenAPI document of the running service [pglite]', () => {
       );
       const response = await fetch(`${t.baseUrl}${url}`, {
         method: method.toUpperCase(),
-        // One client address per request (the app trusts its proxy's X-Forwarded-For), so
+        // One client address per request (the proxy's X-Forwarded-For, TRUST_PROXY), so
         // the limit on repeated authentication failures does not kick in.
         headers: { 'x-forwarded-for': `10.0.0.${(client += 1)}` },
       });

@@ -276,8 +276,8 @@ describe('signature URL behind a proxy', () => {
     }
   });
 
-  test('without PUBLIC_URL, X-Forwarded-Proto and X-Forwarded-Host give the URL Twilio called', async () => {
-    const t = await createTestApp(engine);
+  test("without PUBLIC_URL, a trusted proxy's X-Forwarded-Proto and X-Forwarded-Host give the URL Twilio called", async () => {
+    const t = await createTestApp(engine, { trustProxy: ['127.0.0.1'] });
     try {
       const params = whatsAppParams();
       const signed = signedForm('https://app.up.railway.app/webhook/twilio', params);

@@ -36,6 +36,8 @@ export interface AppDeps {
   twilioAuthToken: string;
   /** See PUBLIC_URL: the base URL Twilio signs. */
   publicUrl: string | null;
+  /** TRUST_PROXY: the proxies whose X-Forwarded-* headers count (default: none). */
+  trustProxy?: false | number | readonly string[];
   inboundStore: InboundMessageStore;
   /** Told about each newly stored or re-queued message (wakes this process's worker). */
   onInboundStored?: (id: number) => void;
@@ -76,6 +78,19 @@ const BODY_LIMIT = 1024 * 1024;
 /**
  * Builds the HTTP application without listening, so tests use `app.inject()` and the
  * process in start/ decides where to listen.
+/**
+ * TRUST_PROXY as Fastify takes it. Fastify 5.12 ignores a bare hop count (it cannot check
+ * the immediate peer), so a count becomes the function proxy-addr used to build from it:
+ * trust the nearest `hops` addresses. That is right where the port is reachable only
+ * through the proxy (Railway); elsewhere TRUST_PROXY should list the proxies' addresses.
+ */
+function trustProxyOption(
+  trust: false | number | readonly string[],
+): false | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return (_address, hop) => hop < trust;
+  return trust === false ? false : [...trust];
+}
+
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -84,8 +99,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true },
     // Our own onResponse hook logs one line per request, without query strings.
     logController: new LogController({ disableRequestLogging: true }),
-    // Behind Railway or a load balancer, request.protocol honours X-Forwarded-Proto.
-    trustProxy: true,
+    // Only a configured proxy's X-Forwarded-For/-Proto/-Host count (request.ip, .protocol,
+    // .host): from anyone else they would choose the address rate limits and lockouts key
+    // on, and the URL a webhook signature is checked against.
+    trustProxy: trustProxyOption(deps.trustProxy ?? false),
     // A UUID per request (or the proxy's X-Request-Id): the `reqId` of its log lines.
     genReqId: requestIdFor,
     // Errors raised before routing (a malformed URL such as `/messages/%zz`) get the same

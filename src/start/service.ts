@@ -92,6 +92,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       apiToken: config.apiToken,
       twilioAuthToken: config.twilio.authToken,
       publicUrl: config.publicUrl,
+      trustProxy: config.trustProxy,
       inboundStore: metrics.countingDuplicates(inboundStore),
       onInboundStored: () => workers?.wake(),
       recordStatus: (update) => applyStatusCallback(db, update),

@@ -30,28 +30,21 @@ export function signAsTwilio(
 export interface RequestOrigin {
   /** Path and query as received, e.g. `/webhook/twilio?x=1`. */
   pathAndQuery: string;
-  /** `request.protocol` as the server saw it. */
+  /**
+   * `request.protocol` and `request.host`: the socket's, or X-Forwarded-Proto/-Host when
+   * the request came through a proxy TRUST_PROXY names (Fastify decides which).
+   */
   protocol: string;
   host: string | undefined;
-  forwardedProto: string | string[] | undefined;
-  forwardedHost: string | string[] | undefined;
 }
-
-const firstValue = (header: string | string[] | undefined): string | undefined => {
-  const value = Array.isArray(header) ? header[0] : header;
-  return value?.split(',')[0]?.trim() || undefined;
-};
 
 /**
  * The URL Twilio signed. With PUBLIC_URL: that base plus the path. Otherwise the URL the
- * request arrived at, as the proxy in front of us (Railway, a load balancer) reports it in
- * X-Forwarded-Proto / X-Forwarded-Host. Trusting those headers is safe here: they only
- * choose which URL the HMAC is checked against, and forging one gains nothing without the
- * auth token.
+ * request arrived at, which a trusted proxy (Railway, a load balancer) may report in
+ * X-Forwarded-Proto/-Host. From anyone else those headers are ignored: a client that could
+ * choose the URL could replay here a webhook Twilio signed for another app on the account.
  */
 export function signedUrl(publicUrl: string | null, origin: RequestOrigin): string {
   if (publicUrl) return `${publicUrl}${origin.pathAndQuery}`;
-  const proto = firstValue(origin.forwardedProto) ?? origin.protocol;
-  const host = firstValue(origin.forwardedHost) ?? origin.host ?? 'localhost';
-  return `${proto}://${host}${origin.pathAndQuery}`;
+  return `${origin.protocol}://${origin.host ?? 'localhost'}${origin.pathAndQuery}`;
 }

@@ -30,8 +30,9 @@ const rateLimited = (message: string) => new AppError('rate_limited', message);
  *
  * Rate limits apply to admin scopes only (see AdminGuard), never to the Twilio webhooks:
  * Twilio delivers bursts from few addresses, and a refused webhook is a message Twilio
- * retries late or drops. Client addresses are `request.ip`, which honours
- * X-Forwarded-For (the app trusts its proxy, as on Railway).
+ * retries late or drops. Client addresses are `request.ip`: the socket's address, or
+ * X-Forwarded-For as far as TRUST_PROXY trusts it. Trusting anyone's would let a client
+ * rotate the header past both limits, or lock a victim out by sending bad tokens "from" it.
  */
 export async function registerSecurity(
   app: FastifyInstance,
@@ -66,6 +67,8 @@ export async function registerSecurity(
 
   await app.register(rateLimit, {
     global: false,
+    // Spelled out: the limits must key on the address Fastify derived under TRUST_PROXY.
+    keyGenerator: (request) => request.ip,
     errorResponseBuilder: (_request, context) =>
       rateLimited(
         `Too many requests: at most ${context.max} per minute from one address. Retry in ${context.after}.`,

@@ -107,10 +107,9 @@ export async function twilioWebhookRoutes(app: FastifyInstance, options: TwilioW
     const params = (request.body ?? {}) as TwilioParams;
     const url = signedUrl(options.publicUrl, {
       pathAndQuery: request.url,
+      // Forwarded headers count only from a TRUST_PROXY proxy; Fastify applies that rule.
       protocol: request.protocol,
-      host: request.headers.host,
-      forwardedProto: request.headers['x-forwarded-proto'],
-      forwardedHost: request.headers['x-forwarded-host'],
+      host: request.host,
     });
     const header = request.headers['x-twilio-signature'];
     const signature = Array.isArray(header) ? header[0] : header;
