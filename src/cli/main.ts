@@ -5,6 +5,7 @@ import { loadOrCreateDevSecrets } from '../config/dev-secrets.js';
 import { readEnvironment } from '../config/env-file.js';
 import { variables } from '../config/variables.js';
 import { DataDirLockedError } from '../db/data-dir-lock.js';
+import { DatabaseConnectError } from '../db/connection-errors.js';
 import { createLogger } from '../start/logger.js';
 import { startService } from '../start/service.js';
 import { WorkerNeedsPostgresError, startWorkerProcess } from '../start/worker-process.js';
@@ -209,7 +210,12 @@ main(process.argv.slice(2)).then(
       );
     } else if (isAppError(error)) {
       console.error(error.message);
-    } else if (error instanceof DataDirLockedError || error instanceof WorkerNeedsPostgresError) {
+    } else if (
+      error instanceof DataDirLockedError ||
+      error instanceof WorkerNeedsPostgresError ||
+      // One line naming the server, the cause and what to check, not a stack trace.
+      error instanceof DatabaseConnectError
+    ) {
       console.error(error.message);
     } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       console.error(`Port in use: ${(error as Error).message}. Set PORT to another port.`);

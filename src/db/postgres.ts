@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { connectFailure, isConnectionError } from './connection-errors.js';
 import type { Database, Queryable } from './executor.js';
 
 const INT8_OID = 20;
@@ -17,23 +18,42 @@ export interface PostgresOptions {
   connectionString: string;
   poolSize: number;
   applicationName?: string;
+  /**
+   * How long opening keeps retrying a server that is not reachable yet (refused, starting
+   * up, shutting down) before it gives up; 0 tries once. Default 0.
+   */
+  startupRetryMs?: number;
+  /** Told about each failed start-up attempt that will be retried. */
+  onStartupRetry?: (error: unknown, waitedMs: number) => void;
 }
 
-/** A node-postgres pool: the engine for production, Supabase and scale-out. */
+// How long one connection attempt may take before it counts as failed.
+const CONNECT_TIMEOUT_MS = 10_000;
+// Detects a server that vanished without closing the connection (a failover, a dropped
+// NAT entry): without keepalives a query on such a connection would wait for minutes.
+const KEEPALIVE_DELAY_MS = 10_000;
+
+/**
+ * A node-postgres pool: the engine for production, Supabase and scale-out. A connection
+ * the server terminates never crashes the process: its statement fails (with an error
+ * isConnectionError recognises), the connection is discarded, and the next statement gets
+ * a new one, so the pool recovers by itself as soon as the server is back.
+ */
 export async function openPostgres(options: PostgresOptions): Promise<Database> {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.poolSize,
     types,
     application_name: options.applicationName ?? 'taskwire',
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
   });
   // An idle client that loses its connection emits 'error' on the pool; without a
   // listener that would crash the process. The next query simply gets a new client.
   pool.on('error', () => {});
-  // Fail at start-up, with the driver's message, rather than on the first webhook.
-  const client = await pool.connect();
-  client.release();
+  // Fail at start-up, with one clear line, rather than on the first webhook.
+  await connectWithRetry(pool, options);
 
   const query = async <Row>(sql: string, params?: readonly unknown[]): Promise<Row[]> => {
     const result = await pool.query(sql, params as unknown[] | undefined);
@@ -45,6 +65,20 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     query,
     async transaction(work) {
       const client = await pool.connect();
+      // pg-pool listens for a client's 'error' only while it is idle. A checked-out client
+      // whose connection the server terminates (a restart, a failover,
+      // pg_terminate_backend) emits 'error', and an 'error' event nobody listens to kills
+      // the process. The statement in flight rejects with the same error anyway: note it,
+      // so the broken client is destroyed instead of going back to the pool.
+      let lost: Error | null = null;
+      const onError = (error: Error) => {
+        lost = error;
+      };
+      client.on('error', onError);
+      const giveBack = (broken: Error | null) => {
+        client.off('error', onError);
+        client.release(broken ?? undefined);
+      };
       const scoped: Queryable = {
         async query<Row>(sql: string, params?: readonly unknown[]) {
           return (await client.query(sql, params as unknown[] | undefined)).rows as Row[];
@@ -57,16 +91,18 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         await client.query('BEGIN');
         const result = await work(scoped);
         await client.query('COMMIT');
-        client.release();
+        giveBack(lost);
         return result;
       } catch (error) {
-        try {
-          await client.query('ROLLBACK');
-          client.release();
-        } catch (rollbackError) {
-          // A connection that cannot roll back is broken: destroy it, not reuse it.
-          client.release(rollbackError as Error);
+        if (!lost) {
+          try {
+            await client.query('ROLLBACK');
+          } catch (rollbackError) {
+            // A connection that cannot roll back is broken: destroy it, not reuse it.
+            lost = rollbackError as Error;
+          }
         }
+        giveBack(lost);
         throw error;
       }
     },
@@ -82,12 +118,45 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   };
 }
 
+/**
+ * Connects once to check the server is there. Errors that waiting may fix (refused,
+ * reset, the server starting up or shutting down) are retried with back-off for
+ * `startupRetryMs`; then, or at once for any other error (unknown database, wrong
+ * password), a DatabaseConnectError says in one line what failed and what to check.
+ */
+async function connectWithRetry(pool: pg.Pool, options: PostgresOptions): Promise<void> {
+  const budgetMs = options.startupRetryMs ?? 0;
+  const started = Date.now();
+  let delayMs = 250;
+  for (;;) {
+    try {
+      const client = await pool.connect();
+      client.release();
+      return;
+    } catch (error) {
+      const waitedMs = Date.now() - started;
+      if (!isConnectionError(error) || waitedMs + delayMs > budgetMs) {
+        await pool.end().catch(() => {});
+        throw connectFailure(options.connectionString, error, waitedMs);
+      }
+      options.onStartupRetry?.(error, waitedMs);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      delayMs = Math.min(delayMs * 2, 2000);
+    }
+  }
+}
+
 const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
+// Reconnecting LISTEN waits this long after the first failure, doubling up to the maximum.
+const LISTEN_RETRY_FIRST_MS = 250;
+const LISTEN_RETRY_MAX_MS = 10_000;
+
 /**
- * LISTEN needs a connection of its own, outside the pool. If it drops, reconnect with a
- * back-off and call `onNotify` once: notifications may have been missed meanwhile, and a
- * spurious wake-up only costs one empty poll.
+ * LISTEN needs a connection of its own, outside the pool. If it drops, reconnect with
+ * exponential back-off and call `onNotify` once connected again: notifications may have
+ * been missed meanwhile, and a spurious wake-up only costs one empty poll. At most one
+ * reconnection is under way at a time.
  */
 async function listenWithReconnect(
   options: PostgresOptions,
@@ -97,32 +166,49 @@ async function listenWithReconnect(
   let client: pg.Client | null = null;
   let stopped = false;
   let retryTimer: NodeJS.Timeout | null = null;
+  let failures = 0;
 
   const reconnectLater = (): void => {
-    if (stopped) return;
+    if (stopped || retryTimer) return;
+    const delayMs = Math.min(LISTEN_RETRY_FIRST_MS * 2 ** failures, LISTEN_RETRY_MAX_MS);
+    failures += 1;
     retryTimer = setTimeout(() => {
-      connect().then(onNotify, reconnectLater);
-    }, 1000);
+      retryTimer = null;
+      connect().then(() => {
+        failures = 0;
+        onNotify();
+      }, reconnectLater);
+    }, delayMs);
   };
 
   const connect = async (): Promise<void> => {
     const next = new pg.Client({
       connectionString: options.connectionString,
       application_name: `${options.applicationName ?? 'taskwire'}-listen`,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
     });
     next.on('notification', (message) => {
       if (message.channel === channel) onNotify();
     });
+    // Also keeps an 'error' from killing the process. Only the live client's loss
+    // reconnects: one still connecting reports its failure through connect()'s rejection.
     next.on('error', () => {
-      if (stopped) return;
-      client = null;
       next.end().catch(() => {});
+      if (client !== next) return;
+      client = null;
       reconnectLater();
     });
-    await next.connect();
-    await next.query(`LISTEN ${quoteIdentifier(channel)}`);
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${quoteIdentifier(channel)}`);
+    } catch (error) {
+      next.end().catch(() => {});
+      throw error;
+    }
     if (stopped) {
-      await next.end();
+      await next.end().catch(() => {});
       return;
     }
     client = next;
@@ -132,6 +218,7 @@ async function listenWithReconnect(
   return async () => {
     stopped = true;
     if (retryTimer) clearTimeout(retryTimer);
+    retryTimer = null;
     const current = client;
     client = null;
     await current?.end().catch(() => {});

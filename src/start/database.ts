@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
 import { lockDataDir } from '../db/data-dir-lock.js';
+import { describeTarget } from '../db/connection-errors.js';
 import type { Database } from '../db/executor.js';
+import { pendingMigrations } from '../db/migrate.js';
 import { openPglite } from '../db/pglite.js';
 import { ensureMigratedPgliteTemplate, pgliteTemplateDir } from '../db/pglite-template.js';
 import { releaseEveryClaim } from '../db/release-claims.js';
@@ -15,12 +17,27 @@ export interface OpenedDatabase {
   description: string;
 }
 
-/** Postgres when DATABASE_URL is set, else the embedded database in DATA_DIR (one process only). */
-export async function openDatabase(config: Config): Promise<OpenedDatabase> {
+/**
+ * Postgres when DATABASE_URL is set, else the embedded database in DATA_DIR (one process
+ * only). A Postgres server that is not reachable yet is retried for
+ * DATABASE_CONNECT_TIMEOUT_MS (each retry logged on `log`), then a DatabaseConnectError
+ * says in one line what to check.
+ */
+export async function openDatabase(
+  config: Config,
+  log?: { warn(obj: object, msg: string): void },
+): Promise<OpenedDatabase> {
   if (config.databaseUrl) {
+    const target = describeTarget(config.databaseUrl);
     const db = await openPostgres({
       connectionString: config.databaseUrl,
       poolSize: config.databasePoolSize,
+      startupRetryMs: config.databaseConnectTimeoutMs,
+      onStartupRetry: (error, waitedMs) =>
+        log?.warn(
+          { database: target, err: (error as Error).message, waitedMs },
+          'database not reachable yet; retrying',
+        ),
     });
     const url = new URL(config.databaseUrl);
     return {
@@ -66,5 +83,19 @@ async function templateFor(dataDir: string): Promise<string> {
     return await ensureMigratedPgliteTemplate();
   } catch {
     return pgliteTemplateDir();
+  }
+}
+
+/**
+ * /ready's answer about the database: empty when it is reachable and migrated, else the
+ * problem. Every call asks the database, so /ready turns 503 while it is unreachable and
+ * 200 again as soon as it is back.
+ */
+export async function databaseReadiness(db: Database): Promise<string[]> {
+  try {
+    const pending = await pendingMigrations(db);
+    return pending.length > 0 ? [`migrations not applied: ${pending.join(', ')}`] : [];
+  } catch (error) {
+    return [`database unreachable: ${(error as Error).message}`];
   }
 }

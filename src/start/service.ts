@@ -4,11 +4,11 @@ import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/executor.js';
-import { migrate, pendingMigrations } from '../db/migrate.js';
+import { migrate } from '../db/migrate.js';
 import { applyStatusCallback } from '../db/outbound.js';
 import { watchEventLoopLoad } from './event-loop-load.js';
 import { createInboundStore } from './inbound-store.js';
-import { openDatabase } from './database.js';
+import { databaseReadiness, openDatabase } from './database.js';
 import {
   createWorkers,
   describeDelivery,
@@ -64,7 +64,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     // there, not as an unhandled rejection.
     modules.catch(() => {});
 
-    const opened = await openDatabase(config);
+    const opened = await openDatabase(config, log);
     releases.push(opened.release);
     const db = opened.db;
 
@@ -121,14 +121,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
             maxBytes: config.media.maxBytes,
           }
         : undefined,
-      readiness: async () => {
-        try {
-          const pending = await pendingMigrations(db);
-          return pending.length > 0 ? [`migrations not applied: ${pending.join(', ')}`] : [];
-        } catch (error) {
-          return [`database unreachable: ${(error as Error).message}`];
-        }
-      },
+      readiness: () => databaseReadiness(db),
     });
     // Stopping closes the port and waits for in-flight requests; closing the app meanwhile
     // answers requests that still arrive on open keep-alive connections with 503 and

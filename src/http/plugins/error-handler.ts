@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isDataError, sqlState } from '../../db/data-errors.js';
+import { isConnectionError } from '../../db/connection-errors.js';
 import { type ErrorCode, isAppError } from '../../domain/errors.js';
 
 // Fastify's own errors for malformed requests, mapped onto our error codes.
@@ -18,13 +19,18 @@ const friendlyMessages: Partial<Record<ErrorCode, string>> = {
   unsupported_media_type: 'Unsupported Content-Type for this route.',
 };
 
+/** Seconds a client should wait before retrying a request the database could not take. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
 const codeForStatus = (status: number): ErrorCode =>
   status === 404 ? 'not_found' : status === 401 ? 'unauthorized' : 'validation_failed';
 
 /**
  * The one place where errors become HTTP answers: `{ "error": { "code", "message" } }`.
  * Client mistakes get their 4xx and a message that says what was wrong; anything
- * unexpected is logged and answered 500 without internals.
+ * unexpected is logged and answered 500 without internals. A lost or refused database
+ * connection is not a bug of the request: it is answered 503 with Retry-After, so Twilio
+ * (which retries a webhook answered 5xx) delivers the message again once it is back.
  */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -65,6 +71,23 @@ export function registerErrorHandler(app: FastifyInstance): void {
       return reply.status(status >= 400 && status < 500 ? status : 400).send({
         error: { code, message: friendlyMessages[code] ?? error.message },
       });
+    }
+    if (isConnectionError(error)) {
+      // Only the driver's message: it names the failure, never the data being written.
+      request.log.warn(
+        { err: { message: error.message, code: error.code } },
+        'database unreachable',
+      );
+      return reply
+        .status(503)
+        .header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
+        .send({
+          error: {
+            code: 'service_unavailable',
+            message:
+              'The database is unreachable right now; nothing was stored. Retry in a few seconds.',
+          },
+        });
     }
     request.log.error({ err: error }, 'request failed');
     return reply.status(500).send({
