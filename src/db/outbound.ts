@@ -1,4 +1,4 @@
-import type { Queryable } from './executor.js';
+import type { Database, Queryable } from './executor.js';
 
 /** NOTIFY channel announcing outbound messages waiting to be sent. */
 export const OUTBOUND_CHANNEL = 'taskwire_outbound';
@@ -111,23 +111,46 @@ export async function claimDueOutbound(
 }
 
 /**
- * Twilio (or the development outbox) accepted the message: keep its SID and status.
- * False if the claim was lost.
+ * Twilio (or the development outbox) accepted the message: keep its SID and status, and
+ * apply any status callback that arrived for the SID before it was recorded (see
+ * early_status_callbacks; the most advanced one, only if it is ahead of `result.status`).
+ * False if the claim was lost; the early callbacks are then left for the SID's owner.
  */
 export async function markOutboundSubmitted(
-  db: Queryable,
+  db: Database,
   claim: { id: number; claims: number },
   result: { sid: string; status: string; outbox?: boolean },
 ): Promise<boolean> {
-  const rows = await db.query(
-    `UPDATE outbound_messages
-     SET status = $4, twilio_sid = $3, sent_at = now(), status_updated_at = now(), locked_until = NULL,
-         error_code = NULL, error_message = NULL, outbox = $5
-     WHERE id = $1 AND claims = $2 AND status = 'submitting'
-     RETURNING id`,
-    [claim.id, claim.claims, result.sid, result.status, result.outbox === true],
-  );
-  return rows.length > 0;
+  return db.transaction(async (tx) => {
+    await lockStatusOf(tx, result.sid);
+    const rows = await tx.query(
+      `WITH best AS (
+         SELECT e.status, e.error_code FROM early_status_callbacks e
+         WHERE e.message_sid = $3
+         ORDER BY ${rankOf('e.status')} DESC, e.received_at DESC
+         LIMIT 1
+       ),
+       updated AS (
+         UPDATE outbound_messages o
+         SET status = CASE WHEN ${rankOf('best.status')} > ${rankOf('$4::text')} THEN best.status
+                           ELSE $4::text END,
+             error_code = CASE WHEN ${rankOf('best.status')} > ${rankOf('$4::text')}
+                               THEN best.error_code END,
+             twilio_sid = $3, sent_at = now(), status_updated_at = now(), locked_until = NULL,
+             error_message = NULL, outbox = $5
+         FROM (SELECT 1) AS one LEFT JOIN best ON true
+         WHERE o.id = $1 AND o.claims = $2 AND o.status = 'submitting'
+         RETURNING o.id
+       ),
+       applied AS (
+         DELETE FROM early_status_callbacks
+         WHERE message_sid = $3 AND EXISTS (SELECT 1 FROM updated)
+       )
+       SELECT id FROM updated`,
+      [claim.id, claim.claims, result.sid, result.status, result.outbox === true],
+    );
+    return rows.length > 0;
+  });
 }
 
 export async function markOutboundFailed(
@@ -166,31 +189,78 @@ const statusRank: Record<string, number> = {
 
 export const knownOutboundStatuses = Object.keys(statusRank);
 
-const rankCase = `CASE status ${Object.entries(statusRank)
-  .map(([status, rank]) => `WHEN '${status}' THEN ${rank}`)
-  .join(' ')} ELSE 0 END`;
+/** SQL for the rank of the status in `expression` (-1 for none or an unknown one). */
+const rankOf = (expression: string): string =>
+  `(CASE ${expression} ${Object.entries(statusRank)
+    .map(([status, rank]) => `WHEN '${status}' THEN ${rank}`)
+    .join(' ')} ELSE -1 END)`;
+
+/** How long a status callback for a SID not (yet) recorded is kept for it. */
+export const EARLY_STATUS_CALLBACK_TTL_HOURS = 24;
+
+// Advisory locks of this class, keyed by a hash of the SID, order a status callback for an
+// unrecorded SID and the recording of that SID: whichever comes second sees the other.
+const STATUS_LOCK_CLASS = 7_413_222;
+
+const lockStatusOf = (tx: Queryable, sid: string) =>
+  tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [STATUS_LOCK_CLASS, sid]);
 
 /**
- * Applies a status callback. Returns 'updated', 'stale' (an older status arrived late) or
- * 'unknown' (no outbound message with that SID).
+ * Applies a status update to the message with its SID, in one statement (one snapshot):
+ * 'updated', 'stale' (the message is further along already) or null (no such SID).
  */
-export async function applyStatusCallback(
+async function updateBySid(
   db: Queryable,
   update: { sid: string; status: string; errorCode: number | null },
-): Promise<'updated' | 'stale' | 'unknown'> {
-  const rank = statusRank[update.status] ?? -1;
-  const rows = await db.query<{ id: number }>(
-    `UPDATE outbound_messages
-     SET status = $2, error_code = COALESCE($3, error_code), status_updated_at = now()
-     WHERE twilio_sid = $1 AND ${rankCase} < $4
-     RETURNING id`,
-    [update.sid, update.status, update.errorCode, rank],
+): Promise<'updated' | 'stale' | null> {
+  const [row] = await db.query<{ updated: boolean; known: boolean }>(
+    `WITH updated AS (
+       UPDATE outbound_messages
+       SET status = $2, error_code = COALESCE($3, error_code), status_updated_at = now()
+       WHERE twilio_sid = $1 AND ${rankOf('status')} < $4
+       RETURNING id
+     )
+     SELECT EXISTS (SELECT 1 FROM updated) AS updated,
+            EXISTS (SELECT 1 FROM outbound_messages WHERE twilio_sid = $1) AS known`,
+    [update.sid, update.status, update.errorCode, statusRank[update.status] ?? -1],
   );
-  if (rows.length > 0) return 'updated';
-  const exists = await db.query('SELECT 1 FROM outbound_messages WHERE twilio_sid = $1', [
-    update.sid,
-  ]);
-  return exists.length > 0 ? 'stale' : 'unknown';
+  if (row?.updated) return 'updated';
+  return row?.known ? 'stale' : null;
+}
+
+/**
+ * Applies a status callback. Returns 'updated', 'stale' (an older status arrived late),
+ * 'kept' (no outbound message has that SID yet: Twilio answered the send, the SID is not
+ * recorded yet; kept and applied when it is) or 'unknown' (an unknown status for an
+ * unknown SID, dropped).
+ */
+export async function applyStatusCallback(
+  db: Database,
+  update: { sid: string; status: string; errorCode: number | null },
+): Promise<'updated' | 'stale' | 'kept' | 'unknown'> {
+  // The common case, a SID recorded long ago, takes no lock.
+  const applied = await updateBySid(db, update);
+  if (applied !== null) return applied;
+  if (statusRank[update.status] === undefined) return 'unknown';
+  return db.transaction(async (tx) => {
+    await lockStatusOf(tx, update.sid);
+    // The SID may have been recorded since the first look; with the lock held it cannot
+    // be recorded until this callback is kept.
+    const recorded = await updateBySid(tx, update);
+    if (recorded !== null) return recorded;
+    await tx.query(
+      `DELETE FROM early_status_callbacks
+       WHERE received_at < now() - make_interval(hours => $1)`,
+      [EARLY_STATUS_CALLBACK_TTL_HOURS],
+    );
+    await tx.query(
+      `INSERT INTO early_status_callbacks (message_sid, status, error_code) VALUES ($1, $2, $3)
+       ON CONFLICT (message_sid, status) DO UPDATE
+       SET error_code = COALESCE(EXCLUDED.error_code, early_status_callbacks.error_code)`,
+      [update.sid, update.status, update.errorCode],
+    );
+    return 'kept';
+  });
 }
 
 export async function listOutbound(
