@@ -31,6 +31,8 @@ interface ObjectMeta {
 }
 
 const FALLBACK_CONTENT_TYPE = 'application/octet-stream';
+/** Where bodies are written until complete; a dot-name, so never an object key's segment. */
+const UPLOADS_FOLDER = '.uploads';
 const MIN_SECRET_LENGTH = 16;
 
 /** The HMAC a signed URL carries: over `bucket/key:expires`, so it binds all three. */
@@ -105,19 +107,24 @@ export class LocalBlobStore implements BlobStore {
   async put(key: string, body: Readable, options: PutObjectOptions): Promise<StoredObject> {
     const file = this.pathOf(key);
     const meta = file + RESERVED_KEY_SUFFIX;
-    const folder = path.dirname(file);
-    // Temporary names start with "." (no valid key does) and sit in the target's own folder,
-    // so the rename below stays on one file system and is atomic.
+    // The body is written under the bucket's `.uploads` folder (no key segment starts with
+    // ".", so it is never an object), and the object's own folder is made only once every
+    // byte is on disk: an upload that breaks off or is cut at MEDIA_MAX_BYTES leaves no
+    // empty `messages/<MessageSid>/` behind, and removing a folder it created could race
+    // with another upload into it. Same bucket folder, same file system: the renames
+    // below are atomic.
+    const uploads = path.join(this.root, UPLOADS_FOLDER);
     const suffix = `${randomBytes(8).toString('hex')}.tmp`;
-    const fileTemp = path.join(folder, `.${path.basename(file)}.${suffix}`);
-    const metaTemp = path.join(folder, `.${path.basename(meta)}.${suffix}`);
+    const fileTemp = path.join(uploads, `.${path.basename(file)}.${suffix}`);
+    const metaTemp = path.join(uploads, `.${path.basename(meta)}.${suffix}`);
     const measured = measureBody(body, options.contentLength);
     try {
-      await mkdir(folder, { recursive: true });
+      await mkdir(uploads, { recursive: true });
       // flush: fsync before close, so a crash after the rename cannot leave an empty file.
       await pipeline(measured.stream, createWriteStream(fileTemp, { flags: 'wx', flush: true }));
       const record: ObjectMeta = { contentType: options.contentType };
       await writeFile(metaTemp, JSON.stringify(record), { flag: 'wx', flush: true });
+      await mkdir(path.dirname(file), { recursive: true });
       // Data first, then its sidecar: a reader in between sees the new bytes with the
       // previous content type, never a missing object.
       await rename(fileTemp, file);
