@@ -4,14 +4,25 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A fake of the Supabase Storage REST API (`/storage/v1`), for the routes storage-js calls,
- * with the answers Supabase gives (supabase/storage: src/http/routes/**, src/internal/errors):
+ * with the answers the open-source server gives (supabase/storage v1.11.2, file backend,
+ * behind a `/storage/v1` gateway as Supabase runs it; src/http/routes/**, src/internal/errors):
  *
- * - Storage reports most failures as HTTP 400 with the real status as a string in the body:
- *   `{ "statusCode": "404", "error": "not_found", "message": "Object not found" }`.
- * - The API gateway refuses a request without a known `apikey` header with 401; Storage
- *   itself refuses a missing `Authorization` header (400) and a bad token (400, InvalidJWT).
- * - Public object URLs and signed URLs need no headers: browsers load them directly.
- * - Signed URLs carry `?token=<HS256 JWT of { url: "<bucket>/<path>", iat, exp }>`.
+ * - Storage reports most failures as HTTP 400 with the real status as a *string* in the
+ *   body: `{ "statusCode": "404", "error": "not_found", "message": "Object not found" }`;
+ *   validation errors are `{ "statusCode": "400", "code": "InvalidRequest", "error": "Error" }`.
+ * - An unknown route is the framework's HTTP 404 with a *numeric* `statusCode`.
+ * - Only the API gateway checks `apikey` (401 without a known one; `gateway: false` leaves it
+ *   out, and the server ignores the header). Storage itself refuses a missing
+ *   `Authorization` header (400, InvalidRequest) and a bad or expired token (HTTP 400,
+ *   `{ "statusCode": "403", "code": "AccessDenied", "error": "Unauthorized" }`).
+ * - Keys are JWTs of the project with a `role`: the service role sees and may do anything;
+ *   `anon` cannot see a private bucket (404) and row-level security refuses its writes.
+ * - Public object URLs and signed URLs need no headers: browsers load them directly. Signed
+ *   URLs carry `?token=<HS256 JWT of { url: "<bucket>/<path>", iat, exp }>`; an expired one
+ *   is `"exp" claim timestamp check failed` (InvalidJWT), and a signed download sends an
+ *   `Expires` header (the token's expiry) instead of the object's Cache-Control.
+ * - `fail()` makes it misbehave like a server in trouble: 502 or 503 from the gateway, or a
+ *   stall (the request is taken and never answered), until `recover()` or for N requests.
  *
  * Objects are kept in memory. An upload is stored only once its request body has fully
  * arrived, as Supabase does: a client that breaks off mid-body leaves nothing behind.
@@ -19,21 +30,42 @@ import type { AddressInfo } from 'node:net';
 export interface FakeSupabaseStorage {
   /** SUPABASE_URL: the project URL; the API lives under `${url}/storage/v1`. */
   url: string;
-  /** The service key the fake accepts as `apikey` and as `Authorization: Bearer`. */
+  /** The service-role key (a JWT of this project), as `apikey` and `Authorization: Bearer`. */
   serviceKey: string;
+  /** The anon key: valid, but row-level security keeps it from private buckets and writes. */
+  anonKey: string;
+  /** A key of this project with any claims: an expired service key, another role. */
+  signKey(claims: { role: string; exp?: number }): string;
   buckets: Map<string, FakeBucket>;
   /** Moves the fake's clock (which signs and checks URL tokens) by this many seconds. */
   clockOffsetSeconds: number;
   /** Every request received, for assertions on what a client sent. */
   requests: FakeRequest[];
+  /**
+   * From now on, answer requests (those `match` accepts; all by default) with `mode`: the
+   * gateway's 502 or 503, or `stall`: take the request and never answer it. For the next
+   * `times` matching requests, or until `recover()`.
+   */
+  fail(
+    mode: FakeFailureMode,
+    options?: { times?: number; match?: (request: FakeRequest) => boolean },
+  ): void;
+  /** Answers normally again. */
+  recover(): void;
+  /** The requests held by `stall`, in order. */
+  stalled: FakeRequest[];
   close(): Promise<void>;
 }
+
+export type FakeFailureMode = 'stall' | 502 | 503;
 
 export interface FakeRequest {
   method: string;
   /** Without the query string. */
   path: string;
   headers: IncomingMessage['headers'];
+  /** Set once the client went away without an answer (a stalled request it gave up on). */
+  abandoned?: boolean;
 }
 
 export interface FakeBucket {
@@ -69,11 +101,33 @@ const errors = {
   noAuthorization: () =>
     new StorageFailure(400, {
       statusCode: '400',
-      error: 'Bad Request',
+      code: 'InvalidRequest',
+      error: 'Error',
       message: "headers must have required property 'authorization'",
     }),
+  // The bearer token: Storage's auth hook renders its refusal as AccessDenied.
+  accessDenied: (message: string) =>
+    new StorageFailure(400, {
+      statusCode: '403',
+      code: 'AccessDenied',
+      error: 'Unauthorized',
+      message,
+    }),
+  rowLevelSecurity: (table: string) =>
+    new StorageFailure(400, {
+      statusCode: '403',
+      code: 'AccessDenied',
+      error: 'Unauthorized',
+      message: `new row violates row-level security policy for table "${table}"`,
+    }),
+  // A signed URL's token, checked by the jose library.
   invalidJwt: (message: string) =>
-    new StorageFailure(400, { statusCode: '400', error: 'InvalidJWT', message }),
+    new StorageFailure(400, {
+      statusCode: '400',
+      code: 'InvalidJWT',
+      error: 'InvalidJWT',
+      message,
+    }),
   noSuchBucket: () =>
     new StorageFailure(400, {
       statusCode: '404',
@@ -96,7 +150,7 @@ const errors = {
       message: 'The resource already exists',
     }),
   invalid: (message: string) =>
-    new StorageFailure(400, { statusCode: '400', error: 'Bad Request', message }),
+    new StorageFailure(400, { statusCode: '400', code: 'InvalidRequest', error: 'Error', message }),
   invalidSignature: () =>
     new StorageFailure(400, {
       statusCode: '400',
@@ -115,25 +169,46 @@ function signJwt(secret: string, payload: Record<string, unknown>): string {
   return `${head}.${body}.${signature}`;
 }
 
-function verifyJwt(secret: string, token: string, nowSeconds: number): Record<string, unknown> {
+type JwtProblem = 'malformed' | 'signature' | 'expired';
+
+/** The token's claims, or what is wrong with it. */
+function verifyJwt(
+  secret: string,
+  token: string,
+  nowSeconds: number,
+): Record<string, unknown> | JwtProblem {
   const [head, body, signature] = token.split('.');
-  if (!head || !body || !signature) throw errors.invalidJwt('jwt malformed');
+  if (!head || !body || !signature) return 'malformed';
   const expected = Buffer.from(
     createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url'),
   );
   const given = Buffer.from(signature);
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
-    throw errors.invalidJwt('invalid signature');
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return 'signature';
+  let payload: Record<string, unknown>;
+  try {
+    payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Record<
+      string,
+      unknown
+    >;
+  } catch {
+    return 'malformed';
   }
-  const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Record<
-    string,
-    unknown
-  >;
-  if (typeof payload.exp === 'number' && payload.exp <= nowSeconds) {
-    throw errors.invalidJwt('jwt expired');
-  }
+  if (typeof payload.exp === 'number' && payload.exp <= nowSeconds) return 'expired';
   return payload;
 }
+
+// How the two checkers word a refusal: Storage's auth hook (jsonwebtoken) for the bearer
+// token, jose for a signed URL's token.
+const bearerMessages: Record<JwtProblem, string> = {
+  malformed: 'jwt malformed',
+  signature: 'invalid signature',
+  expired: 'jwt expired',
+};
+const signedUrlMessages: Record<JwtProblem, string> = {
+  malformed: 'Invalid Compact JWS',
+  signature: 'signature verification failed',
+  expired: '"exp" claim timestamp check failed',
+};
 
 async function readBody(request: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -164,36 +239,73 @@ const decodePath = (raw: string): string =>
 
 /** Starts the fake on 127.0.0.1 and a free port. */
 export async function startFakeSupabaseStorage(
-  options: { serviceKey?: string } = {},
+  options: {
+    /** false: the Storage server alone, without the gateway that checks `apikey`. */
+    gateway?: boolean;
+  } = {},
 ): Promise<FakeSupabaseStorage> {
-  const serviceKey = options.serviceKey ?? `fake-service-key-${randomBytes(8).toString('hex')}`;
+  const gateway = options.gateway ?? true;
   const jwtSecret = randomBytes(32).toString('hex');
+  const signKey = (claims: { role: string; exp?: number }) =>
+    signJwt(jwtSecret, { iss: 'supabase-fake', iat: Math.floor(Date.now() / 1000), ...claims });
+  const serviceKey = signKey({ role: 'service_role' });
+  const anonKey = signKey({ role: 'anon' });
   const buckets = new Map<string, FakeBucket>();
   const requests: FakeRequest[] = [];
+  const stalled: FakeRequest[] = [];
+  let failure: {
+    mode: FakeFailureMode;
+    times: number;
+    match: (request: FakeRequest) => boolean;
+  } | null = null;
 
   const fake: FakeSupabaseStorage = {
     url: '',
     serviceKey,
+    anonKey,
+    signKey,
     buckets,
     clockOffsetSeconds: 0,
     requests,
+    fail(mode, failOptions = {}) {
+      failure = {
+        mode,
+        times: failOptions.times ?? Number.POSITIVE_INFINITY,
+        match: failOptions.match ?? (() => true),
+      };
+    },
+    recover() {
+      failure = null;
+    },
+    stalled,
     close: async () => {},
   };
   const nowSeconds = () => Math.floor(Date.now() / 1000) + fake.clockOffsetSeconds;
 
-  const requireKeys = (request: IncomingMessage) => {
-    const apikey = request.headers.apikey;
-    if (typeof apikey !== 'string') throw errors.noApiKey();
-    if (apikey !== serviceKey) throw errors.badApiKey();
+  /** The caller's role, from the bearer token (and, at the gateway, its apikey). */
+  const authenticate = (request: IncomingMessage): string => {
+    if (gateway) {
+      const apikey = request.headers.apikey;
+      if (typeof apikey !== 'string') throw errors.noApiKey();
+      if (apikey !== serviceKey && apikey !== anonKey) throw errors.badApiKey();
+    }
     const authorization = request.headers.authorization;
     if (typeof authorization !== 'string') throw errors.noAuthorization();
-    if (authorization !== `Bearer ${serviceKey}`) throw errors.invalidJwt('invalid signature');
+    const token = /^Bearer (.+)$/i.exec(authorization)?.[1] ?? '';
+    const claims = verifyJwt(jwtSecret, token, nowSeconds());
+    if (typeof claims === 'string') throw errors.accessDenied(bearerMessages[claims]);
+    return typeof claims.role === 'string' ? claims.role : 'anon';
   };
 
-  const bucketOrFail = (id: string): FakeBucket => {
+  /** A bucket the caller may see: row-level security hides private ones from anon. */
+  const bucketOrFail = (id: string, role = 'service_role'): FakeBucket => {
     const bucket = buckets.get(id);
-    if (!bucket) throw errors.noSuchBucket();
+    if (!bucket || (role !== 'service_role' && !bucket.public)) throw errors.noSuchBucket();
     return bucket;
+  };
+
+  const mayWrite = (role: string, table: 'buckets' | 'objects') => {
+    if (role !== 'service_role') throw errors.rowLevelSecurity(table);
   };
 
   const objectOrFail = (bucket: FakeBucket, name: string): FakeObject => {
@@ -214,13 +326,17 @@ export async function startFakeSupabaseStorage(
     updated_at: bucket.createdAt,
   });
 
-  const objectReply = (object: FakeObject, method: string): Reply => ({
+  const objectReply = (
+    object: FakeObject,
+    method: string,
+    caching: Record<string, string> = { 'cache-control': object.cacheControl },
+  ): Reply => ({
     status: 200,
     body: method === 'HEAD' ? undefined : object.bytes,
     headers: {
       'content-type': object.contentType,
       'content-length': object.bytes.length,
-      'cache-control': object.cacheControl,
+      ...caching,
       etag: `"${object.id}"`,
       'last-modified': new Date(object.updatedAt).toUTCString(),
     },
@@ -235,13 +351,19 @@ export async function startFakeSupabaseStorage(
     return [rest.slice(0, slash), rest.slice(slash + 1)];
   };
 
-  async function route(request: IncomingMessage): Promise<Reply> {
+  const unknownRoute = (method: string, path: string): Reply => ({
+    status: 404,
+    body: { message: `Route ${method}:${path} not found`, error: 'Not Found', statusCode: 404 },
+  });
+
+  async function route(request: IncomingMessage, url: URL): Promise<Reply> {
     const method = request.method ?? 'GET';
-    const url = new URL(request.url ?? '/', 'http://fake');
-    requests.push({ method, path: url.pathname, headers: request.headers });
     const prefix = '/storage/v1/';
     if (!url.pathname.startsWith(prefix)) {
-      return { status: 404, body: { message: 'no Route matched with those values' } };
+      // Outside the API: the gateway has no route for it, or (no gateway) neither does Storage.
+      return gateway
+        ? { status: 404, body: { message: 'no Route matched with those values' } }
+        : unknownRoute(method, url.pathname);
     }
     const path = decodePath(url.pathname.slice(prefix.length));
     const get = method === 'GET' || method === 'HEAD';
@@ -258,17 +380,21 @@ export async function startFakeSupabaseStorage(
       const token = url.searchParams.get('token');
       if (!token) throw errors.invalid("querystring must have required property 'token'");
       const payload = verifyJwt(jwtSecret, token, nowSeconds());
+      if (typeof payload === 'string') throw errors.invalidJwt(signedUrlMessages[payload]);
       if (payload.url !== `${bucketId}/${name}`) throw errors.invalidSignature();
-      return objectReply(objectOrFail(bucketOrFail(bucketId), name), method);
+      const expires = new Date(Number(payload.exp) * 1000).toUTCString();
+      return objectReply(objectOrFail(bucketOrFail(bucketId), name), method, { expires });
     }
 
-    requireKeys(request);
+    const role = authenticate(request);
 
     if (path === 'bucket' && method === 'GET') {
-      return { status: 200, body: [...buckets.values()].map(bucketJson) };
+      const visible = [...buckets.values()].filter((b) => role === 'service_role' || b.public);
+      return { status: 200, body: visible.map(bucketJson) };
     }
     if (path === 'bucket' && method === 'POST') {
       const body = await readJson(request);
+      mayWrite(role, 'buckets');
       const id = typeof body.id === 'string' ? body.id : body.name;
       if (typeof id !== 'string' || !/^[\w!.*'() &$@=;:+,?-]{1,100}$/.test(id)) {
         throw new StorageFailure(400, {
@@ -288,7 +414,7 @@ export async function startFakeSupabaseStorage(
       return { status: 200, body: { name: id } };
     }
     if (path.startsWith('bucket/') && method === 'GET') {
-      return { status: 200, body: bucketJson(bucketOrFail(path.slice('bucket/'.length))) };
+      return { status: 200, body: bucketJson(bucketOrFail(path.slice('bucket/'.length), role)) };
     }
 
     if (path.startsWith('object/sign/') && method === 'POST') {
@@ -298,7 +424,7 @@ export async function startFakeSupabaseStorage(
       if (typeof expiresIn !== 'number' || !Number.isInteger(expiresIn) || expiresIn < 1) {
         throw errors.invalid('body/expiresIn must be >= 1');
       }
-      objectOrFail(bucketOrFail(bucketId), name);
+      objectOrFail(bucketOrFail(bucketId, role), name);
       const iat = nowSeconds();
       const token = signJwt(jwtSecret, { url: `${bucketId}/${name}`, iat, exp: iat + expiresIn });
       return {
@@ -314,7 +440,8 @@ export async function startFakeSupabaseStorage(
         throw errors.invalid('this fake accepts raw upload bodies only, not multipart forms');
       }
       const bytes = await readBody(request);
-      const bucket = bucketOrFail(bucketId);
+      const bucket = bucketOrFail(bucketId, role);
+      mayWrite(role, 'objects');
       const existing = bucket.objects.get(name);
       const upsert = method === 'PUT' || request.headers['x-upsert'] === 'true';
       if (method === 'PUT' && !existing) throw errors.noSuchKey();
@@ -335,13 +462,14 @@ export async function startFakeSupabaseStorage(
       const [bucketId, name] = splitBucketPath(
         rest.startsWith('authenticated/') ? rest.slice('authenticated/'.length) : rest,
       );
-      return objectReply(objectOrFail(bucketOrFail(bucketId), name), method);
+      return objectReply(objectOrFail(bucketOrFail(bucketId, role), name), method);
     }
 
     if (path.startsWith('object/') && method === 'DELETE') {
       const rest = path.slice('object/'.length);
+      mayWrite(role, 'objects');
       if (!rest.includes('/')) {
-        const bucket = bucketOrFail(rest);
+        const bucket = bucketOrFail(rest, role);
         const body = await readJson(request);
         if (!Array.isArray(body.prefixes) || body.prefixes.length === 0) {
           throw errors.invalid('body/prefixes must NOT have fewer than 1 items');
@@ -363,21 +491,27 @@ export async function startFakeSupabaseStorage(
         return { status: 200, body: removed };
       }
       const [bucketId, name] = splitBucketPath(rest);
-      const bucket = bucketOrFail(bucketId);
+      const bucket = bucketOrFail(bucketId, role);
       objectOrFail(bucket, name);
       bucket.objects.delete(name);
       return { status: 200, body: { message: 'Successfully deleted' } };
     }
 
-    return {
-      status: 404,
-      body: {
-        statusCode: '404',
-        error: 'Not Found',
-        message: `Route ${method}:${url.pathname} not found`,
-      },
-    };
+    return unknownRoute(method, url.pathname);
   }
+
+  /** The failure `fail()` asked for, if this request is one it applies to. */
+  const failureFor = (request: FakeRequest): FakeFailureMode | null => {
+    if (!failure || failure.times <= 0 || !failure.match(request)) return null;
+    failure.times -= 1;
+    return failure.mode;
+  };
+
+  // What Supabase's gateway (Kong) answers when Storage behind it is in trouble.
+  const gatewayFailures: Record<502 | 503, string> = {
+    502: 'An invalid response was received from the upstream server',
+    503: 'failure to get a peer from the ring-balancer',
+  };
 
   const send = (response: ServerResponse, reply: Reply) => {
     const isBytes = Buffer.isBuffer(reply.body);
@@ -391,7 +525,28 @@ export async function startFakeSupabaseStorage(
   };
 
   const server = createServer((request, response) => {
-    route(request).then(
+    const url = new URL(request.url ?? '/', 'http://fake');
+    const received: FakeRequest = {
+      method: request.method ?? 'GET',
+      path: url.pathname,
+      headers: request.headers,
+    };
+    requests.push(received);
+    const failing = failureFor(received);
+    if (failing === 'stall') {
+      // Taken and never answered, nor its body read: only the client can end it.
+      stalled.push(received);
+      response.once('close', () => {
+        received.abandoned = true;
+      });
+      return;
+    }
+    if (failing !== null) {
+      request.resume();
+      send(response, { status: failing, body: { message: gatewayFailures[failing] } });
+      return;
+    }
+    route(request, url).then(
       (reply) => send(response, reply),
       (error: unknown) => {
         if (error instanceof StorageFailure) {
