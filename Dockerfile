@@ -6,7 +6,8 @@
 #     -e DATABASE_URL=postgres://... taskwire
 # `npm run verify:dist` runs the same steps without Docker.
 
-ARG NODE_VERSION=20.20
+# Node 24, the active LTS (package.json engines: 20.19+, 22.13+ or 24+; CI tests 20 and 24).
+ARG NODE_VERSION=24.22
 
 # --- build: compile TypeScript, then drop the dev dependencies ---------------------------
 FROM node:${NODE_VERSION}-bookworm-slim AS build
