@@ -9,6 +9,7 @@ import {
 } from '../db/outbound.js';
 import { withdrawStaleReminder } from '../db/reminders.js';
 import { ClaimLostError, PermanentJobError } from '../domain/processing-errors.js';
+import { type NoticeSettings, redecideQueuedNotice } from '../services/task-notices.js';
 import type { SendMessage } from '../twilio/sender.js';
 import type { JobQueue, ProcessJob } from './queue-worker.js';
 
@@ -26,19 +27,29 @@ export const outboundQueue: JobQueue<ClaimedOutbound> = {
  * Twilio (invalid number, outside the 24-hour window) fails it for good; 429/5xx and
  * network errors are retried with back-off by the worker. A reminder is checked once more
  * first: one whose task is no longer active, or whose due time passed while it waited, is
- * withdrawn instead of sent.
+ * withdrawn instead of sent. A free-form reminder or expiry notice whose user's 24-hour
+ * window closed while it waited is decided again (template, SMS or skipped) with `notices`.
  */
 export function sendOutboundJob(deps: {
   db: Database;
   send: SendMessage | null;
   /** The time; tests inject one. */
   clock?: () => Date;
+  /** How reminders and expiry notices reach users; without it they are sent as recorded. */
+  notices?: NoticeSettings;
 }): ProcessJob<ClaimedOutbound> {
   const clock = deps.clock ?? (() => new Date());
-  return async (job) => {
+  return async (claimed) => {
+    let job = claimed;
     if (job.kind === 'reminder' && job.task_id !== null) {
       const withdrawn = await withdrawStaleReminder(deps.db, job, clock());
       if (withdrawn !== null) return;
+    }
+    if (deps.notices) {
+      const decision = await redecideQueuedNotice(deps.db, job, deps.notices, clock());
+      if ('lost' in decision) throw new ClaimLostError(job.id);
+      if ('skipped' in decision) return;
+      job = decision.send;
     }
     if (!deps.send) {
       throw new PermanentJobError(

@@ -1,5 +1,6 @@
 import type { Database, Queryable } from '../db/executor.js';
-import { enqueueOutbound } from '../db/outbound.js';
+import { noticeRecipient, rerouteQueuedNotice, skipQueuedNotice } from '../db/notice-redecision.js';
+import { type ClaimedOutbound, enqueueOutbound } from '../db/outbound.js';
 import {
   type StageDecision,
   type TaskWithUser,
@@ -203,5 +204,69 @@ export async function expireNextOverdueTask(
       now,
     );
     return true;
+  });
+}
+
+/** What became of a queued notice re-decided at send time (see redecideQueuedNotice). */
+export type SendTimeDecision =
+  | { send: ClaimedOutbound }
+  | { skipped: string }
+  /** Another worker took the message over; nothing was changed. */
+  | { lost: true };
+
+/**
+ * Re-decides a free-form WhatsApp reminder or expiry notice when it is about to be sent:
+ * one that waited in the outbound queue (a backlog, retries after a Twilio 429/5xx) past
+ * the end of the user's 24-hour window would fail at Twilio with 63016. Decided again by
+ * chooseDelivery, as when it was scheduled: the Content template (reminders only), else
+ * SMS, else skipped with the reason (the outbound message `canceled`, its stage
+ * `skipped`). Anything else, or a user who wrote again meanwhile, is sent as recorded.
+ */
+export async function redecideQueuedNotice(
+  db: Database,
+  job: ClaimedOutbound,
+  settings: NoticeSettings,
+  now: Date,
+): Promise<SendTimeDecision> {
+  const freeForm =
+    (job.kind === 'reminder' || job.kind === 'expiry') &&
+    job.content_sid === null &&
+    job.to_number.startsWith('whatsapp:') &&
+    job.task_id !== null &&
+    job.user_id !== null;
+  if (!freeForm) return { send: job };
+  return db.transaction(async (tx): Promise<SendTimeDecision> => {
+    const recipient = await noticeRecipient(tx, job);
+    if (!recipient) return { lost: true };
+    const { task, user } = recipient;
+    if (insideWhatsAppWindow(user.last_whatsapp_inbound_at, now)) return { send: job };
+    const delivery = await chooseDelivery(tx, user, now, settings, {
+      templateAllowed: job.kind === 'reminder',
+    });
+    if ('skip' in delivery) {
+      const reason = `Not sent: still queued when the 24-hour window closed. ${delivery.skip}`;
+      return (await skipQueuedNotice(tx, job, reason, now)) ? { skipped: reason } : { lost: true };
+    }
+    const content =
+      delivery.channel === 'template' && settings.contentSid
+        ? {
+            sid: settings.contentSid,
+            variables: reminderTemplateVariables(
+              task,
+              formatDueTime(task.due_time, user.timezone ?? settings.defaultTimezone),
+            ),
+          }
+        : null;
+    const route = { channel: delivery.channel, to: delivery.to, from: delivery.from, content };
+    if (!(await rerouteQueuedNotice(tx, job, route))) return { lost: true };
+    return {
+      send: {
+        ...job,
+        to_number: delivery.to,
+        from_number: delivery.from,
+        content_sid: content?.sid ?? null,
+        content_variables: content?.variables ?? null,
+      },
+    };
   });
 }

@@ -201,7 +201,7 @@ export function createWorkers(
   const outbound = createQueueWorker(
     db,
     outboundQueue,
-    sendOutboundJob({ db, send }),
+    sendOutboundJob({ db, send, notices: noticeSettings(config) }),
     workerOptions,
   );
 
