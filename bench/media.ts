@@ -58,6 +58,7 @@ async function main() {
     TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
     TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
     TWILIO_API_BASE_URL: twilio.apiBaseUrl,
+    MEDIA_REDIRECT_ALLOWLIST: twilio.cdnBaseUrl,
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
   };

@@ -72,6 +72,7 @@ for (const engine of engines) {
         TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
         TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
         TWILIO_API_BASE_URL: twilio.apiBaseUrl,
+        MEDIA_REDIRECT_ALLOWLIST: twilio.cdnBaseUrl,
         // The embedded database gets an hour's lease: only releasing the dead process's
         // claims at start can bring the message back within this test. Postgres keeps the
         // default lease (another process might still be working there).

@@ -78,6 +78,7 @@ describe('the logs of a running service (LOG_LEVEL=debug)', () => {
         TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
         TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
         TWILIO_API_BASE_URL: twilio.apiBaseUrl,
+        MEDIA_REDIRECT_ALLOWLIST: twilio.cdnBaseUrl,
         TWILIO_WHATSAPP_NUMBER: GROUP,
         WORKER_POLL_MS: '100',
         WORKER_BACKOFF_MS: '50',

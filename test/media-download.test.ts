@@ -66,6 +66,8 @@ describe('downloading Twilio media into storage', () => {
     accountSid: fake.accountSid,
     authToken: fake.authToken,
     apiBaseUrl: fake.apiBaseUrl,
+    // The fake's CDN stands for Twilio's: redirects may go there (MEDIA_REDIRECT_ALLOWLIST).
+    redirectAllowlist: [fake.cdnBaseUrl],
     maxBytes: 1024 * KiB,
     timeoutMs: 5000,
     retryDelaysMs: [10, 10, 10],

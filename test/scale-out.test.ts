@@ -53,6 +53,7 @@ describe('two serve processes on one Postgres database', { skip: postgres.skip }
           TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
           TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
           TWILIO_API_BASE_URL: twilio.apiBaseUrl,
+          MEDIA_REDIRECT_ALLOWLIST: twilio.cdnBaseUrl,
           TWILIO_WHATSAPP_NUMBER: GROUP,
           WORKER_POLL_MS: '100',
           DATABASE_POOL_SIZE: '8',

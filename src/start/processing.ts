@@ -77,6 +77,9 @@ export const simulatorApiBaseUrl = (config: Config): string =>
 const twilioRequestOptions = (config: Config) => ({
   accountSid: config.twilio.accountSid ?? '',
   authToken: config.twilio.authToken,
+  // Consulted only off the real Twilio; the simulator's own origin (its apiBaseUrl below)
+  // is always allowed, so `taskwire simulate` needs no entry.
+  redirectAllowlist: config.media.redirectAllowlist,
   apiBaseUrl: config.twilio.apiBaseUrl,
   timeoutMs: config.media.timeoutMs,
 });

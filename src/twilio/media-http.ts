@@ -1,10 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fetch as undiciFetch } from 'undici';
 import {
   MediaDownloadError,
   MediaHttpError,
   MediaRefusedError,
   MediaTimeoutError,
 } from './media-errors.js';
+import {
+  assertRedirectAllowed,
+  publicOnlyDispatcher,
+  type RedirectRule,
+  redirectRuleFor,
+  refusalBehind,
+  type ResolveHost,
+} from './media-redirects.js';
 
 export interface TwilioCredentials {
   /** TWILIO_ACCOUNT_SID: the user name of HTTP basic auth. */
@@ -27,6 +36,15 @@ export interface TwilioRequestOptions extends TwilioCredentials {
   fetch?: typeof fetch;
   /** Aborts the request, e.g. at shutdown; the abort reason is rethrown as is. */
   signal?: AbortSignal;
+  /**
+   * MEDIA_REDIRECT_ALLOWLIST: where redirects may lead besides the apiBaseUrl origin, when
+   * apiBaseUrl is not Twilio's own (see media-redirects.ts).
+   */
+  redirectAllowlist?: readonly string[];
+  /** Overrides the rule apiBaseUrl implies (tests of the public-address rule). */
+  redirectRule?: RedirectRule['kind'];
+  /** Resolves host names for the public-address rule (tests stub it). Default: dns.lookup. */
+  resolveHost?: ResolveHost;
 }
 
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [250, 1000, 2500];
@@ -203,18 +221,33 @@ async function send(
   const fetchImpl = options.fetch ?? fetch;
   const twilioOrigin = new URL(options.apiBaseUrl).origin;
   const authorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`;
+  const rule = redirectRuleFor(options.apiBaseUrl, options.redirectAllowlist, options.redirectRule);
   let url = request.url;
   for (let hop = 0; ; hop += 1) {
     const headers: Record<string, string> = { accept: '*/*' };
     // Decided per hop: a redirect to the CDN (S3) must not carry Twilio's credentials,
     // and S3 rejects a presigned URL that also has an Authorization header.
     if (url.origin === twilioOrigin) headers.authorization = authorization;
-    const response = await fetchImpl(url, {
+    const init = {
       method: request.method,
       headers,
       redirect: 'manual',
       signal: deadline.signal,
-    });
+    } as const;
+    // A redirect's target under the public rule is fetched through a dispatcher that
+    // connects to public addresses only, checked on the address it connects to.
+    const guarded = hop > 0 && rule.kind === 'public';
+    let response: Response;
+    try {
+      response = guarded
+        ? ((await undiciFetch(url, {
+            ...init,
+            dispatcher: publicOnlyDispatcher(options.resolveHost),
+          })) as unknown as Response)
+        : await fetchImpl(url, init);
+    } catch (error) {
+      throw refusalBehind(error) ?? error;
+    }
     if (!request.followRedirects || !isRedirect(response.status)) return response;
     await response.body?.cancel().catch(() => {});
     if (hop >= MAX_REDIRECTS) {
@@ -225,6 +258,7 @@ async function send(
       );
     }
     url = nextLocation(url, response.headers.get('location'), request.label);
+    assertRedirectAllowed(url, rule, request.label);
   }
 }
 

@@ -108,6 +108,16 @@ export interface FakeTwilio {
 
 export const newSid = (prefix: string) => `${prefix}${randomBytes(16).toString('hex')}`;
 
+/** The CDN origin of each running fake, by its API base URL (see fakeTwilioCdnFor). */
+const runningCdns = new Map<string, string>();
+
+/**
+ * The CDN origin of the running fake Twilio at `apiBaseUrl`: a service pointed at the fake
+ * must allow redirects there (MEDIA_REDIRECT_ALLOWLIST), as it allows Twilio's CDN.
+ */
+export const fakeTwilioCdnFor = (apiBaseUrl: string): string | undefined =>
+  runningCdns.get(apiBaseUrl);
+
 /** RFC 2822 as Twilio writes it: `Thu, 24 Aug 2023 05:01:45 +0000`. */
 const rfc2822 = (date: Date) => date.toUTCString().replace('GMT', '+0000');
 
@@ -154,6 +164,7 @@ export async function startFakeTwilio(
   });
   const apiBaseUrl = await listen(api);
   const cdnBaseUrl = await listen(cdn);
+  runningCdns.set(apiBaseUrl, cdnBaseUrl);
 
   function record(req: IncomingMessage, res: ServerResponse, server: 'api' | 'cdn') {
     const entry: RecordedRequest = {
@@ -406,6 +417,7 @@ export async function startFakeTwilio(
       for (let i = 0; i < count; i += 1) injected.push(error);
     },
     async close() {
+      runningCdns.delete(apiBaseUrl);
       for (const timer of timers) clearTimeout(timer);
       await Promise.all([stop(api), stop(cdn)]);
     },

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { loadConfig } from '../../src/config/config.js';
 import { type RunningService, startService } from '../../src/start/service.js';
 import { createPostgresDatabase, type Engine, makeTempDir } from './databases.js';
-import type { FakeTwilio } from '../fakes/fake-twilio.js';
+import { type FakeTwilio, fakeTwilioCdnFor } from '../fakes/fake-twilio.js';
 import { TEST_ACCOUNT_SID, TEST_API_TOKEN, TEST_AUTH_TOKEN, signedForm } from './twilio-webhook.js';
 import { waitFor } from './worker.js';
 
@@ -30,7 +30,8 @@ export interface TestService {
 
 /**
  * The real service as `taskwire serve` starts it (database, storage, workers, HTTP on a
- * real port), configured like a user would through the environment.
+ * real port), configured like a user would through the environment. Pointed at a fake
+ * Twilio, its CDN is allowed for media redirects unless `env` sets MEDIA_REDIRECT_ALLOWLIST.
  */
 export async function startTestService(
   engine: Engine,
@@ -52,6 +53,8 @@ export async function startTestService(
     ...(postgresDb ? { DATABASE_URL: postgresDb.url } : {}),
     ...env,
   };
+  const fakeCdn = env.TWILIO_API_BASE_URL && fakeTwilioCdnFor(env.TWILIO_API_BASE_URL);
+  if (fakeCdn && !('MEDIA_REDIRECT_ALLOWLIST' in env)) fullEnv.MEDIA_REDIRECT_ALLOWLIST = fakeCdn;
   const config = loadConfig(fullEnv);
   const service = await startService(config, pino({ level: 'silent' }));
   return {
