@@ -76,9 +76,6 @@ export interface AppDeps {
 const BODY_LIMIT = 1024 * 1024;
 
 /**
- * Builds the HTTP application without listening, so tests use `app.inject()` and the
- * process in start/ decides where to listen.
-/**
  * TRUST_PROXY as Fastify takes it. Fastify 5.12 ignores a bare hop count (it cannot check
  * the immediate peer), so a count becomes the function proxy-addr used to build from it:
  * trust the nearest `hops` addresses. That is right where the port is reachable only
@@ -91,6 +88,9 @@ function trustProxyOption(
   return trust === false ? false : [...trust];
 }
 
+/**
+ * Builds the HTTP application without listening, so tests use `app.inject()` and the
+ * process in start/ decides where to listen.
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
