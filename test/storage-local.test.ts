@@ -56,6 +56,7 @@ describe('local storage on disk', () => {
         accountSid: twilio.accountSid,
         authToken: twilio.authToken,
         apiBaseUrl: twilio.apiBaseUrl,
+        redirectAllowlist: [twilio.cdnBaseUrl],
         maxBytes: 64 * KiB,
         timeoutMs: 5000,
         retryDelaysMs: [10],
