@@ -21,7 +21,7 @@ const errorMeanings: Record<string, string> = {
   '403': 'Refused: a missing, wrong or expired signature.',
   '404': 'Not found.',
   '409': 'Conflicts with the current state; `error.message` says what to do.',
-  '413': 'The request body is larger than 1 MiB.',
+  '413': 'The request body is too large: over 1 MiB, or over 128 KiB for the Twilio webhooks.',
   '415': 'Unsupported Content-Type for this route.',
   '422': 'Well-formed, but refers to something that does not exist.',
   '429': 'Too many requests; wait and try again.',
