@@ -31,6 +31,7 @@ const FEED_FIELDS = [
   'created_at',
   'id',
   'image_url',
+  'image_url_error',
   'post_content',
   'status',
   'task_description',

@@ -97,7 +97,6 @@ describe('downloading Twilio media into storage', () => {
         key,
         size: bytes.length,
         contentType: 'image/jpeg',
-        url: `memory://memory/${key}`,
         // Hashed on the way through; random bytes are no decodable image, so no dhash.
         fingerprint: { sha256: createHash('sha256').update(bytes).digest('hex'), dhash: null },
       });

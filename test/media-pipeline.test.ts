@@ -81,9 +81,11 @@ for (const engine of engines) {
         'CDN never sees the credentials',
       );
 
-      // Public URLs load directly in a browser, without the API token.
+      // Public URLs load directly in a browser, without the API token. Relative: they
+      // load on whatever address the dashboard is opened at.
+      assert.match(done.storage_urls[1] as string, /^\/storage\/notes\/messages\//);
       const publicCopy = Buffer.from(
-        await (await fetch(done.storage_urls[1] as string)).arrayBuffer(),
+        await (await fetch(new URL(done.storage_urls[1] as string, t.baseUrl))).arrayBuffer(),
       );
       assert.ok(publicCopy.equals(png));
 

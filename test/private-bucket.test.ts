@@ -41,7 +41,9 @@ describe('a private bucket (STORAGE_PUBLIC=false)', () => {
       const body = (await response.json()) as { processed: boolean; storage_urls: string[] };
       return body.processed ? body : null;
     });
-    const signed = message.storage_urls[0] as string;
+    // Relative (no PUBLIC_URL): it loads on whatever address the dashboard is opened at.
+    assert.match(message.storage_urls[0] as string, /^\/storage\/notes\//);
+    const signed = new URL(message.storage_urls[0] as string, t.baseUrl).href;
     assert.match(signed, /[?&]expires=\d+/);
     assert.match(signed, /[?&]signature=/);
     const loaded = await fetch(signed);

@@ -51,7 +51,7 @@ interface MessageView {
   processing_status: 'pending' | 'processing' | 'processed' | 'failed';
   attempts: number;
   error: string | null;
-  storage_urls: string[];
+  storage_urls: (string | null)[];
   /** Why the photo did not count as proof (a repeat, not a photo). */
   proof_rejection: { message: string } | null;
 }
@@ -278,8 +278,12 @@ async function run(
     );
   }
   const seconds = ((Date.now() - new Date(message.created_at).getTime()) / 1000).toFixed(1);
+  // The local driver's URLs are relative (they load on any address of the service).
+  const stored = message.storage_urls.map((url) =>
+    url === null ? '(no URL: storage did not give one)' : new URL(url, `${base}/`).href,
+  );
   print(
-    `✓ Processed in ${seconds} s${message.storage_urls.length > 0 ? `: photo stored at ${message.storage_urls.join(', ')}` : ''}${message.error ? ` (${message.error})` : ''}`,
+    `✓ Processed in ${seconds} s${stored.length > 0 ? `: photo stored at ${stored.join(', ')}` : ''}${message.error ? ` (${message.error})` : ''}`,
   );
 
   // 5. The reply: recorded in the processing transaction, then sent (or put in the outbox).

@@ -1,4 +1,3 @@
-import type { StoredMedia } from '../domain/message.js';
 import type { Queryable } from './executor.js';
 import { dhashParam, type ProofFingerprint } from './proofs.js';
 
@@ -12,10 +11,10 @@ export interface FeedItemRow {
   task_id: number | null;
   task_description: string | null;
   image_url: string | null;
+  /** The photo's object key; the API answers image_url built from it (src/http/storage-urls.ts). */
+  image_key: string | null;
   post_content: string | null;
   status: string;
-  /** What the proof message stored (to sign image_url for a private bucket). */
-  proof_media: StoredMedia[] | null;
 }
 
 export interface ListFeedQuery {
@@ -34,12 +33,11 @@ export async function listFeed(
   if (query.userId !== null) params.push(query.userId);
   const items = await db.query<FeedItemRow>(
     `SELECT f.id, f.created_at, f.user_id, u.username, f.task_id,
-            t.description AS task_description, f.image_url, f.post_content, f.status,
-            m.stored_media AS proof_media
+            t.description AS task_description, f.image_url, f.image_key, f.post_content,
+            f.status
      FROM feed f
      JOIN users u ON u.id = f.user_id
      LEFT JOIN tasks t ON t.id = f.task_id
-     LEFT JOIN messages m ON m.id = f.message_id
      ${where}
      ORDER BY f.created_at DESC, f.id DESC
      LIMIT $1 OFFSET $2`,
@@ -56,7 +54,10 @@ export async function listFeed(
 export interface NewFeedPost {
   user_id: number;
   task_id: number | null;
+  /** Where the photo was recorded (the guide's column); the answers use image_key. */
   image_url: string | null;
+  /** The photo's object key in the bucket; null when it is not in our bucket. */
+  image_key?: string | null;
   post_content: string | null;
   /** The proof message. */
   message_id: number | null;
@@ -88,8 +89,8 @@ export async function insertFeedPost(
 ): Promise<FeedPostRow | null> {
   const rows = await db.query<FeedPostRow>(
     `INSERT INTO feed (user_id, task_id, image_url, post_content, message_id, status,
-                       proof_sha256, proof_dhash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::bigint)
+                       proof_sha256, proof_dhash, image_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::bigint, $9)
      ON CONFLICT DO NOTHING
      RETURNING id, created_at, user_id, task_id, image_url, status, post_content, message_id`,
     [
@@ -101,6 +102,7 @@ export async function insertFeedPost(
       post.status ?? 'published',
       post.proof?.sha256 ?? null,
       dhashParam(post.proof?.dhash ?? null),
+      post.image_key ?? null,
     ],
   );
   return rows[0] ?? null;

@@ -45,7 +45,10 @@ export interface AppDeps {
   recordStatus?: (update: StatusUpdate) => Promise<unknown>;
   /** TWILIO_WHATSAPP_NUMBER / TWILIO_PHONE_NUMBER, for POST /messages/send. */
   senders?: SenderNumbers;
-  /** Private bucket: signs object keys into expiring URLs for API answers. */
+  /**
+   * Turns an object key into the URL the API answers (storage_urls, the feed's image_url):
+   * signed and expiring for a private bucket. Default: `store.url(key)`.
+   */
   signUrl?: (key: string) => Promise<string>;
   /** The bucket the photos are kept in. */
   store: BlobStore;
@@ -158,7 +161,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     guard.protect(admin);
     requireBearerToken(admin, deps.apiToken);
     rejectNulInput(admin);
-    await admin.register(messagesRoutes, { db: deps.db, signUrl: deps.signUrl });
+    // URLs are built from keys when answering, never read back from rows (storage-urls.ts).
+    const objectUrl = deps.signUrl ?? ((key: string) => deps.store.url(key));
+    await admin.register(messagesRoutes, { db: deps.db, objectUrl });
     await admin.register(usersRoutes, { db: deps.db });
     await admin.register(tasksRoutes, {
       db: deps.db,
@@ -166,14 +171,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       reminderOffsets: deps.reminderOffsets ?? DEFAULT_REMINDER_OFFSETS,
       clock: deps.clock ?? (() => new Date()),
     });
-    await admin.register(feedRoutes, { db: deps.db, signUrl: deps.signUrl });
+    await admin.register(feedRoutes, { db: deps.db, objectUrl });
     await admin.register(leaderboardRoutes, { db: deps.db });
     await admin.register(messageMediaRoutes, { db: deps.db, store: deps.store });
     await admin.register(outboundRoutes, {
       db: deps.db,
       senders: deps.senders ?? { whatsapp: null, sms: null },
     });
-    await admin.register(messageReprocessRoutes, { db: deps.db, onQueued: deps.onInboundStored });
+    await admin.register(messageReprocessRoutes, {
+      db: deps.db,
+      objectUrl,
+      onQueued: deps.onInboundStored,
+    });
   });
 
   if (deps.metrics) {

@@ -61,7 +61,15 @@ export const MessageSchema = Type.Object({
   media_items: Type.Array(MediaItemSchema),
   created_at: Timestamp,
   processed: Type.Boolean(),
-  storage_urls: Type.Array(Type.String()),
+  storage_urls: Type.Array(Type.Union([Type.String(), Type.Null()]), {
+    description:
+      'A URL a browser loads for each stored item, made when answering: relative for the local ' +
+      "driver (on PUBLIC_URL when set), else the bucket's public or signed URL. Null where " +
+      'storage could not give one (see storage_url_errors).',
+  }),
+  storage_url_errors: Type.Array(Type.Union([Type.String(), Type.Null()]), {
+    description: 'Beside each of storage_urls: why it is null (e.g. storage down), else null.',
+  }),
   processing_status: Type.Union([
     Type.Literal('pending'),
     Type.Literal('processing'),
@@ -200,7 +208,12 @@ export const FeedItemSchema = Type.Object({
   task_id: Type.Union([Type.Integer(), Type.Null()]),
   task_description: Type.Union([Type.String(), Type.Null()]),
   image_url: Type.Union([Type.String(), Type.Null()], {
-    description: 'Where the photo is kept in the bucket.',
+    description:
+      'A URL a browser loads for the photo, made when answering (like storage_urls); null ' +
+      'without a photo or when storage could not give one (see image_url_error).',
+  }),
+  image_url_error: Type.Union([Type.String(), Type.Null()], {
+    description: 'Why image_url is null although the post has a photo, else null.',
   }),
   post_content: Type.Union([Type.String(), Type.Null()]),
   status: Type.String({ description: 'E.g. `published`.' }),

@@ -167,6 +167,8 @@ async function replyFor(
       user_id: user.id,
       task_id: task.id,
       image_url: photo.url ?? null,
+      // The URL is built from the key when the feed is read, for the address it is read on.
+      image_key: photo.key ?? null,
       post_content: message.body || null,
       message_id: message.id,
       proof: proofFingerprint(photo),

@@ -21,15 +21,13 @@ import { deleteTwilioMedia, downloadMediaToStore, mediaObjectKey } from '../twil
 import { createOutboxSender } from '../twilio/outbox.js';
 import { type SendMessage, createTwilioSender } from '../twilio/sender.js';
 
-/** The service's own base URL: PUBLIC_URL, or where this process listens locally. */
-export const serviceBaseUrl = (config: Config): string =>
-  config.publicUrl ?? `http://localhost:${config.port}`;
-
 /** The bucket, by STORAGE_DRIVER; creates it when missing. */
 export async function openBlobStore(config: Config): Promise<SelectedBlobStore> {
   const store = createBlobStore(config.storage, {
     dataDir: config.dataDir,
-    baseUrl: serviceBaseUrl(config),
+    // The local driver's URLs are relative (`/storage/...`) unless PUBLIC_URL is set: they
+    // load wherever the dashboard is opened (127.0.0.1, localhost, a LAN address).
+    baseUrl: config.publicUrl ?? '',
     // Derived, not configured: one secret fewer to manage; rotating API_TOKEN
     // invalidates the local driver's signed links, which expire anyway.
     signingSecret: createHmac('sha256', config.apiToken)
@@ -77,11 +75,11 @@ export const simulatorApiBaseUrl = (config: Config): string =>
 const twilioRequestOptions = (config: Config) => ({
   accountSid: config.twilio.accountSid ?? '',
   authToken: config.twilio.authToken,
+  apiBaseUrl: config.twilio.apiBaseUrl,
+  timeoutMs: config.media.timeoutMs,
   // Consulted only off the real Twilio; the simulator's own origin (its apiBaseUrl below)
   // is always allowed, so `taskwire simulate` needs no entry.
   redirectAllowlist: config.media.redirectAllowlist,
-  apiBaseUrl: config.twilio.apiBaseUrl,
-  timeoutMs: config.media.timeoutMs,
 });
 
 /**
@@ -97,7 +95,12 @@ function mediaRequestOptions(config: Config, url: string) {
   return { ...options, accountSid: config.twilio.simulator.accountSid, apiBaseUrl: simulatorBase };
 }
 
-/** Copies media from Twilio into the bucket; the URL recorded is loadable by a browser. */
+/**
+ * Copies media from Twilio into the bucket. The row keeps the key; the URL recorded is the
+ * stable, relative API address `/messages/{id}/media/{index}`: a store URL would name the
+ * host it was made on (or expire, for a private bucket), and the API builds a fresh one from
+ * the key whenever it answers (src/http/storage-urls.ts).
+ */
 export function mediaCopier(config: Config, store: BlobStore): CopyMedia {
   return async (item, target) => {
     const stored = await downloadMediaToStore(
@@ -105,16 +108,11 @@ export function mediaCopier(config: Config, store: BlobStore): CopyMedia {
       { store, key: (contentType) => mediaObjectKey(target.messageSid, target.index, contentType) },
       mediaRequestOptions(config, item.url),
     );
-    // A private bucket's URLs expire, so the row keeps the stable API address instead;
-    // the API hands out fresh signed URLs when it is read.
-    const url = config.storage.public
-      ? stored.url
-      : `${serviceBaseUrl(config)}/messages/${target.messageId}/media/${target.index}`;
     return {
       key: stored.key,
       size: stored.size,
       contentType: stored.contentType,
-      url,
+      url: `/messages/${target.messageId}/media/${target.index}`,
       fingerprint: stored.fingerprint,
     };
   };

@@ -61,8 +61,6 @@ export interface StoredMedia {
   key: string;
   size: number;
   contentType: string;
-  /** `store.url(key)`: public, or signed and expiring for a private bucket. */
-  url: string;
   /** Hashes of the stored bytes, taken on their way to storage (proof checks). */
   fingerprint: MediaFingerprint;
 }
@@ -113,13 +111,9 @@ export async function downloadMediaToStore(
     deadline.clear();
     // After the deadline: decoding for the difference hash is our work, not the download's.
     const fingerprint = await stored.fingerprinter.finish();
-    return {
-      key: stored.key,
-      size: stored.size,
-      contentType: stored.contentType,
-      url: await target.store.url(stored.key),
-      fingerprint,
-    };
+    // No store.url() here: URLs are made from the key when the API answers, and a signing
+    // call that failed after the upload would fail an attempt that already stored the photo.
+    return { key: stored.key, size: stored.size, contentType: stored.contentType, fingerprint };
   } finally {
     deadline.clear();
   }

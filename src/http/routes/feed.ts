@@ -4,12 +4,12 @@ import { Type } from 'typebox';
 import type { Queryable } from '../../db/executor.js';
 import { listFeed } from '../../db/feed.js';
 import { ErrorBody, FeedItemSchema, IdSchema, pageOf, pagingQuery } from '../schemas.js';
-import { type SignUrl, signedImageUrl } from '../storage-urls.js';
+import { type ObjectUrl, answerImageUrl } from '../storage-urls.js';
 
 export interface FeedRoutesOptions {
   db: Queryable;
-  /** Private bucket: answer a signed, expiring `image_url`. */
-  signUrl?: SignUrl;
+  /** The URL of an object key: `image_url` is built from the post's key when answering. */
+  objectUrl: ObjectUrl;
 }
 
 /** GET /feed: the proofs of completed tasks, newest first. */
@@ -30,10 +30,16 @@ export async function feedRoutes(app: FastifyInstance, options: FeedRoutesOption
     async (request) => {
       const { limit, offset, user_id } = request.query;
       const page = await listFeed(options.db, { limit, offset, userId: user_id ?? null });
+      const onFailure = (key: string, error: unknown) =>
+        request.log.warn({ key, err: error }, 'could not make the URL of a feed photo');
       const items = await Promise.all(
-        page.items.map(async ({ proof_media, ...item }) => ({
+        page.items.map(async ({ image_key, ...item }) => ({
           ...item,
-          image_url: await signedImageUrl(item.image_url, proof_media, options.signUrl),
+          ...(await answerImageUrl(
+            { image_url: item.image_url, image_key },
+            options.objectUrl,
+            onFailure,
+          )),
         })),
       );
       return { items, total: page.total, limit, offset };

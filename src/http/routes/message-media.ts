@@ -60,6 +60,7 @@ export async function messageMediaRoutes(app: FastifyInstance, options: MessageM
           401: ErrorBody,
           404: ErrorBody,
           409: ErrorBody,
+          503: ErrorBody,
         },
       },
     },
@@ -87,7 +88,16 @@ export async function messageMediaRoutes(app: FastifyInstance, options: MessageM
           `Media ${index} of message ${message.id} could not be stored: ${stored.error ?? 'unknown error'}.`,
         );
       }
-      const object = await options.store.get(stored.key);
+      const object = await options.store.get(stored.key).catch((error: unknown) => {
+        // Storage down is no fault of the request and no crash of ours: a 503, which a
+        // client may retry, rather than a 500.
+        request.log.warn({ key: stored.key, err: error }, 'storage did not answer for a photo');
+        throw new AppError(
+          'service_unavailable',
+          `Storage did not answer for media ${index} of message ${message.id}; try again shortly.`,
+          { cause: error },
+        );
+      });
       if (!object)
         throw notFound(`Media ${index} of message ${message.id} is missing from storage.`);
       if (request.query.as_base64) {

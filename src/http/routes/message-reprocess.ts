@@ -5,10 +5,13 @@ import type { Queryable } from '../../db/executor.js';
 import { requeueMessage } from '../../db/message-queue.js';
 import { AppError } from '../../domain/errors.js';
 import { ErrorBody, MessageSchema } from '../schemas.js';
+import { type ObjectUrl, withStorageUrls } from '../storage-urls.js';
 import { findMessage } from './message-media.js';
 
 export interface MessageReprocessRoutesOptions {
   db: Queryable;
+  /** The URL of an object key, for the message's storage_urls (as GET /messages answers). */
+  objectUrl: ObjectUrl;
   /** Told when a message is queued again, to wake this process's worker. */
   onQueued?: (id: number) => void;
 }
@@ -38,7 +41,10 @@ export async function messageReprocessRoutes(
         );
       }
       options.onQueued?.(queued.id);
-      return reply.status(202).send(queued);
+      const answered = await withStorageUrls(queued, options.objectUrl, (key, error) =>
+        request.log.warn({ key, err: error }, 'could not make the URL of a stored photo'),
+      );
+      return reply.status(202).send(answered);
     },
   );
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Queryable } from '../../db/executor.js';
@@ -6,12 +6,12 @@ import { findMessageById, findMessageBySid, listMessages } from '../../db/messag
 import { notFound } from '../../domain/errors.js';
 import { senderFromAddress } from '../../domain/message.js';
 import { ErrorBody, MessageSchema, pageOf } from '../schemas.js';
-import { type SignUrl, withSignedStorageUrls } from '../storage-urls.js';
+import { type ObjectUrl, type OnUrlFailure, withStorageUrls } from '../storage-urls.js';
 
 export interface MessagesRoutesOptions {
   db: Queryable;
-  /** Private bucket: answer signed, expiring URLs in `storage_urls`. */
-  signUrl?: SignUrl;
+  /** The URL of an object key: `storage_urls` are built from the stored keys when answering. */
+  objectUrl: ObjectUrl;
 }
 
 const MessageIdParams = Type.Object({
@@ -33,6 +33,10 @@ const senderFromQuery = (fromNumber: string): string =>
 /** The guide's message routes: GET /messages/ and GET /messages/{message_id}. */
 export async function messagesRoutes(app: FastifyInstance, options: MessagesRoutesOptions) {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+  const logFailure =
+    (log: FastifyBaseLogger): OnUrlFailure =>
+    (key, error) =>
+      log.warn({ key, err: error }, 'could not make the URL of a stored photo');
 
   typed.get(
     '/messages',
@@ -59,7 +63,7 @@ export async function messagesRoutes(app: FastifyInstance, options: MessagesRout
       const sender = from_number ? senderFromQuery(from_number) : null;
       const page = await listMessages(options.db, { limit, offset, sender });
       const items = await Promise.all(
-        page.items.map((row) => withSignedStorageUrls(row, options.signUrl)),
+        page.items.map((row) => withStorageUrls(row, options.objectUrl, logFailure(request.log))),
       );
       return { items, total: page.total, limit, offset };
     },
@@ -81,7 +85,7 @@ export async function messagesRoutes(app: FastifyInstance, options: MessagesRout
         ? await findMessageById(options.db, Number(key))
         : await findMessageBySid(options.db, key);
       if (!row) throw notFound(`No message with id or MessageSid "${key}".`);
-      return withSignedStorageUrls(row, options.signUrl);
+      return withStorageUrls(row, options.objectUrl, logFailure(request.log));
     },
   );
 }

@@ -10,7 +10,13 @@ function photo(post) {
   const label = post.task_description
     ? `Photo by ${post.username} for “${post.task_description}”`
     : `Photo by ${post.username}`;
-  if (!src) return h('div', { class: 'photo missing' }, 'No photo');
+  if (!src) {
+    // Storage could not give a URL (the object is gone, storage is down): say so, and why.
+    if (post.image_url_error) {
+      return h('div', { class: 'photo missing', title: post.image_url_error }, 'Photo unavailable');
+    }
+    return h('div', { class: 'photo missing' }, 'No photo');
+  }
   const image = h('img', { src, alt: label, loading: 'lazy', decoding: 'async' });
   image.addEventListener('error', () => {
     image.replaceWith(h('div', { class: 'photo missing' }, 'Photo unavailable'));

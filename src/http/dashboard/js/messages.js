@@ -11,24 +11,34 @@ const sender = (from) => from.replace(/^whatsapp:/, '');
 const channel = (from) => (from.startsWith('whatsapp:') ? 'WhatsApp' : 'SMS');
 
 function thumbnails(message) {
-  const items = message.storage_urls
-    .map((url, index) => ({ url: safeUrl(url), index }))
-    .filter((item) => item.url);
+  const errors = message.storage_url_errors ?? [];
+  const items = message.storage_urls.map((url, index) => ({
+    url: safeUrl(url),
+    error: errors[index] ?? null,
+    index,
+  }));
   if (items.length === 0) return null;
   return h(
     'div',
     { class: 'thumbs' },
-    items.map(({ url, index }) =>
-      h(
-        'a',
-        { href: url, target: '_blank', rel: 'noopener', class: 'thumb' },
-        h('img', {
-          src: url,
-          alt: `Media ${index + 1} of message ${message.id}`,
-          loading: 'lazy',
-          decoding: 'async',
-        }),
-      ),
+    items.map(({ url, error, index }) =>
+      url
+        ? h(
+            'a',
+            { href: url, target: '_blank', rel: 'noopener', class: 'thumb' },
+            h('img', {
+              src: url,
+              alt: `Media ${index + 1} of message ${message.id}`,
+              loading: 'lazy',
+              decoding: 'async',
+            }),
+          )
+        : // No URL: storage could not give one (the object is gone, storage is down).
+          h(
+            'span',
+            { class: 'thumb missing', title: error ?? 'No URL for this item.' },
+            'Photo unavailable',
+          ),
     ),
   );
 }
