@@ -192,6 +192,46 @@ for (const engine of engines) {
         assert.equal(items[0]?.image_url, 'https://cdn.example/x.jpg');
         assert.equal(items[0]?.image_url_error, null);
       });
+
+      test('a message item without a key, or a row without items, answers its URLs as stored', async () => {
+        const db = t.database.db;
+        const insert = async (sid: string, urls: string[], stored: unknown[]) => {
+          const [row] = await db.query<{ id: number }>(
+            `INSERT INTO messages (message_sid, from_number, to_number, body, num_media,
+                                   media_items, sender, raw, storage_urls, stored_media)
+             VALUES ($1, 'whatsapp:+15550900003', 'whatsapp:+14155238886', '', 1, '[]',
+                     '+15550900003', '{}', $2::jsonb, $3::jsonb)
+             RETURNING id`,
+            [sid, JSON.stringify(urls), JSON.stringify(stored)],
+          );
+          const response = await t.app.inject({
+            method: 'GET',
+            url: `/messages/${row?.id}`,
+            headers: t.auth,
+          });
+          assert.equal(response.statusCode, 200, response.body);
+          return response.json() as MessageBody;
+        };
+        const noItems = await insert(
+          'MMlegacy0000000000000000000000000001',
+          ['https://cdn.example/a.jpg'],
+          [],
+        );
+        assert.deepEqual(noItems.storage_urls, ['https://cdn.example/a.jpg']);
+        assert.deepEqual(noItems.storage_url_errors, [null]);
+        const noKey = await insert(
+          'MMlegacy0000000000000000000000000002',
+          ['https://cdn.example/b.jpg', 'x'],
+          [
+            { index: 0, url: 'https://cdn.example/b.jpg' },
+            { index: 1, key: 'messages/MMlegacy0000000000000000000000000002/1.jpg' },
+          ],
+        );
+        assert.deepEqual(noKey.storage_urls, [
+          'https://cdn.example/b.jpg',
+          'memory://memory/messages/MMlegacy0000000000000000000000000002/1.jpg',
+        ]);
+      });
     });
 
     describe('the worker after an upload', () => {
