@@ -167,6 +167,41 @@ describe('a Postgres connection the server terminates [postgres]', { skip: postg
     assert.deepEqual(await db.query('SELECT value FROM items'), [{ value: 3 }]);
   });
 
+  test('transactions and queries under repeated terminations: each fails or commits, none crashes the process', async () => {
+    // The race this guards against: the answer that frees a client and the server's
+    // termination notice arrive in one network read, so the client is handed to a
+    // transaction and fails before an `await` could attach a listener.
+    let stop = false;
+    let done = 0;
+    let failed = 0;
+    const loops = Array.from({ length: 8 }, async (_, i) => {
+      while (!stop) {
+        try {
+          if (i % 2 === 0) await db.query('SELECT pg_sleep(0.002)');
+          else {
+            await db.transaction(async (tx) => {
+              await tx.query('INSERT INTO items VALUES (0)');
+              await tx.query('SELECT pg_sleep(0.004)');
+            });
+          }
+          done += 1;
+        } catch (error) {
+          assert.ok(isConnectionError(error), String(error));
+          failed += 1;
+        }
+      }
+    });
+    for (let round = 0; round < 10; round += 1) {
+      const target = done + 20;
+      await waitFor(async () => done >= target, 30_000);
+      await terminateBackends(adminUrl, database.url);
+    }
+    stop = true;
+    await Promise.all(loops);
+    assert.ok(failed > 0, 'terminations cut some work off');
+    await db.exec('DELETE FROM items');
+  });
+
   test('LISTEN reconnects and wakes its listener, then receives notifications again', async () => {
     let wakes = 0;
     const unlisten = await db.listen('connection_loss_test', () => {

@@ -64,21 +64,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     maxConcurrency: options.poolSize,
     query,
     async transaction(work) {
-      const client = await pool.connect();
-      // pg-pool listens for a client's 'error' only while it is idle. A checked-out client
-      // whose connection the server terminates (a restart, a failover,
-      // pg_terminate_backend) emits 'error', and an 'error' event nobody listens to kills
-      // the process. The statement in flight rejects with the same error anyway: note it,
-      // so the broken client is destroyed instead of going back to the pool.
-      let lost: Error | null = null;
-      const onError = (error: Error) => {
-        lost = error;
-      };
-      client.on('error', onError);
-      const giveBack = (broken: Error | null) => {
-        client.off('error', onError);
-        client.release(broken ?? undefined);
-      };
+      const { client, failure, giveBack } = await checkOut(pool);
       const scoped: Queryable = {
         async query<Row>(sql: string, params?: readonly unknown[]) {
           return (await client.query(sql, params as unknown[] | undefined)).rows as Row[];
@@ -91,18 +77,19 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         await client.query('BEGIN');
         const result = await work(scoped);
         await client.query('COMMIT');
-        giveBack(lost);
+        giveBack(failure());
         return result;
       } catch (error) {
-        if (!lost) {
+        let broken = failure();
+        if (!broken) {
           try {
             await client.query('ROLLBACK');
           } catch (rollbackError) {
             // A connection that cannot roll back is broken: destroy it, not reuse it.
-            lost = rollbackError as Error;
+            broken = rollbackError as Error;
           }
         }
-        giveBack(lost);
+        giveBack(broken ?? failure());
         throw error;
       }
     },
@@ -118,6 +105,48 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   };
 }
 
+/** A client checked out of the pool for a transaction; see checkOut. */
+interface CheckedOut {
+  client: pg.PoolClient;
+  /** The error that broke its connection while checked out, if any. */
+  failure(): Error | null;
+  /** Back to the pool, or destroyed when `broken`. */
+  giveBack(broken: Error | null): void;
+}
+
+/**
+ * pg-pool listens for a client's 'error' only while it is idle. A checked-out client whose
+ * connection the server terminates (a restart, a failover, pg_terminate_backend) emits
+ * 'error', and an 'error' event nobody listens to kills the process. The listener is
+ * attached inside pg-pool's callback, synchronously: attached after an `await`, it would
+ * come too late when the server's termination notice arrives in the same network read as
+ * the answer that freed the client for us. The statement in flight rejects with the same
+ * error anyway; the error is kept so the broken client is destroyed, not reused.
+ */
+function checkOut(pool: pg.Pool): Promise<CheckedOut> {
+  return new Promise((resolve, reject) => {
+    pool.connect((error, client) => {
+      if (error || !client) {
+        reject(error ?? new Error('the pool handed out no client'));
+        return;
+      }
+      let lost: Error | null = null;
+      const onError = (cause: Error) => {
+        lost = cause;
+      };
+      client.on('error', onError);
+      resolve({
+        client,
+        failure: () => lost,
+        giveBack(broken) {
+          client.off('error', onError);
+          client.release(broken ?? undefined);
+        },
+      });
+    });
+  });
+}
+
 /**
  * Connects once to check the server is there. Errors that waiting may fix (refused,
  * reset, the server starting up or shutting down) are retried with back-off for
@@ -130,8 +159,7 @@ async function connectWithRetry(pool: pg.Pool, options: PostgresOptions): Promis
   let delayMs = 250;
   for (;;) {
     try {
-      const client = await pool.connect();
-      client.release();
+      (await checkOut(pool)).giveBack(null);
       return;
     } catch (error) {
       const waitedMs = Date.now() - started;
