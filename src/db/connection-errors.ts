@@ -119,7 +119,8 @@ export function connectFailure(
     (code === '57P03'
       ? 'the server is starting up, shutting down or in recovery: wait for it, or check its logs'
       : 'check that Postgres is running and that the host and port in DATABASE_URL are right and reachable from here (firewall, VPN, Supabase pooler)');
-  const waited = waitedMs >= 1000 ? ` after retrying for ${Math.round(waitedMs / 1000)} s` : '';
+  const waited =
+    waitedMs > 0 ? ` after retrying for ${Number((waitedMs / 1000).toFixed(1))} s` : '';
   return new DatabaseConnectError(
     `Cannot connect to the database at ${describeTarget(connectionString)}${waited}: ${causeOf(error).replaceAll(/\s+/g, ' ')}. To fix: ${advice}.`,
     { cause: error },
