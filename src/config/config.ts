@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { isE164 } from '../domain/phone.js';
 import { variables } from './variables.js';
 
 export type StorageDriverName = 'local' | 'supabase' | 's3';
@@ -232,11 +233,11 @@ export function loadConfig(
     );
   }
   const phoneNumber = text('TWILIO_PHONE_NUMBER');
-  if (phoneNumber && !/^\+[1-9]\d{6,14}$/.test(phoneNumber)) {
+  if (phoneNumber && !isE164(phoneNumber)) {
     problems.push('TWILIO_PHONE_NUMBER: expected an E.164 number such as +15551234567');
   }
   const whatsappNumber = text('TWILIO_WHATSAPP_NUMBER');
-  if (whatsappNumber && !/^(whatsapp:)?\+[1-9]\d{6,14}$/.test(whatsappNumber)) {
+  if (whatsappNumber && !isE164(whatsappNumber.replace(/^whatsapp:/, ''))) {
     problems.push(
       'TWILIO_WHATSAPP_NUMBER: expected an E.164 number such as +14155238886 (with or without "whatsapp:")',
     );

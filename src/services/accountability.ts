@@ -18,6 +18,7 @@ import {
   rememberWhatsAppId,
 } from '../db/users.js';
 import type { StoredMedia } from '../domain/message.js';
+import { isE164 } from '../domain/phone.js';
 import type { UserRow } from '../domain/user.js';
 import { isImageContentType } from '../media/fingerprint.js';
 import {
@@ -39,8 +40,6 @@ export interface AccountabilityOptions {
   clock?: () => Date;
 }
 
-const E164 = /^\+[1-9]\d{6,14}$/;
-
 const isImage = (item: StoredMedia) =>
   item.key !== undefined && isImageContentType(item.content_type);
 
@@ -57,7 +56,7 @@ async function identifySender(
     const byWaId = await findUserBySender(tx, `+${waId}`);
     // Writing from a WhatsApp username: remember it, so this sender is known by it from
     // now on (and the user's pending messages are found by sender, see expiry).
-    if (byWaId && !E164.test(message.sender)) {
+    if (byWaId && !isE164(message.sender)) {
       return { user: await rememberWhatsAppId(tx, byWaId, message.sender), created: false };
     }
     if (byWaId) return { user: byWaId, created: false };
@@ -65,7 +64,7 @@ async function identifySender(
   if (!options.autoRegister) return { user: null, created: false };
   const profileName =
     typeof message.raw.ProfileName === 'string' ? message.raw.ProfileName.trim() : '';
-  const phoneNumber = E164.test(message.sender) ? message.sender : null;
+  const phoneNumber = isE164(message.sender) ? message.sender : null;
   return registerSender(tx, {
     username: (profileName || 'WhatsApp user').slice(0, 100),
     phoneNumber,

@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/executor.js';
 import { type OutboundRow, enqueueOutbound } from '../db/outbound.js';
 import { unprocessable, validationFailed } from '../domain/errors.js';
+import { normalizePhoneNumber } from '../domain/phone.js';
 
 export type Channel = 'whatsapp' | 'sms';
 
@@ -17,15 +18,13 @@ export interface MessageToSend {
   mediaUrls?: string[];
 }
 
-const E164 = /^\+[1-9]\d{6,14}$/;
-
 /** Addresses for Twilio: `whatsapp:+1555…` on WhatsApp, the bare number for SMS. */
 export function addressMessage(
   message: MessageToSend,
   numbers: SenderNumbers,
 ): { to: string; from: string } {
-  const to = message.to.replace(/^whatsapp:/, '').replace(/[\s().-]/g, '');
-  if (!E164.test(to)) {
+  const to = normalizePhoneNumber(message.to);
+  if (to === null) {
     throw validationFailed(
       `"to" must be an E.164 phone number such as +15551234567, got "${message.to}".`,
     );
