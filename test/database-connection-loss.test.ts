@@ -9,6 +9,7 @@ import {
 } from '../src/db/connection-errors.js';
 import type { Database } from '../src/db/executor.js';
 import { openPostgres } from '../src/db/postgres.js';
+import { createReminderScheduler } from '../src/jobs/reminder-scheduler.js';
 import { migrate } from '../src/db/migrate.js';
 import type { InboundMessageStore } from '../src/services/receive-inbound.js';
 import { type RunningService, startService } from '../src/start/service.js';
@@ -124,6 +125,64 @@ for (const engine of engines) {
       const response = await post(new Error('a bug'));
       assert.equal(response.statusCode, 500);
       assert.equal(response.headers['retry-after'], undefined);
+    });
+  });
+}
+
+for (const engine of engines) {
+  describe(`the reminder scheduler while the database is unreachable [${engine.name}]`, () => {
+    test('keeps running and backs off: each failed run waits twice as long as the last', async () => {
+      const database = await engine.create();
+      let reachable = true;
+      const lost = () => dbError('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED');
+      // The real database until it "goes away".
+      const flaky: Database = {
+        ...database.db,
+        engine: database.db.engine,
+        maxConcurrency: database.db.maxConcurrency,
+        query: async (sql, params) => {
+          if (!reachable) throw lost();
+          return database.db.query(sql, params);
+        },
+        transaction: async (work) => {
+          if (!reachable) throw lost();
+          return database.db.transaction(work);
+        },
+      };
+      const waits: number[] = [];
+      const scheduler = createReminderScheduler(
+        flaky,
+        {
+          offsets: [60],
+          defaultTimezone: 'UTC',
+          whatsappNumber: null,
+          smsNumber: null,
+          contentSid: null,
+          smsFallback: false,
+        },
+        {
+          pollMs: 10,
+          log: {
+            info() {},
+            warn() {},
+            error: (fields: { retryInMs?: number }) => {
+              waits.push(fields.retryInMs ?? -1);
+            },
+          },
+        },
+      );
+      try {
+        await scheduler.start();
+        reachable = false;
+        await waitFor(async () => waits.length >= 4);
+        assert.deepEqual(waits.slice(0, 4), [10, 20, 40, 80]);
+        // Back: runs succeed again.
+        reachable = true;
+        assert.deepEqual(await scheduler.runDue(), { expired: 0, reminders: 0 });
+      } finally {
+        await scheduler.stop();
+        await database.destroy();
+      }
     });
   });
 }

@@ -8,6 +8,9 @@ import {
 } from '../services/task-notices.js';
 import type { WorkerLog } from './queue-worker.js';
 
+/** The longest wait between failing runs, in poll intervals. */
+const MAX_BACKOFF_POLLS = 30;
+
 export interface ReminderSchedulerOptions {
   /** How often to look for due stages and overdue tasks (WORKER_POLL_MS). */
   pollMs: number;
@@ -43,6 +46,8 @@ export function createReminderScheduler(
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<unknown> | null = null;
   let stopped = true;
+  // Runs that failed in a row; see schedule.
+  let failures = 0;
 
   async function drain(step: (now: Date) => Promise<boolean>): Promise<number> {
     let done = 0;
@@ -70,13 +75,26 @@ export function createReminderScheduler(
           // A full batch means more is due: go on at once rather than after pollMs.
           expired === batchSize || reminders === batchSize ? 0 : options.pollMs,
         )
-        .catch((error: unknown) => {
-          options.log.error(
-            { err: maskPhoneNumbers(error instanceof Error ? error.message : String(error)) },
-            'reminder run failed; retrying',
-          );
-          return options.pollMs;
-        })
+        .then(
+          (next) => {
+            failures = 0;
+            return next;
+          },
+          (error: unknown) => {
+            // Back off while runs keep failing (the database is away): one attempt, and
+            // one log line, per 2, 4, ... up to 30 poll intervals rather than every poll.
+            failures += 1;
+            const retryInMs = options.pollMs * Math.min(2 ** (failures - 1), MAX_BACKOFF_POLLS);
+            options.log.error(
+              {
+                err: maskPhoneNumbers(error instanceof Error ? error.message : String(error)),
+                retryInMs,
+              },
+              'reminder run failed; retrying',
+            );
+            return retryInMs;
+          },
+        )
         .then((next) => {
           running = null;
           schedule(next);

@@ -85,7 +85,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
           error: {
             code: 'service_unavailable',
             message:
-              'The database is unreachable right now; nothing was stored. Retry in a few seconds.',
+              'The database is unreachable right now, so this request could not be completed. Retry in a few seconds (a webhook delivered again is stored once).',
           },
         });
     }
