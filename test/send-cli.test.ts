@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +8,7 @@ import type { OutboundRow } from '../src/db/outbound.js';
 import { openPglite } from '../src/db/pglite.js';
 import { pgliteTemplateDir } from '../src/db/pglite-template.js';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
+import { createMessage } from './fixtures/twilio-messages-api.js';
 import { makeTempDir } from './helpers/databases.js';
 import { TEST_ACCOUNT_SID, TEST_API_TOKEN, TEST_AUTH_TOKEN } from './helpers/twilio-webhook.js';
 
@@ -17,14 +17,6 @@ import { TEST_ACCOUNT_SID, TEST_API_TOKEN, TEST_AUTH_TOKEN } from './helpers/twi
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const cliEntry = path.join('src', 'cli', 'main.ts');
-// Twilio's published Messages API, kept in the repository (test/fixtures/twilio/README.md).
-const openApiPath = path.join(
-  repoRoot,
-  'test',
-  'fixtures',
-  'twilio',
-  'messages-api-v2010.openapi.json',
-);
 const GROUP_NUMBER = '+14155238886';
 
 /** Every Taskwire variable set empty (unset, and hiding a developer's `.env`), then `settings`. */
@@ -50,31 +42,6 @@ async function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_00
   );
   clearTimeout(timer);
   return { code, stdout, stderr, output: stdout + stderr };
-}
-
-/** The parameters Twilio's published API accepts when creating a Message. */
-function createMessageParameters(): { names: Set<string>; required: string[] } {
-  const spec = JSON.parse(readFileSync(openApiPath, 'utf8')) as {
-    paths: Record<
-      string,
-      {
-        post?: {
-          requestBody: {
-            content: Record<
-              string,
-              { schema: { properties: Record<string, unknown>; required?: string[] } }
-            >;
-          };
-        };
-      }
-    >;
-  };
-  const schema =
-    spec.paths['/2010-04-01/Accounts/{AccountSid}/Messages.json']?.post?.requestBody.content[
-      'application/x-www-form-urlencoded'
-    ]?.schema;
-  assert.ok(schema, 'the OpenAPI document describes POST .../Messages.json');
-  return { names: new Set(Object.keys(schema.properties)), required: schema.required ?? [] };
 }
 
 describe('taskwire send', () => {
@@ -137,16 +104,17 @@ describe('taskwire send', () => {
     assert.equal(row?.kind, 'send');
     assert.equal(row?.status, 'queued');
 
+    // Twilio's API as test/fixtures/twilio-messages-api.ts records it (checked against
+    // Twilio's OpenAPI document by test/twilio-messages-api.test.ts).
     await t.test("its parameters are those of Twilio's published Messages API", () => {
-      const parameters = createMessageParameters();
+      const defined = new Set<string>(createMessage.parameters);
       const names = [...new Set(request.form.keys())];
       assert.deepEqual(
-        names.filter((name) => !parameters.names.has(name)),
+        names.filter((name) => !defined.has(name)),
         [],
         'every parameter is one Twilio defines',
       );
-      for (const name of parameters.required) assert.ok(names.includes(name), `${name} is sent`);
-      for (const name of ['To', 'From', 'Body']) assert.ok(parameters.names.has(name));
+      for (const name of createMessage.required) assert.ok(names.includes(name), `${name} is sent`);
     });
   });
 

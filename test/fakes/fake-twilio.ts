@@ -1,7 +1,8 @@
 /**
  * A fake of Twilio's REST API for tests, on 127.0.0.1, shaped after Twilio's published
- * OpenAPI description (test/fixtures/twilio/messages-api-v2010.openapi.json): the same paths,
- * form-encoded requests, JSON resources, `{ code, message, more_info, status }` errors and
+ * OpenAPI description, as test/fixtures/twilio-messages-api.ts records it (checked against
+ * ../shared/twilio/messages-api-v2010.openapi.json by test/twilio-messages-api.test.ts):
+ * the same paths, form-encoded requests, JSON resources, `{ code, message, more_info, status }` errors and
  * HTTP basic auth with AccountSid:AuthToken.
  *
  * Media works as it does at Twilio: the MediaUrl on the API origin checks the credentials
