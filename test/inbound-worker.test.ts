@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { type EventLoopUtilization, performance } from 'node:perf_hooks';
+import { after, afterEach, before, beforeEach, describe, mock, test } from 'node:test';
 import { type ClaimedMessage, claimDueMessages, requeueMessage } from '../src/db/message-queue.js';
 import { findMessageById } from '../src/db/messages.js';
 import { PermanentJobError } from '../src/domain/processing-errors.js';
@@ -282,19 +283,25 @@ describe('claiming', () => {
     const claimTimes: number[] = [];
     const queue = emptyQueue(() => claimTimes.push(performance.now()));
     let storing = true;
+    let checks = 0;
     const patient = createQueueWorker(
       t.db,
       queue,
       async () => {},
       workerOptions({ pollMs: 60_000 }),
     );
-    patient.yieldTo(() => storing);
+    patient.yieldTo(() => {
+      checks += 1;
+      return storing;
+    });
     try {
       await patient.start();
       await waitFor(async () => claimTimes.length === 1);
+      const checked = checks;
       for (let i = 0; i < 5; i += 1) patient.wake();
-      // Many 10 ms re-checks pass; none may claim while the store is busy.
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      // The woken worker asks again every 10 ms or so: once it has asked five times and been
+      // told each time that webhooks are being stored, it must have held every claim back.
+      await waitFor(async () => checks >= checked + 5);
       assert.equal(claimTimes.length, 1, 'no claim while webhooks are being stored');
       storing = false;
       await waitFor(async () => claimTimes.length === 2);
@@ -318,24 +325,57 @@ describe('claiming', () => {
 });
 
 describe('event-loop load', () => {
-  test('saturated while the loop runs code back to back, not while it waits on I/O', async () => {
+  // The real utilization depends on how loaded the machine is, so the logic is tested on a
+  // stand-in for Node's counters: cumulative milliseconds the loop was idle and active.
+  let idle = 0;
+  let active = 0;
+  const spend = (activeMs: number, idleMs: number) => {
+    active += activeMs;
+    idle += idleMs;
+  };
+  beforeEach(() => {
+    idle = 0;
+    active = 0;
+    mock.timers.enable({ apis: ['setInterval'] });
+    const share = (i: number, a: number) => ({ idle: i, active: a, utilization: a / (i + a || 1) });
+    mock.method(
+      performance,
+      'eventLoopUtilization',
+      (current?: EventLoopUtilization, previous?: EventLoopUtilization) =>
+        current
+          ? share(current.idle - (previous?.idle ?? 0), current.active - (previous?.active ?? 0))
+          : share(idle, active),
+    );
+  });
+  afterEach(() => {
+    mock.restoreAll();
+    mock.timers.reset();
+  });
+
+  test('saturated after an interval spent mostly running code, not after one spent waiting', () => {
     const load = watchEventLoopLoad({ intervalMs: 50, threshold: 0.7 });
     try {
-      // Waiting (as on a slow database) leaves the loop idle.
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      assert.equal(load.saturated(), false, `idle: utilization ${load.utilization()}`);
-      // Work in 10 ms slices, as a flood of webhooks keeps it busy.
-      const until = performance.now() + 300;
-      while (performance.now() < until) {
-        const slice = performance.now() + 10;
-        while (performance.now() < slice) {
-          // busy
-        }
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      assert.equal(load.saturated(), true, `busy: utilization ${load.utilization()}`);
+      assert.equal(load.saturated(), false, 'nothing measured yet');
+      // Work back to back, as a flood of webhooks keeps the loop busy.
+      spend(45, 5);
+      mock.timers.tick(50);
+      assert.equal(load.utilization(), 0.9);
+      assert.equal(load.saturated(), true);
+      // Waiting (as on a slow database) leaves the loop idle: only the last interval counts.
+      spend(5, 45);
+      mock.timers.tick(50);
+      assert.equal(load.utilization(), 0.1);
+      assert.equal(load.saturated(), false);
+      // The threshold itself counts as saturated.
+      spend(35, 15);
+      mock.timers.tick(50);
+      assert.equal(load.saturated(), true);
     } finally {
       load.stop();
     }
+    // Stopped: no more measurements.
+    spend(0, 50);
+    mock.timers.tick(50);
+    assert.equal(load.saturated(), true);
   });
 });
