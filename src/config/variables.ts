@@ -1,7 +1,7 @@
 /**
  * Every environment variable Taskwire reads, with its default and meaning. This table
- * is the single source for validation, for `taskwire config` and for the README's
- * configuration table (a test keeps the README in step with it).
+ * is the single source for validation, for `taskwire config` and for docs/configuration.md
+ * (`npm run docs:config` writes it; test/docs.test.ts fails while it differs).
  */
 export interface VariableSpec {
   name: string;
