@@ -116,6 +116,32 @@ const postgresEngine: Engine = {
   },
 };
 
+/**
+ * The skip reason of a test whose point is how concurrent transactions wait for one another
+ * (row locks, SKIP LOCKED, advisory locks): PGlite runs one transaction at a time, so there
+ * it would pass whatever the locking did. `test(name, { skip: postgresOnly(engine) }, ...)`.
+ */
+export const postgresOnly = (engine: Engine): string | false =>
+  engine.name === 'postgres'
+    ? engine.skip
+    : 'a lock test: PGlite runs one transaction at a time, so no transaction can wait for ' +
+      "another's lock there; it runs on Postgres (TEST_DATABASE_URL)";
+
+/**
+ * How many sessions of this Postgres database are waiting for a lock (`event`: only those
+ * waiting for that kind, e.g. 'advisory', 'transactionid' for a row lock). Lets a test see a
+ * transaction blocked instead of sleeping and assuming it would have been.
+ */
+export async function lockWaiters(db: Database, event?: string): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity
+     WHERE datname = current_database() AND wait_event_type = 'Lock'
+       AND ($1::text IS NULL OR wait_event = $1)`,
+    [event ?? null],
+  );
+  return row?.n ?? 0;
+}
+
 /** Every engine: database tests run once per engine (`for (const engine of engines) describe(...)`). */
 export const engines: readonly Engine[] = [pgliteEngine, postgresEngine];
 export const postgres = postgresEngine;
