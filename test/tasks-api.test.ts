@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { completeTask, findActiveTaskForUser } from '../src/db/tasks.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
-import { engines } from './helpers/databases.js';
+import { engines, lockWaiters, postgresOnly } from './helpers/databases.js';
 import { expectError } from './helpers/errors.js';
+import { waitFor } from './helpers/worker.js';
 
 interface TaskBody {
   id: number;
@@ -377,7 +377,7 @@ for (const engine of engines) {
       assert.deepEqual((await request('GET', `/tasks/${task.id}`)).json(), task);
     });
 
-    test('findActiveTaskForUser gives the active task due first, and locks it', async () => {
+    test('findActiveTaskForUser gives the active task due first', async () => {
       const userId = await newUser();
       const db = t.database.db;
       const third = await newTask({
@@ -403,36 +403,65 @@ for (const engine of engines) {
       await setStatus(done.id, 'completed');
 
       assert.equal((await db.transaction((tx) => findActiveTaskForUser(tx, userId)))?.id, first.id);
-
-      // Two proofs at once: the second waits for the first's transaction, then gets the next task.
-      let signalLocked!: () => void;
-      const locked = new Promise<void>((resolve) => (signalLocked = resolve));
-      const proofA = db.transaction(async (tx) => {
-        const task = await findActiveTaskForUser(tx, userId);
-        signalLocked();
-        await sleep(200);
-        assert.ok(task);
-        assert.ok(await completeTask(tx, task.id));
-        return task;
-      });
-      await locked;
-      const proofB = db.transaction(async (tx) => {
-        const task = await findActiveTaskForUser(tx, userId);
-        assert.ok(task);
-        assert.ok(await completeTask(tx, task.id));
-        return task;
-      });
-      const [a, b] = await Promise.all([proofA, proofB]);
-      assert.equal(a.id, first.id);
-      assert.equal(b.id, second.id);
+      assert.ok(await completeTask(db, first.id));
+      assert.equal(
+        (await db.transaction((tx) => findActiveTaskForUser(tx, userId)))?.id,
+        second.id,
+      );
 
       const completedFirst = (await request('GET', `/tasks/${first.id}`)).json() as TaskBody;
       assert.equal(completedFirst.status, 'completed');
       assert.ok(completedFirst.completed_at);
       assert.equal(await completeTask(db, first.id), null, 'a task is completed once');
+      assert.ok(await completeTask(db, second.id));
       assert.equal((await db.transaction((tx) => findActiveTaskForUser(tx, userId)))?.id, third.id);
       assert.equal(await db.transaction((tx) => findActiveTaskForUser(tx, 999_999)), null);
     });
+
+    test(
+      'findActiveTaskForUser locks the task: a second proof waits for the first, then gets the next task',
+      { skip: postgresOnly(engine) },
+      async () => {
+        const userId = await newUser();
+        const db = t.database.db;
+        const first = await newTask({
+          user_id: userId,
+          description: 'first',
+          due_time: '2032-01-01T00:00:00Z',
+        });
+        const second = await newTask({
+          user_id: userId,
+          description: 'second',
+          due_time: '2032-02-01T00:00:00Z',
+        });
+
+        // Proof A holds its task until proof B is seen waiting for a lock, or is done (had
+        // it not waited, it would complete A's task first and A's completion would fail).
+        let signalLocked!: () => void;
+        const locked = new Promise<void>((resolve) => (signalLocked = resolve));
+        let bDone = false;
+        const proofA = db.transaction(async (tx) => {
+          const task = await findActiveTaskForUser(tx, userId);
+          signalLocked();
+          await waitFor(async () => bDone || (await lockWaiters(db)) > 0);
+          assert.ok(task);
+          assert.ok(await completeTask(tx, task.id), 'nobody completed it meanwhile');
+          return task;
+        });
+        await locked;
+        const proofB = db
+          .transaction(async (tx) => {
+            const task = await findActiveTaskForUser(tx, userId);
+            assert.ok(task);
+            assert.ok(await completeTask(tx, task.id));
+            return task;
+          })
+          .finally(() => (bDone = true));
+        const [a, b] = await Promise.all([proofA, proofB]);
+        assert.equal(a.id, first.id);
+        assert.equal(b.id, second.id);
+      },
+    );
 
     test('every tasks route answers 401 without the API token', async () => {
       const routes: ['GET' | 'POST' | 'PATCH', string][] = [
