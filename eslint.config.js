@@ -2,7 +2,7 @@
 // (see "The shape" in CONTRIBUTING.md): data flows down, imports point down.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
-import { importX } from 'eslint-plugin-import-x';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 
 const layer = (name) => `./src/${name}`;
 
@@ -21,6 +21,16 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     plugins: { 'import-x': importX },
+    settings: {
+      // Imports name the compiled `.js` of a `.ts` file (NodeNext): without the alias no
+      // import resolves, and no-restricted-paths below silently passes everything.
+      'import-x/resolver-next': [
+        createNodeResolver({
+          extensions: ['.ts', '.js', '.mjs', '.json', '.node'],
+          extensionAlias: { '.js': ['.ts', '.js'] },
+        }),
+      ],
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': [
         'error',
@@ -55,6 +65,30 @@ export default tseslint.config(
               ],
               from: layer('http'),
               message: 'Lower layers never import the HTTP layer.',
+            },
+            {
+              // Routes parse, call a use case in services/ and serialise; the database is
+              // reached only through the use cases. The executor holds only types (Queryable).
+              target: [
+                './src/http/routes',
+                './src/http/storage-urls.ts',
+                './src/http/schemas.ts',
+                './src/http/app.ts',
+                './src/http/worker-app.ts',
+              ],
+              from: layer('db'),
+              except: ['./executor.ts'],
+              message:
+                'The HTTP layer calls use cases in services/, which query db/; only the types of db/executor.ts may be imported here.',
+            },
+            {
+              // Plugins call services too (readiness arrives as a function); the one error
+              // handler may recognise the drivers' errors, which db/ classifies.
+              target: './src/http/plugins',
+              from: layer('db'),
+              except: ['./executor.ts', './data-errors.ts', './connection-errors.ts'],
+              message:
+                'Plugins call use cases in services/; only the error handler classifies database errors (db/data-errors.ts, db/connection-errors.ts).',
             },
             {
               target: [layer('services'), layer('jobs')],

@@ -41,3 +41,19 @@ export const forbidden = (message: string) => new AppError('forbidden', message)
 export const notFound = (message: string) => new AppError('not_found', message);
 export const conflict = (message: string) => new AppError('conflict', message);
 export const unprocessable = (message: string) => new AppError('unprocessable', message);
+export const serviceUnavailable = (message: string, options?: { cause?: unknown }) =>
+  new AppError('service_unavailable', message, options);
+export const internalError = (message: string) => new AppError('internal_error', message);
+
+/** What a client reads: `{ "error": { "code", "message" } }`, the one shape of every error. */
+export interface ErrorBodyOf {
+  error: { code: ErrorCode; message: string };
+}
+
+/**
+ * The body of an answer for `error`: built here only, so the error handler, the readiness
+ * route and the answers of a server still starting all say it the same way.
+ */
+export const errorBody = (error: AppError): ErrorBodyOf => ({
+  error: { code: error.code, message: error.message },
+});

@@ -1,13 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Queryable } from '../../db/executor.js';
-import { listFeed } from '../../db/feed.js';
+import type { UseCaseDeps } from '../../services/deps.js';
+import { listFeed } from '../../services/feed.js';
 import { ErrorBody, FeedItemSchema, IdSchema, pageOf, pagingQuery } from '../schemas.js';
 import { type ObjectUrl, answerImageUrl } from '../storage-urls.js';
 
-export interface FeedRoutesOptions {
-  db: Queryable;
+export interface FeedRoutesOptions extends Pick<UseCaseDeps, 'db'> {
   /** The URL of an object key: `image_url` is built from the post's key when answering. */
   objectUrl: ObjectUrl;
 }
@@ -29,7 +28,7 @@ export async function feedRoutes(app: FastifyInstance, options: FeedRoutesOption
     },
     async (request) => {
       const { limit, offset, user_id } = request.query;
-      const page = await listFeed(options.db, { limit, offset, userId: user_id ?? null });
+      const page = await listFeed(options, { limit, offset, userId: user_id });
       const onFailure = (key: string, error: unknown) =>
         request.log.warn({ key, err: error }, 'could not make the URL of a feed photo');
       const items = await Promise.all(

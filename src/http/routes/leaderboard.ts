@@ -1,13 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Queryable } from '../../db/executor.js';
-import { leaderboard } from '../../db/users.js';
+import { leaderboard, type UserDeps } from '../../services/users.js';
 import { ErrorBody, LeaderboardSchema } from '../schemas.js';
 
-export interface LeaderboardRoutesOptions {
-  db: Queryable;
-}
+export type LeaderboardRoutesOptions = UserDeps;
 
 /** GET /leaderboard: users by points. */
 export async function leaderboardRoutes(app: FastifyInstance, options: LeaderboardRoutesOptions) {
@@ -28,6 +25,6 @@ export async function leaderboardRoutes(app: FastifyInstance, options: Leaderboa
         response: { 200: LeaderboardSchema, 400: ErrorBody, 401: ErrorBody },
       },
     },
-    async (request) => ({ items: await leaderboard(options.db, request.query.limit) }),
+    async (request) => ({ items: await leaderboard(options, request.query.limit) }),
   );
 }

@@ -1,25 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Queryable } from '../../db/executor.js';
-import { findMessageById, findMessageBySid } from '../../db/messages.js';
-import { AppError, notFound, validationFailed } from '../../domain/errors.js';
-import type { MessageRow } from '../../domain/message.js';
-import type { BlobStore } from '../../storage/adapter.js';
+import { validationFailed } from '../../domain/errors.js';
+import type { UseCaseDeps } from '../../services/deps.js';
+import { readStoredMedia } from '../../services/messages.js';
 import { ErrorBody } from '../schemas.js';
 
-export interface MessageMediaRoutesOptions {
-  db: Queryable;
-  store: BlobStore;
-}
-
-export async function findMessage(db: Queryable, key: string): Promise<MessageRow> {
-  const row = /^\d{1,15}$/.test(key)
-    ? await findMessageById(db, Number(key))
-    : await findMessageBySid(db, key);
-  if (!row) throw notFound(`No message with id or MessageSid "${key}".`);
-  return row;
-}
+export type MessageMediaRoutesOptions = Pick<UseCaseDeps, 'db' | 'store'>;
 
 /**
  * GET /messages/{message_id}/media/{media_index} (the guide's route): the stored copy
@@ -69,37 +56,12 @@ export async function messageMediaRoutes(app: FastifyInstance, options: MessageM
       if (!/^\d{1,3}$/.test(media_index)) {
         throw validationFailed(`media_index must be a whole number from 0, got "${media_index}".`);
       }
+      // Storage down is no fault of the request and no crash of ours: the use case answers
+      // 503, which a client may retry, rather than a 500; the cause is worth a log line.
+      const onStorageFailure = (key: string, error: unknown) =>
+        request.log.warn({ key, err: error }, 'storage did not answer for a photo');
       const index = Number(media_index);
-      const message = await findMessage(options.db, message_id);
-      if (index >= message.media_items.length) {
-        throw notFound(
-          `Message ${message.id} has ${message.media_items.length} media item(s); there is no index ${index}.`,
-        );
-      }
-      const stored = message.stored_media.find((item) => item.index === index);
-      if (!stored) {
-        throw new AppError(
-          'conflict',
-          `Media ${index} of message ${message.id} is not stored yet (processing_status: ${message.processing_status}).`,
-        );
-      }
-      if (!stored.key) {
-        throw notFound(
-          `Media ${index} of message ${message.id} could not be stored: ${stored.error ?? 'unknown error'}.`,
-        );
-      }
-      const object = await options.store.get(stored.key).catch((error: unknown) => {
-        // Storage down is no fault of the request and no crash of ours: a 503, which a
-        // client may retry, rather than a 500.
-        request.log.warn({ key: stored.key, err: error }, 'storage did not answer for a photo');
-        throw new AppError(
-          'service_unavailable',
-          `Storage did not answer for media ${index} of message ${message.id}; try again shortly.`,
-          { cause: error },
-        );
-      });
-      if (!object)
-        throw notFound(`Media ${index} of message ${message.id} is missing from storage.`);
+      const object = await readStoredMedia(options, message_id, index, onStorageFailure);
       if (request.query.as_base64) {
         const chunks: Buffer[] = [];
         for await (const chunk of object.body) chunks.push(chunk as Buffer);

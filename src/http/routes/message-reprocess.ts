@@ -1,15 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Queryable } from '../../db/executor.js';
-import { requeueMessage } from '../../db/message-queue.js';
-import { AppError } from '../../domain/errors.js';
+import { type MessageDeps, reprocessMessage } from '../../services/messages.js';
 import { ErrorBody, MessageSchema } from '../schemas.js';
 import { type ObjectUrl, withStorageUrls } from '../storage-urls.js';
-import { findMessage } from './message-media.js';
 
-export interface MessageReprocessRoutesOptions {
-  db: Queryable;
+export interface MessageReprocessRoutesOptions extends MessageDeps {
   /** The URL of an object key, for the message's storage_urls (as GET /messages answers). */
   objectUrl: ObjectUrl;
   /** Told when a message is queued again, to wake this process's worker. */
@@ -32,15 +28,7 @@ export async function messageReprocessRoutes(
       },
     },
     async (request, reply) => {
-      const message = await findMessage(options.db, request.params.message_id);
-      const queued = await requeueMessage(options.db, message.id);
-      if (!queued) {
-        throw new AppError(
-          'conflict',
-          `Message ${message.id} is being processed right now; try again shortly.`,
-        );
-      }
-      options.onQueued?.(queued.id);
+      const queued = await reprocessMessage(options, request.params.message_id);
       const answered = await withStorageUrls(queued, options.objectUrl, (key, error) =>
         request.log.warn({ key, err: error }, 'could not make the URL of a stored photo'),
       );

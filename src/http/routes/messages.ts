@@ -1,15 +1,12 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Queryable } from '../../db/executor.js';
-import { findMessageById, findMessageBySid, listMessages } from '../../db/messages.js';
-import { notFound } from '../../domain/errors.js';
 import { senderFromAddress } from '../../domain/message.js';
+import { findMessage, listMessages, type MessageDeps } from '../../services/messages.js';
 import { ErrorBody, MessageSchema, pageOf } from '../schemas.js';
 import { type ObjectUrl, type OnUrlFailure, withStorageUrls } from '../storage-urls.js';
 
-export interface MessagesRoutesOptions {
-  db: Queryable;
+export interface MessagesRoutesOptions extends MessageDeps {
   /** The URL of an object key: `storage_urls` are built from the stored keys when answering. */
   objectUrl: ObjectUrl;
 }
@@ -61,7 +58,7 @@ export async function messagesRoutes(app: FastifyInstance, options: MessagesRout
     async (request) => {
       const { limit, offset, from_number } = request.query;
       const sender = from_number ? senderFromQuery(from_number) : null;
-      const page = await listMessages(options.db, { limit, offset, sender });
+      const page = await listMessages(options, { limit, offset, sender });
       const items = await Promise.all(
         page.items.map((row) => withStorageUrls(row, options.objectUrl, logFailure(request.log))),
       );
@@ -80,11 +77,7 @@ export async function messagesRoutes(app: FastifyInstance, options: MessagesRout
       },
     },
     async (request) => {
-      const key = request.params.message_id;
-      const row = /^\d{1,15}$/.test(key)
-        ? await findMessageById(options.db, Number(key))
-        : await findMessageBySid(options.db, key);
-      if (!row) throw notFound(`No message with id or MessageSid "${key}".`);
+      const row = await findMessage(options, request.params.message_id);
       return withStorageUrls(row, options.objectUrl, logFailure(request.log));
     },
   );

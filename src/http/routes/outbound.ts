@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Queryable } from '../../db/executor.js';
-import { findOutbound, listOutbound } from '../../db/outbound.js';
-import { notFound } from '../../domain/errors.js';
+import type { UseCaseDeps } from '../../services/deps.js';
+import { getOutbound, listOutbound } from '../../services/outbound.js';
 import { type SenderNumbers, queueMessage } from '../../services/send-message.js';
 import { ErrorBody, pageOf } from '../schemas.js';
 
@@ -47,8 +46,7 @@ export const OutboundSchema = Type.Object({
   content_variables: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()]),
 });
 
-export interface OutboundRoutesOptions {
-  db: Queryable;
+export interface OutboundRoutesOptions extends Pick<UseCaseDeps, 'db'> {
   senders: SenderNumbers;
 }
 
@@ -72,7 +70,7 @@ export async function outboundRoutes(app: FastifyInstance, options: OutboundRout
     },
     async (request) => {
       const { limit, offset, inbound_message_id } = request.query;
-      const page = await listOutbound(options.db, {
+      const page = await listOutbound(options, {
         limit,
         offset,
         inboundMessageId: inbound_message_id ?? null,
@@ -91,11 +89,7 @@ export async function outboundRoutes(app: FastifyInstance, options: OutboundRout
         response: { 200: OutboundSchema, 401: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request) => {
-      const row = await findOutbound(options.db, request.params.id);
-      if (!row) throw notFound(`No outbound message with id ${request.params.id}.`);
-      return row;
-    },
+    async (request) => getOutbound(options, request.params.id),
   );
 
   typed.post(

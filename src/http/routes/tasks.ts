@@ -1,50 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Queryable } from '../../db/executor.js';
-import {
-  createTask,
-  findTaskById,
-  listTasks,
-  updateActiveTask,
-  type TaskChanges,
-} from '../../db/tasks.js';
-import { conflict, notFound, unprocessable, validationFailed } from '../../domain/errors.js';
 import {
   DESCRIPTION_MAX_LENGTH,
   MAX_POINTS_PER_TASK,
-  parseDescription,
-  parseDueTime,
   taskStatuses,
-  type TaskRow,
   type TaskStatus,
 } from '../../domain/task.js';
-import { remindersOfTasks } from '../../db/reminders.js';
+import { createTask, getTask, listTasks, type TaskDeps, updateTask } from '../../services/tasks.js';
 import { ErrorBody, IdSchema, pageOf, pagingQuery, TaskSchema } from '../schemas.js';
 
-export interface TasksRoutesOptions {
-  db: Queryable;
-  /** Points of a task created without `points`. */
-  pointsPerTask: number;
-  /** REMINDER_OFFSETS: the reminder stages each task gets. */
-  reminderOffsets: readonly number[];
-  /** The current time (tests inject one). */
-  clock: () => Date;
-}
-
-/** Tasks as the API shows them: each with its reminder stages. */
-async function withReminders(db: Queryable, tasks: TaskRow[]) {
-  const reminders = await remindersOfTasks(
-    db,
-    tasks.map((task) => task.id),
-  );
-  return tasks.map((task) => ({ ...task, reminders: reminders.get(task.id) ?? [] }));
-}
-
-async function withRemindersOne(db: Queryable, task: TaskRow) {
-  const reminders = await remindersOfTasks(db, [task.id]);
-  return { ...task, reminders: reminders.get(task.id) ?? [] };
-}
+/** The task rules' collaborators and settings (POINTS_PER_TASK, REMINDER_OFFSETS, the clock). */
+export type TasksRoutesOptions = TaskDeps;
 
 const Description = Type.String({
   minLength: 1,
@@ -94,25 +61,7 @@ export async function tasksRoutes(app: FastifyInstance, options: TasksRoutesOpti
         response: { 201: TaskSchema, 400: ErrorBody, 401: ErrorBody, 422: ErrorBody },
       },
     },
-    async (request, reply) => {
-      const body = request.body;
-      const task = await createTask(
-        options.db,
-        {
-          user_id: body.user_id,
-          description: parseDescription(body.description),
-          due_time: parseDueTime(body.due_time),
-          points: body.points ?? options.pointsPerTask,
-        },
-        { offsets: options.reminderOffsets, now: options.clock() },
-      );
-      if (!task) {
-        throw unprocessable(
-          `No user with id ${body.user_id}; create the user first with POST /users.`,
-        );
-      }
-      return reply.status(201).send(await withRemindersOne(options.db, task));
-    },
+    async (request, reply) => reply.status(201).send(await createTask(options, request.body)),
   );
 
   typed.get(
@@ -131,13 +80,8 @@ export async function tasksRoutes(app: FastifyInstance, options: TasksRoutesOpti
     },
     async (request) => {
       const { limit, offset, user_id, status } = request.query;
-      const page = await listTasks(options.db, {
-        limit,
-        offset,
-        userId: user_id ?? null,
-        status: status ?? null,
-      });
-      return { ...page, items: await withReminders(options.db, page.items), limit, offset };
+      const page = await listTasks(options, { limit, offset, userId: user_id, status });
+      return { ...page, limit, offset };
     },
   );
 
@@ -151,11 +95,7 @@ export async function tasksRoutes(app: FastifyInstance, options: TasksRoutesOpti
         response: { 200: TaskSchema, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request) => {
-      const task = await findTaskById(options.db, request.params.id);
-      if (!task) throw notFound(`No task with id ${request.params.id}.`);
-      return withRemindersOne(options.db, task);
-    },
+    async (request) => getTask(options, request.params.id),
   );
 
   typed.patch(
@@ -179,29 +119,6 @@ export async function tasksRoutes(app: FastifyInstance, options: TasksRoutesOpti
         },
       },
     },
-    async (request) => {
-      const { id } = request.params;
-      const body = request.body;
-      const changes: TaskChanges = {};
-      if (body.description !== undefined) changes.description = parseDescription(body.description);
-      if (body.due_time !== undefined) changes.due_time = parseDueTime(body.due_time);
-      if (body.status !== undefined) changes.status = body.status;
-      if (Object.keys(changes).length === 0) {
-        throw validationFailed(
-          'Nothing to change: send at least one of description, due_time, status ("cancelled").',
-        );
-      }
-      const result = await updateActiveTask(options.db, id, changes, {
-        offsets: options.reminderOffsets,
-        now: options.clock(),
-      });
-      if (result.outcome === 'not_found') throw notFound(`No task with id ${id}.`);
-      if (result.outcome === 'not_active') {
-        throw conflict(
-          `Task ${id} is ${result.status}; only active tasks can be changed or cancelled.`,
-        );
-      }
-      return withRemindersOne(options.db, result.task);
-    },
+    async (request) => updateTask(options, request.params.id, request.body),
   );
 }

@@ -1,27 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Queryable } from '../../db/executor.js';
-import {
-  createUser,
-  findUserById,
-  listUsers,
-  updateUser,
-  type UserChanges,
-} from '../../db/users.js';
-import { notFound, validationFailed } from '../../domain/errors.js';
-import { parsePhoneNumber } from '../../domain/phone.js';
-import {
-  parseTimezone,
-  parseUsername,
-  parseWhatsappId,
-  USERNAME_MAX_LENGTH,
-} from '../../domain/user.js';
+import { USERNAME_MAX_LENGTH } from '../../domain/user.js';
+import { createUser, getUser, listUsers, updateUser, type UserDeps } from '../../services/users.js';
 import { ErrorBody, IdSchema, pageOf, pagingQuery, UserSchema } from '../schemas.js';
 
-export interface UsersRoutesOptions {
-  db: Queryable;
-}
+export type UsersRoutesOptions = UserDeps;
 
 const Username = Type.String({
   minLength: 1,
@@ -68,16 +52,7 @@ export async function usersRoutes(app: FastifyInstance, options: UsersRoutesOpti
         response: { 201: UserSchema, 400: ErrorBody, 401: ErrorBody, 409: ErrorBody },
       },
     },
-    async (request, reply) => {
-      const body = request.body;
-      const user = await createUser(options.db, {
-        username: parseUsername(body.username),
-        phone_number: parsePhoneNumber(body.phone_number),
-        whatsapp_id: body.whatsapp_id === undefined ? null : parseWhatsappId(body.whatsapp_id),
-        timezone: body.timezone === undefined ? null : parseTimezone(body.timezone),
-      });
-      return reply.status(201).send(user);
-    },
+    async (request, reply) => reply.status(201).send(await createUser(options, request.body)),
   );
 
   typed.get(
@@ -92,7 +67,7 @@ export async function usersRoutes(app: FastifyInstance, options: UsersRoutesOpti
     },
     async (request) => {
       const { limit, offset } = request.query;
-      const page = await listUsers(options.db, { limit, offset });
+      const page = await listUsers(options, { limit, offset });
       return { ...page, limit, offset };
     },
   );
@@ -107,11 +82,7 @@ export async function usersRoutes(app: FastifyInstance, options: UsersRoutesOpti
         response: { 200: UserSchema, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request) => {
-      const user = await findUserById(options.db, request.params.id);
-      if (!user) throw notFound(`No user with id ${request.params.id}.`);
-      return user;
-    },
+    async (request) => getUser(options, request.params.id),
   );
 
   typed.patch(
@@ -140,28 +111,6 @@ export async function usersRoutes(app: FastifyInstance, options: UsersRoutesOpti
         },
       },
     },
-    async (request) => {
-      const body = request.body;
-      const changes: UserChanges = {};
-      if (body.username !== undefined) changes.username = parseUsername(body.username);
-      if (body.phone_number !== undefined) {
-        changes.phone_number = parsePhoneNumber(body.phone_number);
-      }
-      if (body.whatsapp_id !== undefined) {
-        changes.whatsapp_id = body.whatsapp_id === null ? null : parseWhatsappId(body.whatsapp_id);
-      }
-      if (body.timezone !== undefined) {
-        changes.timezone = body.timezone === null ? null : parseTimezone(body.timezone);
-      }
-      if (Object.keys(changes).length === 0) {
-        throw validationFailed(
-          'Nothing to change: send at least one of username, phone_number, whatsapp_id, timezone ' +
-            '(whatsapp_id and timezone may be null to clear them).',
-        );
-      }
-      const user = await updateUser(options.db, request.params.id, changes);
-      if (!user) throw notFound(`No user with id ${request.params.id}.`);
-      return user;
-    },
+    async (request) => updateUser(options, request.params.id, request.body),
   );
 }
