@@ -21,8 +21,8 @@ import {
 import type { NoticeSettings } from '../src/services/task-notices.js';
 import { createTwilioSender } from '../src/twilio/sender.js';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
-import { type TestDatabase, engines, postgres } from './helpers/databases.js';
-import { quietLog, storeMessages } from './helpers/worker.js';
+import { type TestDatabase, engines, lockWaiters, postgres } from './helpers/databases.js';
+import { quietLog, storeMessages, waitFor } from './helpers/worker.js';
 
 const GROUP_NUMBER = '+14155238886';
 const SMS_NUMBER = '+15550001111';
@@ -566,10 +566,18 @@ describe('two schedulers on one Postgres', { skip: postgres.skip }, () => {
           log: quietLog,
           clock: () => T0,
         });
-        const started = start.start().then(() => 'started');
-        const waited = new Promise((resolve) => setTimeout(() => resolve('blocked'), 3_000));
-        const result = await Promise.race([started, waited]);
+        let settled = false;
+        const started = start
+          .start()
+          .then(() => 'started')
+          .finally(() => (settled = true));
+        // Queued behind the lock, it would show as a session of this database waiting for one.
+        const blocked = waitFor(async () => settled || (await lockWaiters(t.db)) > 0).then(
+          () => 'blocked',
+        );
+        const result = await Promise.race([started, blocked]);
         await start.stop();
+        await blocked;
         return result;
       });
       assert.equal(outcome, 'started');
