@@ -5,6 +5,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Queryable } from '../db/executor.js';
+import { errorBody, validationFailed } from '../domain/errors.js';
 import { DEFAULT_POINTS_PER_TASK } from '../domain/task.js';
 import type { InboundMessageStore } from '../services/receive-inbound.js';
 import type { SenderNumbers } from '../services/send-message.js';
@@ -111,7 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Errors raised before routing (a malformed URL such as `/messages/%zz`) get the same
     // error body as everything else.
     frameworkErrors: (error, _request, reply: FastifyReply) => {
-      void reply.status(400).send({ error: { code: 'validation_failed', message: error.message } });
+      void reply.status(400).send(errorBody(validationFailed(error.message)));
     },
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: true } },
   });

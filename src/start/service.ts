@@ -6,6 +6,7 @@ import type { Config } from '../config/config.js';
 import type { Database } from '../db/executor.js';
 import { migrate } from '../db/migrate.js';
 import { applyStatusCallback } from '../db/outbound.js';
+import { errorBody, serviceUnavailable } from '../domain/errors.js';
 import { watchEventLoopLoad } from './event-loop-load.js';
 import { createInboundStore } from './inbound-store.js';
 import { databaseReadiness, openDatabase } from './database.js';
@@ -220,14 +221,16 @@ const STARTING = {
   health: startingBody(200, { status: 'ok' }),
   ready: startingBody(503, {
     status: 'unavailable',
-    error: { code: 'service_unavailable', message: 'starting: the database is not open yet' },
+    ...errorBody(serviceUnavailable('starting: the database is not open yet')),
   }),
-  other: startingBody(503, {
-    error: {
-      code: 'service_unavailable',
-      message: 'Taskwire is starting and not ready for this request yet; retry in a moment.',
-    },
-  }),
+  other: startingBody(
+    503,
+    errorBody(
+      serviceUnavailable(
+        'Taskwire is starting and not ready for this request yet; retry in a moment.',
+      ),
+    ),
+  ),
 };
 
 function answerWhileStarting(request: http.IncomingMessage, response: http.ServerResponse) {

@@ -1,7 +1,16 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isDataError, sqlState } from '../../db/data-errors.js';
 import { isConnectionError } from '../../db/connection-errors.js';
-import { type ErrorCode, isAppError } from '../../domain/errors.js';
+import {
+  AppError,
+  type ErrorCode,
+  errorBody,
+  internalError,
+  isAppError,
+  notFound,
+  serviceUnavailable,
+  validationFailed,
+} from '../../domain/errors.js';
 
 // Fastify's own errors for malformed requests, mapped onto our error codes.
 const fastifyCodes: Record<string, ErrorCode> = {
@@ -35,9 +44,7 @@ const codeForStatus = (status: number): ErrorCode =>
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isAppError(error)) {
-      return reply
-        .status(error.statusCode)
-        .send({ error: { code: error.code, message: error.message } });
+      return reply.status(error.statusCode).send(errorBody(error));
     }
     if (error.validation) {
       const context = error.validationContext ?? 'request';
@@ -49,28 +56,30 @@ export function registerErrorHandler(app: FastifyInstance): void {
           return `${field} ${issue.message ?? 'is invalid'}`;
         })
         .join('; ');
-      return reply.status(400).send({
-        error: { code: 'validation_failed', message: `Invalid ${context}: ${detail}` },
-      });
+      return reply.status(400).send(errorBody(validationFailed(`Invalid ${context}: ${detail}`)));
     }
     // A value no schema caught and Postgres refused (a NUL, a number beyond bigint): the
     // request's fault, so a 400 rather than a 500. Logged, in case a schema should catch it.
     if (isDataError(error)) {
       request.log.warn({ sqlstate: sqlState(error) }, 'request value refused by the database');
-      return reply.status(400).send({
-        error: {
-          code: 'validation_failed',
-          message: `A value in the request cannot be stored or compared (SQLSTATE ${sqlState(error)}): check its numbers and text.`,
-        },
-      });
+      return reply
+        .status(400)
+        .send(
+          errorBody(
+            validationFailed(
+              `A value in the request cannot be stored or compared (SQLSTATE ${sqlState(error)}): check its numbers and text.`,
+            ),
+          ),
+        );
     }
     const mapped = error.code ? fastifyCodes[error.code] : undefined;
     const status = error.statusCode ?? 500;
     if (mapped || (status >= 400 && status < 500)) {
       const code = mapped ?? codeForStatus(status);
-      return reply.status(status >= 400 && status < 500 ? status : 400).send({
-        error: { code, message: friendlyMessages[code] ?? error.message },
-      });
+      // Fastify's own 4xx status stands, with the closest code of ours.
+      return reply
+        .status(status >= 400 && status < 500 ? status : 400)
+        .send(errorBody(new AppError(code, friendlyMessages[code] ?? error.message)));
     }
     if (isConnectionError(error)) {
       // Only the driver's message: it names the failure, never the data being written.
@@ -81,29 +90,23 @@ export function registerErrorHandler(app: FastifyInstance): void {
       return reply
         .status(503)
         .header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
-        .send({
-          error: {
-            code: 'service_unavailable',
-            message:
+        .send(
+          errorBody(
+            serviceUnavailable(
               'The database is unreachable right now, so this request could not be completed. Retry in a few seconds (a webhook delivered again is stored once).',
-          },
-        });
+            ),
+          ),
+        );
     }
     request.log.error({ err: error }, 'request failed');
-    return reply.status(500).send({
-      error: {
-        code: 'internal_error',
-        message: 'Something went wrong on our side; it has been logged.',
-      },
-    });
+    return reply
+      .status(500)
+      .send(errorBody(internalError('Something went wrong on our side; it has been logged.')));
   });
 
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({
-      error: {
-        code: 'not_found',
-        message: `No route for ${request.method} ${request.url.split('?')[0]}`,
-      },
-    });
+    void reply
+      .status(404)
+      .send(errorBody(notFound(`No route for ${request.method} ${request.url.split('?')[0]}`)));
   });
 }

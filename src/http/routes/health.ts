@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { errorBody, serviceUnavailable } from '../../domain/errors.js';
 import { ErrorBody } from '../schemas.js';
 
 export interface HealthRoutesOptions {
@@ -49,7 +50,7 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
       if (problems.length > 0) {
         return reply.status(503).send({
           status: 'unavailable',
-          error: { code: 'service_unavailable', message: problems.join('; ') },
+          ...errorBody(serviceUnavailable(problems.join('; '))),
         });
       }
       return { status: 'ready' as const };
