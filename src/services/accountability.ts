@@ -8,7 +8,6 @@ import {
   expireOverdueTasksOfUser,
   findActiveTaskForUser,
   latestPastTask,
-  listTasks,
 } from '../db/tasks.js';
 import {
   addPoints,
@@ -27,7 +26,8 @@ import {
   recordNotAPhoto,
   rejectRepeatedProof,
 } from './proof-check.js';
-import { formatDueTime, noticeTexts, parseKeyword, replyTexts } from './reply-texts.js';
+import { runCommand } from './commands/index.js';
+import { formatDueTime, noticeTexts, replyTexts } from './reply-texts.js';
 
 export interface AccountabilityOptions {
   /** AUTO_REGISTER: unknown senders become users, named after their WhatsApp profile. */
@@ -185,18 +185,9 @@ async function replyFor(
     await recordNotAPhoto(tx, message.id, stored);
     return replyTexts.notAPhoto();
   }
-  const keyword = parseKeyword(message.body);
-  if (keyword === 'help') return replyTexts.help();
-  if (keyword === 'points') return replyTexts.points(user.points);
-  if (keyword === 'tasks') {
-    const { items } = await listTasks(tx, {
-      userId: user.id,
-      status: 'active',
-      limit: 5,
-      offset: 0,
-    });
-    return replyTexts.tasks(items, zone(user));
-  }
+  const now = options.clock?.() ?? new Date();
+  const answer = await runCommand({ tx, user, message, now, timeZone: zone(user) }, message.body);
+  if (answer !== null) return answer;
   const task = await findActiveTaskForUser(tx, user.id);
   return task ? replyTexts.taskPending(task, zone(user)) : replyTexts.noTask();
 }

@@ -74,21 +74,7 @@ export const replyTexts = {
               `${i + 1}. ${task.description} (due ${formatDueTime(task.due_time, timeZone)})`,
           )
           .join('\n')}\nSend a photo to complete the first one.`,
-  help: () =>
-    'Taskwire: send a photo to complete your current task and earn points.\n' +
-    'Commands: "tasks" (your active tasks), "points" (your score), "help" (this message).',
 };
-
-export type Keyword = 'tasks' | 'points' | 'help';
-
-/** A message that is just a command word, in any case, with optional punctuation. */
-export function parseKeyword(body: string): Keyword | null {
-  const word = body
-    .trim()
-    .toLowerCase()
-    .replace(/[.!?]+$/, '');
-  return word === 'tasks' || word === 'points' || word === 'help' ? word : null;
-}
 
 /** What Taskwire says on its own initiative about a task: reminders and expiry. */
 export const noticeTexts = {

@@ -1,0 +1,50 @@
+import { pointsCommand, tasksCommand } from './basic.js';
+import type { Command, CommandContext } from './command.js';
+
+export type { Command, CommandContext } from './command.js';
+
+/**
+ * `help`: every command of the table, how to write it and what it does. Generated, so a
+ * new command is documented by its own entry.
+ */
+const helpCommand: Command = {
+  name: 'help',
+  aliases: ['info', 'commands'],
+  usage: 'help',
+  summary: 'this list',
+  async run() {
+    return helpText();
+  },
+};
+
+/**
+ * Every command, in the order `help` lists them. A new command is one file in this
+ * folder and one entry here.
+ */
+export const commands: readonly Command[] = [tasksCommand, pointsCommand, helpCommand];
+
+export function helpText(): string {
+  return (
+    'Taskwire: send a photo to complete your current task and earn points.\n' +
+    `Commands:\n${commands.map((command) => `• ${command.usage}: ${command.summary}`).join('\n')}`
+  );
+}
+
+/** The command a message starts with, and the rest of it; null when it starts with none. */
+export function parseCommand(body: string): { command: Command; args: string } | null {
+  const text = body.trim();
+  const match = /^(\S+)\s*([\s\S]*)$/.exec(text);
+  if (!match) return null;
+  // "Tasks?", "help!" and "points." are the bare words too.
+  const word = (match[1] ?? '').toLowerCase().replace(/[.!?,:;]+$/, '');
+  const command = commands.find(
+    (candidate) => candidate.name === word || candidate.aliases?.includes(word),
+  );
+  return command ? { command, args: (match[2] ?? '').trim() } : null;
+}
+
+/** Runs the command a message starts with; null when the message is not a command. */
+export async function runCommand(context: CommandContext, body: string): Promise<string | null> {
+  const parsed = parseCommand(body);
+  return parsed ? parsed.command.run(context, parsed.args) : null;
+}
