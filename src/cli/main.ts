@@ -1,40 +1,67 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
+import path from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { loadOrCreateDevSecrets } from '../config/dev-secrets.js';
-import { readEnvironment } from '../config/env-file.js';
-import { variables } from '../config/variables.js';
+import { readEnvFile, readEnvironment } from '../config/env-file.js';
 import { DataDirLockedError } from '../db/data-dir-lock.js';
 import { DatabaseConnectError } from '../db/connection-errors.js';
 import { createLogger } from '../start/logger.js';
 import { startService } from '../start/service.js';
 import { WorkerNeedsPostgresError, startWorkerProcess } from '../start/worker-process.js';
 import { runMigrations } from '../start/migrate-command.js';
-import { sendNow } from '../start/send-now.js';
 import { isAppError } from '../domain/errors.js';
 import { describeDelivery } from '../start/processing.js';
 import { stopOnSignals } from '../start/shutdown.js';
+import {
+  type CommandSpec,
+  type ParsedCommand,
+  UsageError,
+  commandHelp,
+  findCommand,
+  generalUsage,
+  listValue,
+  parseCommand,
+  stringValue,
+  usageLine,
+} from './commands.js';
+import { runSend } from './send.js';
+import { reachableUrl, recordServiceAddress } from './service-file.js';
+import { showConfig } from './show-config.js';
 import { simulate } from './simulate.js';
-
-const usage = `Usage: taskwire <command> [options]
-
-Commands:
-  serve      Run the HTTP service (webhook, API) on PORT (default 8000), with its workers
-  worker     Process messages and send replies without an HTTP server (needs DATABASE_URL)
-  send       Send a message: taskwire send --to +15551234567 [--sms] [--media URL] "Hello"
-  simulate   Play Twilio against the running service: post a signed WhatsApp webhook and follow it:
-             taskwire simulate --from +15551234567 [--image photo.jpg] [--name Ada]
-                               [--url http://localhost:8000] "Done!"
-  migrate    Apply database migrations and exit
-  config     Show every configuration variable with its default and meaning
-  help       Show this help
-
-Configuration comes from the environment and an optional .env file in the current folder.
-Without DATABASE_URL, data is kept in an embedded database in DATA_DIR (./data).`;
 
 function readConfig(): Config {
   const env = readEnvironment(process.env, process.cwd());
   return loadConfig(env, { devSecrets: loadOrCreateDevSecrets });
+}
+
+const shellWord = (word: string) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word}'`);
+
+/**
+ * The banner's example commands, runnable as printed from another terminal in this
+ * folder: that shell has the `.env` file but not this process's environment, so the
+ * DATA_DIR (where the development secrets and the service's address are) and the address
+ * are spelled out when they differ from what the `.env` and the defaults give.
+ */
+export function bannerHints(config: Config, address: string, cwd: string): string[] {
+  const fromFile = readEnvFile(cwd);
+  const fileValue = (name: string) => fromFile[name]?.trim() || null;
+  const url = reachableUrl(address);
+  const fileHost = fileValue('HOST') ?? '0.0.0.0';
+  const defaultUrl = reachableUrl(
+    `http://${fileHost.includes(':') ? `[${fileHost}]` : fileHost}:${fileValue('PORT') ?? '8000'}`,
+  );
+  const prefix =
+    path.resolve(cwd, fileValue('DATA_DIR') ?? './data') === config.dataDir
+      ? 'npx taskwire'
+      : `DATA_DIR=${shellWord(config.dataDir)} npx taskwire`;
+  const urlFlag = url === defaultUrl ? '' : ` --url ${url}`;
+  // On the embedded database `send` finds the service through DATA_DIR; on Postgres it
+  // would send by itself, so the address sends it through this service.
+  const sendUrlFlag = config.databaseUrl ? ` --url ${url}` : '';
+  return [
+    `  Play Twilio: ${prefix} simulate${urlFlag} --from +15551234567 --image photo.jpg "Done!"`,
+    `  Send a message: ${prefix} send${sendUrlFlag} --to +15551234567 "Hello"`,
+  ];
 }
 
 function printDevelopmentBanner(config: Config, address: string, database: string): void {
@@ -48,7 +75,7 @@ function printDevelopmentBanner(config: Config, address: string, database: strin
   // Only generated development secrets are shown, never configured ones.
   if (config.apiTokenSource === 'generated') {
     lines.push(
-      `  API token (development, kept in ${config.dataDir}/secrets.json): ${config.apiToken}`,
+      `  API token (development, kept in ${path.join(config.dataDir, 'secrets.json')}): ${config.apiToken}`,
     );
   }
   if (config.twilio.authTokenSource === 'generated') {
@@ -57,13 +84,8 @@ function printDevelopmentBanner(config: Config, address: string, database: strin
       '  webhooks are accepted. Set TWILIO_AUTH_TOKEN to receive messages from Twilio.',
     );
   }
-  if (!config.twilio.accountSid) {
-    lines.push(
-      `  ${describeDelivery(config)}.`,
-      '  Play Twilio: npx taskwire simulate --from +15551234567 --image photo.jpg "Done!"',
-    );
-  }
-  lines.push('');
+  if (!config.twilio.accountSid) lines.push(`  ${describeDelivery(config)}.`);
+  lines.push(...bannerHints(config, address, process.cwd()), '');
   console.error(lines.join('\n'));
 }
 
@@ -71,11 +93,18 @@ async function serve(): Promise<void> {
   const config = readConfig();
   const log = createLogger(config.logLevel);
   const service = await startService(config, log);
+  // Where `taskwire send` finds this service while it holds the embedded database.
+  const forget = config.databaseUrl
+    ? () => {}
+    : recordServiceAddress(config.dataDir, service.address);
   log.info({ address: service.address, database: service.databaseDescription }, 'taskwire started');
   if (!config.production)
     printDevelopmentBanner(config, service.address, service.databaseDescription);
 
-  stopOnSignals(log, () => service.stop());
+  stopOnSignals(log, async () => {
+    forget();
+    await service.stop();
+  });
 }
 
 async function worker(): Promise<void> {
@@ -85,118 +114,95 @@ async function worker(): Promise<void> {
   stopOnSignals(log, () => running.stop());
 }
 
-async function send(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      to: { type: 'string' },
-      sms: { type: 'boolean', default: false },
-      media: { type: 'string', multiple: true },
-    },
-  });
+function send({ values, positionals }: ParsedCommand, command: CommandSpec): Promise<number> {
   const body = positionals.join(' ');
-  if (!values.to || (!body && !values.media)) {
-    console.error('Usage: taskwire send --to +15551234567 [--sms] [--media URL] "Hello"');
-    return 2;
-  }
-  const row = await sendNow(readConfig(), {
-    to: values.to,
-    body,
-    channel: values.sms ? 'sms' : 'whatsapp',
-    mediaUrls: values.media,
-  });
-  if (row.twilio_sid && row.outbox) {
-    console.error(
-      `Delivered to the local outbox (TWILIO_ACCOUNT_SID is not set): ${row.twilio_sid}, recorded as outbound message ${row.id}. Nothing was sent to ${row.to_number}.`,
-    );
-    return 0;
-  }
-  if (row.twilio_sid) {
-    console.error(
-      `Sent to ${row.to_number}: Twilio ${row.twilio_sid} (${row.status}). Recorded as outbound message ${row.id}.`,
-    );
-    return 0;
-  }
-  const reason = row.error_message ?? 'unknown error';
-  if (row.status === 'failed') {
-    console.error(`Not sent: ${reason}`);
-    return 1;
-  }
-  console.error(
-    `Not sent yet (${reason}); queued as outbound message ${row.id}: the service's worker will retry it.`,
+  const mediaUrls = listValue(values, 'media');
+  if (!body && !mediaUrls)
+    throw new UsageError('the message text (or --media) is missing', command);
+  return runSend(
+    readConfig(),
+    {
+      to: stringValue(values, 'to') ?? '',
+      body,
+      channel: values.sms ? 'sms' : 'whatsapp',
+      mediaUrls,
+    },
+    { url: stringValue(values, 'url') },
   );
-  return 1;
 }
 
-async function runSimulate(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      from: { type: 'string' },
-      image: { type: 'string' },
-      name: { type: 'string' },
-      url: { type: 'string' },
-      timeout: { type: 'string' },
-    },
-  });
-  const body = positionals.join(' ');
-  if (!values.from) {
-    console.error(
-      'Usage: taskwire simulate --from +15551234567 [--image photo.jpg] [--name Ada] [--url http://localhost:8000] [--timeout 30] "Done!"',
-    );
-    return 2;
-  }
+function runSimulate({ values, positionals }: ParsedCommand): Promise<number> {
+  const timeout = stringValue(values, 'timeout');
   return simulate(readConfig(), {
-    from: values.from,
-    body,
-    image: values.image,
-    name: values.name,
-    url: values.url,
-    timeoutMs: values.timeout ? Number(values.timeout) * 1000 : undefined,
+    from: stringValue(values, 'from') ?? '',
+    body: positionals.join(' '),
+    image: stringValue(values, 'image'),
+    name: stringValue(values, 'name'),
+    url: stringValue(values, 'url'),
+    timeoutMs: timeout ? Number(timeout) * 1000 : undefined,
   });
 }
 
-function showConfig(): void {
-  for (const variable of variables) {
-    console.log(`${variable.name}${variable.default === null ? '' : `=${variable.default}`}`);
-    console.log(`    ${variable.description.replaceAll('`', '')}`);
+function help({ positionals }: ParsedCommand, command: CommandSpec): number {
+  const [name, ...rest] = positionals;
+  if (rest.length > 0) throw new UsageError('help takes one command', command);
+  if (!name) {
+    console.log(generalUsage());
+    return 0;
   }
+  const described = findCommand(name);
+  if (!described) throw new UsageError(`unknown command "${name}"`, null);
+  console.log(commandHelp(described));
+  return 0;
 }
+
+/** Each command of the table in commands.ts, by name; -1: keeps running. */
+const runners: Record<
+  string,
+  (parsed: ParsedCommand, command: CommandSpec) => Promise<number> | number
+> = {
+  serve: async () => {
+    await serve();
+    return -1;
+  },
+  worker: async () => {
+    await worker();
+    return -1;
+  },
+  send,
+  simulate: runSimulate,
+  migrate: () => runMigrations(readConfig()),
+  config: ({ values }) =>
+    showConfig(process.env, process.cwd(), { describe: values.describe === true }),
+  help,
+};
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: false,
-    options: { help: { type: 'boolean', short: 'h' } },
-  });
-  const command = positionals[0] ?? 'help';
-  if (values.help || command === 'help') {
-    console.log(usage);
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h') {
+    console.log(generalUsage());
     return 0;
   }
-  switch (command) {
-    case 'serve':
-      await serve();
-      return -1; // keeps running
-    case 'worker':
-      await worker();
-      return -1; // keeps running
-    case 'send':
-      return send(argv.slice(1));
-    case 'simulate':
-      return runSimulate(argv.slice(1));
-    case 'migrate':
-      return runMigrations(readConfig());
-    case 'config':
-      showConfig();
-      return 0;
-    default:
-      console.error(`Unknown command "${command}".\n\n${usage}`);
-      return 2;
+  if (first.startsWith('-'))
+    throw new UsageError(`unknown option ${first}: give a command first`, null);
+  const command = findCommand(first);
+  if (!command) throw new UsageError(`unknown command "${first}"`, null);
+  const parsed = parseCommand(command, rest);
+  if (parsed.help) {
+    console.log(commandHelp(command));
+    return 0;
   }
+  const run = runners[command.name];
+  if (!run) throw new Error(`taskwire ${command.name}: no runner`);
+  return run(parsed, command);
+}
+
+/** One line saying what is wrong, then the usage that shows what is right. */
+function reportUsageError(error: UsageError): void {
+  const usage = error.command
+    ? `Usage: ${usageLine(error.command)}\nRun \`taskwire help ${error.command.name}\` for its options.`
+    : generalUsage();
+  console.error(`taskwire: ${error.message}\n\n${usage}`);
 }
 
 main(process.argv.slice(2)).then(
@@ -204,9 +210,13 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
+    if (error instanceof UsageError) {
+      reportUsageError(error);
+      process.exit(2);
+    }
     if (error instanceof ConfigError) {
       console.error(
-        `${error.message}\n\nSee \`taskwire config\` for every variable and its default.`,
+        `${error.message}\n\nRun \`taskwire config\` to see the values in effect and where each comes from.`,
       );
     } else if (isAppError(error)) {
       console.error(error.message);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/config.js';
 import { localServiceUrl } from '../start/processing.js';
+import { WHATSAPP_SANDBOX_NUMBER } from '../start/send-now.js';
 import { signAsTwilio } from '../twilio/signature.js';
 
 /**
@@ -25,9 +26,6 @@ export interface SimulateOptions {
   /** How long to follow the message (default 30 s). */
   timeoutMs?: number;
 }
-
-/** Twilio's WhatsApp Sandbox number: the default `To` without TWILIO_WHATSAPP_NUMBER. */
-export const SANDBOX_NUMBER = '+14155238886';
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 
@@ -203,7 +201,7 @@ async function run(
 
   // 3. The webhook, as Twilio posts it for a WhatsApp message.
   const messageSid = media?.messageSid ?? `SM${randomBytes(16).toString('hex')}`;
-  const to = config.twilio.whatsappNumber ?? SANDBOX_NUMBER;
+  const to = config.twilio.whatsappNumber ?? WHATSAPP_SANDBOX_NUMBER;
   const params: Record<string, string> = {
     SmsMessageSid: messageSid,
     NumMedia: media ? '1' : '0',

@@ -19,17 +19,13 @@ const OWNER_ONLY = 0o600;
  * API at once, and the values survive restarts.
  */
 export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
-  const file = path.join(dataDir, 'secrets.json');
-  try {
-    const stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevSecrets>;
-    if (stored.apiToken && stored.twilioAuthToken) {
-      // A file copied in, restored from a backup or written by an older version may be
-      // readable by others: the API token in it is a real credential.
-      restrictMode(file);
-      return stored as DevSecrets;
-    }
-  } catch {
-    // Missing or unreadable: generate below.
+  const file = devSecretsFile(dataDir);
+  const stored = readDevSecrets(dataDir);
+  if (stored) {
+    // A file copied in, restored from a backup or written by an older version may be
+    // readable by others: the API token in it is a real credential.
+    restrictMode(file);
+    return stored;
   }
   const secrets: DevSecrets = {
     apiToken: randomBytes(24).toString('hex'),
@@ -38,6 +34,19 @@ export function loadOrCreateDevSecrets(dataDir: string): DevSecrets {
   mkdirSync(dataDir, { recursive: true });
   writeOwnerOnly(file, `${JSON.stringify(secrets, null, 2)}\n`);
   return secrets;
+}
+
+export const devSecretsFile = (dataDir: string): string => path.join(dataDir, 'secrets.json');
+
+/** The development secrets kept in DATA_DIR, or null when there are none yet (nothing is written). */
+export function readDevSecrets(dataDir: string): DevSecrets | null {
+  try {
+    const stored = JSON.parse(readFileSync(devSecretsFile(dataDir), 'utf8')) as Partial<DevSecrets>;
+    return stored.apiToken && stored.twilioAuthToken ? (stored as DevSecrets) : null;
+  } catch {
+    // Missing or unreadable.
+    return null;
+  }
 }
 
 /**

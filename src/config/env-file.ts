@@ -10,11 +10,15 @@ export function readEnvironment(
   processEnv: NodeJS.ProcessEnv,
   cwd: string,
 ): Record<string, string | undefined> {
-  let fromFile: Record<string, string> = {};
+  return { ...readEnvFile(cwd), ...processEnv };
+}
+
+/** The variables of the `.env` file in `cwd` alone (`taskwire config` names their source). */
+export function readEnvFile(cwd: string): Record<string, string> {
   try {
-    fromFile = parseEnv(readFileSync(path.join(cwd, '.env'), 'utf8')) as Record<string, string>;
+    return parseEnv(readFileSync(path.join(cwd, '.env'), 'utf8')) as Record<string, string>;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return {};
   }
-  return { ...fromFile, ...processEnv };
 }

@@ -8,9 +8,27 @@ import {
 } from '../db/outbound.js';
 import { describeError, isPermanent } from '../domain/processing-errors.js';
 import { sendOutboundJob } from '../jobs/send-outbound.js';
-import { type MessageToSend, queueMessage } from '../services/send-message.js';
+import { type MessageToSend, type SenderNumbers, queueMessage } from '../services/send-message.js';
 import { openDatabase } from './database.js';
 import { createSender } from './processing.js';
+
+/** Twilio's WhatsApp Sandbox number, which development uses without TWILIO_WHATSAPP_NUMBER. */
+export const WHATSAPP_SANDBOX_NUMBER = '+14155238886';
+
+/**
+ * Who a sent message comes from. In development without TWILIO_ACCOUNT_SID (the local
+ * outbox) nothing reaches Twilio, so a missing TWILIO_WHATSAPP_NUMBER falls back to the
+ * Sandbox number, the one `taskwire simulate` writes to: sending works there as replies
+ * do (they answer from the number written to). With a real account, or in production,
+ * the sender must be configured.
+ */
+export function senderNumbers(config: Config): SenderNumbers {
+  const outbox = !config.twilio.accountSid && !config.production;
+  return {
+    whatsapp: config.twilio.whatsappNumber ?? (outbox ? WHATSAPP_SANDBOX_NUMBER : null),
+    sms: config.twilio.phoneNumber,
+  };
+}
 
 /**
  * Records one message and sends it through Twilio right away (`taskwire send` and the
@@ -48,10 +66,7 @@ async function openAndSend(config: Config, message: MessageToSend): Promise<Outb
     // commit, when it is already ours, so a running service's outbound worker cannot take
     // it first (this send would then report "not sent" for a message the worker sends).
     const { queued, claim } = await db.transaction(async (tx) => {
-      const row = await queueMessage(tx, message, {
-        whatsapp: config.twilio.whatsappNumber,
-        sms: config.twilio.phoneNumber,
-      });
+      const row = await queueMessage(tx, message, senderNumbers(config));
       return { queued: row, claim: await claimOutboundById(tx, row.id, 60_000) };
     });
     if (claim) {
