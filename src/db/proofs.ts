@@ -54,41 +54,128 @@ export interface EarlierProof {
 }
 
 /**
+ * How feed_proof_band0..3 (0010_proof_dhash_bands.sql) split the 64-bit difference hash:
+ * band k is bits 16k..16k+15 of the unsigned hash.
+ */
+export const PROOF_DHASH_BANDS = 4;
+const BAND_BITS = 16;
+
+/**
+ * The largest distance checked through the bands; above it, by reading every hash. Within
+ * d bits, some band of a near copy differs in at most floor(d / 4) bits, so a check looks
+ * up, per band, every value that close: 1 value for d ≤ 3, 17 for d ≤ 7, 137 for d ≤ 11,
+ * 697 for d ≤ 15. With uniformly spread hashes each value holds posts / 65536 rows, so the
+ * check reads about 0.006 %, 0.1 %, 0.8 % and 4 % of the posts; at 4 % (and more lookups
+ * than candidates) the scan of the small feed_proof_dhash index is as fast (BENCHMARKS.md).
+ * Difference hashes of copies differ in a handful of bits, the default threshold is 6.
+ */
+export const BANDED_MAX_DISTANCE = 11;
+
+/** How a near-copy check finds its candidates: the default picks by the distance. */
+export type NearCopyScan = 'auto' | 'banded' | 'full';
+
+/**
+ * Every `bits`-bit value within `radius` differing bits of `value` (itself included), in
+ * no particular order: sum over i ≤ radius of C(bits, i) values.
+ */
+export function valuesWithinBits(value: number, bits: number, radius: number): number[] {
+  const out: number[] = [];
+  const flip = (from: number, current: number, left: number): void => {
+    out.push(current);
+    if (left === 0) return;
+    for (let bit = from; bit < bits; bit += 1) flip(bit + 1, current ^ (1 << bit), left - 1);
+  };
+  flip(0, value, Math.min(radius, bits));
+  return out;
+}
+
+/**
+ * Per band, the band values a hash within `maxDistance` bits of `dhash` can have in that
+ * band, at least one of which it has (see BANDED_MAX_DISTANCE): the `$n::int[]` parameters
+ * of the banded check, band 0 first.
+ */
+export function bandCandidates(dhash: string, maxDistance: number): number[][] {
+  const hash = BigInt(`0x${dhash}`);
+  const radius = Math.floor(maxDistance / PROOF_DHASH_BANDS);
+  return Array.from({ length: PROOF_DHASH_BANDS }, (_, band) =>
+    valuesWithinBits(Number((hash >> BigInt(band * BAND_BITS)) & 0xffffn), BAND_BITS, radius),
+  );
+}
+
+// The near copies within $3 bits, as (id, distance): the two ways to find them, equal in
+// their answers (test/proof-bands.test.ts). $2 is the hash, never null here.
+const NEAR_COPIES_FULL_SCAN = `
+       SELECT id, bit_count((proof_dhash # $2::bigint)::bit(64))::int AS distance
+       FROM feed
+       WHERE proof_dhash IS NOT NULL
+         AND bit_count((proof_dhash # $2::bigint)::bit(64)) <= $3::int`;
+
+// One index-only scan per band, each `= ANY` of that band's candidate values ($5..$8); a
+// post found through two bands is one row after UNION.
+const NEAR_COPIES_BANDED = Array.from(
+  { length: PROOF_DHASH_BANDS },
+  (_, band) => `
+       SELECT id, bit_count((proof_dhash # $2::bigint)::bit(64))::int AS distance
+       FROM feed
+       WHERE proof_dhash IS NOT NULL AND proof_band${band} = ANY($${5 + band}::int[])
+         AND bit_count((proof_dhash # $2::bigint)::bit(64)) <= $3::int`,
+).join('\n       UNION');
+
+// $1 the bytes' SHA-256; the post to leave out is $4, or $2 when there is no near-copy part.
+const earlierProofSql = (nearCopies: string | null) =>
+  `WITH hit AS (
+     SELECT id, true AS exact, 0 AS distance FROM feed WHERE proof_sha256 = $1
+     ${
+       nearCopies === null
+         ? ''
+         : `UNION ALL
+     SELECT id, false, distance FROM (${nearCopies}
+     ) near`
+     }
+   )
+   SELECT f.id AS feed_id, f.created_at, f.user_id, u.username, f.task_id,
+          t.description AS task_description, hit.distance, hit.exact
+   FROM hit
+   JOIN feed f ON f.id = hit.id
+   JOIN users u ON u.id = f.user_id
+   LEFT JOIN tasks t ON t.id = f.task_id
+   WHERE f.message_id IS DISTINCT FROM ${nearCopies === null ? '$2' : '$4'}::bigint
+   ORDER BY hit.exact DESC, hit.distance, f.id
+   LIMIT 1`;
+
+const EXACT_ONLY_SQL = earlierProofSql(null);
+const FULL_SCAN_SQL = earlierProofSql(NEAR_COPIES_FULL_SCAN);
+const BANDED_SQL = earlierProofSql(NEAR_COPIES_BANDED);
+
+/**
  * The earlier proof a photo repeats: a post with the same bytes, else the post whose
- * difference hash is nearest within `maxDistance` bits (0: exact bytes only). Posts of
- * `excludeMessageId` itself do not count, so re-processing a message does not find its
- * own post.
+ * difference hash is nearest within `maxDistance` bits (0: exact bytes only), the lowest
+ * feed id among equals. Posts of `excludeMessageId` itself do not count, so re-processing
+ * a message does not find its own post.
  *
- * One query: the exact bytes are a lookup in the unique index; a Hamming distance cannot
- * use a B-tree, so near copies come from a scan of the small partial index on proof_dhash
- * (a few milliseconds for 100k posts; should that ever be too slow, split the hash in
- * maxDistance + 1 indexed bands: a copy within the distance matches one band exactly).
+ * One query: the exact bytes are a lookup in the unique index. A Hamming distance cannot
+ * use a B-tree, so near copies come from the band indexes up to BANDED_MAX_DISTANCE (a
+ * cost that grows with the posts sharing a band value, not with all posts), and from a
+ * scan of the small partial index on proof_dhash above it. `scan` forces one way, for the
+ * tests and the benchmark that compare them; the answer is the same either way.
  */
 export async function findEarlierProof(
   db: Queryable,
   proof: ProofFingerprint,
-  options: { maxDistance: number; excludeMessageId: number },
+  options: { maxDistance: number; excludeMessageId: number; scan?: NearCopyScan },
 ): Promise<EarlierProof | null> {
-  const rows = await db.query<EarlierProof>(
-    `WITH hit AS (
-       SELECT id, true AS exact, 0 AS distance FROM feed WHERE proof_sha256 = $1
-       UNION ALL
-       SELECT id, false, bit_count((proof_dhash # $2::bigint)::bit(64))::int
-       FROM feed
-       WHERE $2::bigint IS NOT NULL AND $3::int > 0 AND proof_dhash IS NOT NULL
-         AND bit_count((proof_dhash # $2::bigint)::bit(64)) <= $3::int
-     )
-     SELECT f.id AS feed_id, f.created_at, f.user_id, u.username, f.task_id,
-            t.description AS task_description, hit.distance, hit.exact
-     FROM hit
-     JOIN feed f ON f.id = hit.id
-     JOIN users u ON u.id = f.user_id
-     LEFT JOIN tasks t ON t.id = f.task_id
-     WHERE f.message_id IS DISTINCT FROM $4::bigint
-     ORDER BY hit.exact DESC, hit.distance, f.id
-     LIMIT 1`,
-    [proof.sha256, dhashParam(proof.dhash), options.maxDistance, options.excludeMessageId],
-  );
+  const dhash = dhashParam(proof.dhash);
+  const common = [proof.sha256, dhash, options.maxDistance, options.excludeMessageId];
+  const scan = options.scan ?? 'auto';
+  let rows: EarlierProof[];
+  if (dhash === null || options.maxDistance <= 0) {
+    rows = await db.query<EarlierProof>(EXACT_ONLY_SQL, [proof.sha256, options.excludeMessageId]);
+  } else if (scan === 'full' || (scan === 'auto' && options.maxDistance > BANDED_MAX_DISTANCE)) {
+    rows = await db.query<EarlierProof>(FULL_SCAN_SQL, common);
+  } else {
+    const bands = bandCandidates(proof.dhash as string, options.maxDistance);
+    rows = await db.query<EarlierProof>(BANDED_SQL, [...common, ...bands]);
+  }
   return rows[0] ?? null;
 }
 
