@@ -41,6 +41,7 @@ export const forbidden = (message: string) => new AppError('forbidden', message)
 export const notFound = (message: string) => new AppError('not_found', message);
 export const conflict = (message: string) => new AppError('conflict', message);
 export const unprocessable = (message: string) => new AppError('unprocessable', message);
+export const rateLimited = (message: string) => new AppError('rate_limited', message);
 export const serviceUnavailable = (message: string, options?: { cause?: unknown }) =>
   new AppError('service_unavailable', message, options);
 export const internalError = (message: string) => new AppError('internal_error', message);

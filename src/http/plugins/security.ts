@@ -1,7 +1,7 @@
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../../domain/errors.js';
+import { rateLimited } from '../../domain/errors.js';
 
 export interface SecurityOptions {
   /** API_RATE_LIMIT: admin requests per minute from one client address; 0 turns it off. */
@@ -18,8 +18,6 @@ export interface SecurityOptions {
 export interface AdminGuard {
   protect(scope: FastifyInstance): void;
 }
-
-const rateLimited = (message: string) => new AppError('rate_limited', message);
 
 /**
  * Security headers on every answer, and the rate limits of the admin API.

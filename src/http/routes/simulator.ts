@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { AppError, notFound, unauthorized, validationFailed } from '../../domain/errors.js';
+import { forbidden, notFound, unauthorized, validationFailed } from '../../domain/errors.js';
 import type { BlobStore } from '../../storage/adapter.js';
 import type { AdminGuard } from '../plugins/security.js';
 import { requireBearerToken } from '../plugins/bearer-auth.js';
@@ -130,8 +130,7 @@ export async function simulatorRoutes(app: FastifyInstance, options: SimulatorRo
   }>('/simulator/cdn/:messageSid/:mediaSid', { schema: { hide: true } }, async (request, reply) => {
     const { messageSid, mediaSid } = request.params;
     const { expires, signature } = request.query;
-    const denied = () =>
-      new AppError('forbidden', 'Access denied: a missing, wrong or expired signature.');
+    const denied = () => forbidden('Access denied: a missing, wrong or expired signature.');
     if (!SID.test(messageSid) || !SID.test(mediaSid)) throw denied();
     if (typeof expires !== 'string' || !/^\d{1,12}$/.test(expires)) throw denied();
     if (typeof signature !== 'string' || !/^[0-9a-f]{64}$/.test(signature)) throw denied();
