@@ -139,9 +139,23 @@ interface MediaEntry {
   createdAt: Date;
 }
 
-export async function startFakeTwilio(
-  options: { accountSid?: string; authToken?: string } = {},
-): Promise<FakeTwilio> {
+export interface FakeTwilioOptions {
+  accountSid?: string;
+  authToken?: string;
+  /**
+   * For load (bench/loop.ts): record nothing per request — `requests`, `messageRequests`
+   * and `messages` stay empty (a GET of a created message answers 404), so memory and
+   * time per request stay flat at thousands of requests a second.
+   */
+  lean?: boolean;
+  /** Called as each authenticated Messages.json POST arrives (its form parameters). */
+  onMessageCreate?: (params: Record<string, string>) => void;
+  /** Answers a message creation this many milliseconds late, like the real API's latency. */
+  messagesLatencyMs?: number;
+}
+
+export async function startFakeTwilio(options: FakeTwilioOptions = {}): Promise<FakeTwilio> {
+  const lean = options.lean ?? false;
   const accountSid = options.accountSid ?? TEST_ACCOUNT_SID;
   const authToken = options.authToken ?? TEST_AUTH_TOKEN;
   const expectedAuth = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`;
@@ -168,6 +182,7 @@ export async function startFakeTwilio(
   runningCdns.set(apiBaseUrl, cdnBaseUrl);
 
   function record(req: IncomingMessage, res: ServerResponse, server: 'api' | 'cdn') {
+    if (lean) return;
     const entry: RecordedRequest = {
       server,
       method: req.method ?? '',
@@ -234,7 +249,9 @@ export async function startFakeTwilio(
       status: 0,
       sid: null,
     };
-    messageRequests.push(recorded);
+    if (!lean) messageRequests.push(recorded);
+    options.onMessageCreate?.(params);
+    if (options.messagesLatencyMs) await delay(options.messagesLatencyMs, res);
     const fail = (status: number, code: number, message: string) => {
       recorded.status = status;
       sendError(res, status, code, message);
@@ -286,7 +303,7 @@ export async function startFakeTwilio(
       to: params.To,
       uri: `${base}.json`,
     };
-    messages.set(sid, message);
+    if (!lean) messages.set(sid, message);
     recorded.status = 201;
     recorded.sid = sid;
     sendJson(res, 201, message);
