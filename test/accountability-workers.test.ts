@@ -1,20 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Database } from '../src/db/executor.js';
+import type { Database, Queryable } from '../src/db/executor.js';
 import { type ClaimedMessage, requeueMessage } from '../src/db/message-queue.js';
 import { createTask } from '../src/db/tasks.js';
 import { createUser } from '../src/db/users.js';
-import { runAccountabilityLoop } from '../src/services/accountability.js';
-import {
-  type CopyMedia,
-  type OnMessageProcessed,
-  processInboundMessage,
-} from '../src/services/process-inbound.js';
+import { type CopyMedia, processInboundJob } from '../src/jobs/process-inbound.js';
 import { engines, postgres, type TestDatabase } from './helpers/databases.js';
-import { newWorker, storeMessages } from './helpers/worker.js';
+import { newWorker, storeMessages, wrapTransactions } from './helpers/worker.js';
 
-// The accountability loop as the workers run it (processInboundMessage with the loop in its
-// transaction), with several workers on one database claiming messages at the same time.
+// The accountability loop as the workers run it (the inbound job, src/jobs/process-inbound.ts,
+// with the loop in its transaction), with several workers on one database claiming
+// messages at the same time.
 
 const GROUP_NUMBER = '+14155238886';
 
@@ -31,18 +27,27 @@ const copyJpeg =
     return {
       key: `messages/${target.messageSid}/${target.index}.jpg`,
       size: 1024,
-      contentType: 'image/jpeg',
+      content_type: 'image/jpeg',
       url: `http://storage.test/notes/messages/${target.messageSid}/${target.index}.jpg`,
     };
   };
 
-const loop: OnMessageProcessed = (tx, message, stored) =>
-  runAccountabilityLoop(tx, message, stored, { autoRegister: true });
-
-const handlerFor =
-  (db: Database, copyMedia: CopyMedia, onProcessed: OnMessageProcessed = loop) =>
-  (message: ClaimedMessage) =>
-    processInboundMessage(message, { db, copyMedia, onProcessed });
+/** The inbound job with AUTO_REGISTER; `inTransaction` runs first in its transaction. */
+const handlerFor = (
+  db: Database,
+  copyMedia: CopyMedia,
+  inTransaction?: (tx: Queryable) => Promise<void>,
+) =>
+  processInboundJob({
+    db: inTransaction
+      ? wrapTransactions(db, async (tx) => {
+          await inTransaction(tx);
+          return tx;
+        })
+      : db,
+    copyMedia,
+    accountability: { autoRegister: true },
+  });
 
 let phoneSeq = 0;
 const newPhone = () =>
@@ -246,10 +251,9 @@ describe('two workers on Postgres run the accountability loop', { skip: postgres
           await bothCopied();
           return copy(item, target);
         },
-        async (tx, message, stored) => {
+        async (tx) => {
           await tx.query('SELECT 1');
           await bothInTransaction();
-          await loop(tx, message, stored);
         },
       );
       const handled: number[] = [];

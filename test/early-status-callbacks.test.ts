@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   type ClaimedOutbound,
   applyStatusCallback,
-  claimDueOutbound,
+  outboundQueue,
   enqueueOutbound,
   markOutboundSubmitted,
 } from '../src/db/outbound.js';
@@ -42,7 +42,7 @@ for (const engine of engines) {
           assert.ok(row);
           ids.push(row.id);
         }
-        const claimed = await claimDueOutbound(t.db, 1000, 60_000);
+        const claimed = await outboundQueue.claim(t.db, 1000, 60_000);
         return ids.map((id) => {
           const job = claimed.find((c) => c.id === id);
           assert.ok(job, `message ${id} claimed`);

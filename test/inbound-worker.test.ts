@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import { after, afterEach, before, beforeEach, describe, mock, test } from 'node:test';
-import { type ClaimedMessage, claimDueMessages, requeueMessage } from '../src/db/message-queue.js';
+import { type ClaimedMessage, inboundQueue, requeueMessage } from '../src/db/message-queue.js';
 import { findMessageById } from '../src/db/messages.js';
 import { PermanentJobError } from '../src/domain/processing-errors.js';
-import { type CopyMedia, processInboundMessage } from '../src/services/process-inbound.js';
+import { type CopyMedia, processInboundJob } from '../src/jobs/process-inbound.js';
 import { watchEventLoopLoad } from '../src/start/event-loop-load.js';
 import { createInboundStore } from '../src/start/inbound-store.js';
 import { parseInboundParams } from '../src/twilio/inbound-params.js';
@@ -21,7 +21,7 @@ const photo = (n: number) => ({
 const copyOk: CopyMedia = async (item, target) => ({
   key: `messages/${target.messageSid}/${target.index}.jpg`,
   size: 100 + target.index,
-  contentType: item.content_type,
+  content_type: item.content_type,
   url: `http://storage.test/notes/messages/${target.messageSid}/${target.index}.jpg`,
 });
 
@@ -41,7 +41,7 @@ for (const engine of engines) {
       const seen: number[] = [];
       const worker = newWorker(t.db, async (message) => {
         seen.push(message.id);
-        await processInboundMessage(message, { db: t.db, copyMedia: copyOk });
+        await processInboundJob({ db: t.db, copyMedia: copyOk })(message);
       });
       await worker.runUntilIdle();
       assert.deepEqual(seen.sort(), [textId, photoId].sort());
@@ -70,12 +70,12 @@ for (const engine of engines) {
         t.db,
         async (message) => {
           calls += 1;
-          await processInboundMessage(message, {
+          await processInboundJob({
             db: t.db,
             copyMedia: async () => {
               throw new Error(`Twilio answered 503 (call ${calls})`);
             },
-          });
+          })(message);
         },
         { maxAttempts: 3, backoffMs: 0 },
       );
@@ -91,7 +91,7 @@ for (const engine of engines) {
       const queued = await requeueMessage(t.db, id!);
       assert.equal(queued?.processing_status, 'pending');
       const fixed = newWorker(t.db, (message) =>
-        processInboundMessage(message, { db: t.db, copyMedia: copyOk }),
+        processInboundJob({ db: t.db, copyMedia: copyOk })(message),
       );
       await fixed.runUntilIdle();
       const done = await findMessageById(t.db, id!);
@@ -125,13 +125,13 @@ for (const engine of engines) {
     test('a permanent media failure fails that item only; the others are stored and the message is processed', async () => {
       const [id] = await storeMessages(t.db, [{ media: [photo(1), photo(2), photo(3)] }]);
       const worker = newWorker(t.db, (message) =>
-        processInboundMessage(message, {
+        processInboundJob({
           db: t.db,
           copyMedia: async (item, target) => {
             if (target.index === 1) throw new PermanentJobError('media is larger than 16 MiB');
             return copyOk(item, target);
           },
-        }),
+        })(message),
       );
       await worker.runUntilIdle();
       const row = await findMessageById(t.db, id!);
@@ -144,26 +144,23 @@ for (const engine of engines) {
 
     test('a claim whose lease expired is taken over, and the old holder cannot complete it', async () => {
       const [id] = await storeMessages(t.db, [{ body: 'slow' }]);
-      const first = await claimDueMessages(t.db, 10, 1);
+      const first = await inboundQueue.claim(t.db, 10, 1);
       const mine = first.find((m) => m.id === id) as ClaimedMessage;
       assert.ok(mine);
       await new Promise((resolve) => setTimeout(resolve, 20));
-      const second = await claimDueMessages(t.db, 10, 60_000);
+      const second = await inboundQueue.claim(t.db, 10, 60_000);
       const theirs = second.find((m) => m.id === id) as ClaimedMessage;
       assert.ok(theirs, 'expired lease is claimable again');
       assert.equal(theirs.attempts, 2);
-      await assert.rejects(
-        processInboundMessage(mine, { db: t.db, copyMedia: copyOk }),
-        /claim lost/,
-      );
-      await processInboundMessage(theirs, { db: t.db, copyMedia: copyOk });
+      await assert.rejects(processInboundJob({ db: t.db, copyMedia: copyOk })(mine), /claim lost/);
+      await processInboundJob({ db: t.db, copyMedia: copyOk })(theirs);
       assert.equal((await findMessageById(t.db, id!))?.processing_status, 'processed');
     });
 
     test('a running worker picks up a new message at once and stop() returns', async () => {
       const worker = newWorker(
         t.db,
-        (message) => processInboundMessage(message, { db: t.db, copyMedia: copyOk }),
+        (message) => processInboundJob({ db: t.db, copyMedia: copyOk })(message),
         {
           pollMs: 60_000,
         },
@@ -218,7 +215,7 @@ describe('two workers on Postgres', { skip: postgres.skip }, () => {
       const handler = async (message: ClaimedMessage) => {
         counts.set(message.id, (counts.get(message.id) ?? 0) + 1);
         await new Promise((resolve) => setTimeout(resolve, 5));
-        await processInboundMessage(message, { db: t.db, copyMedia: copyOk });
+        await processInboundJob({ db: t.db, copyMedia: copyOk })(message);
       };
       const a = newWorker(t.db, handler, { concurrency: 5 });
       const b = newWorker(t.db, handler, { concurrency: 5 });

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, mock, test } from 'node:test';
 import { loadConfig } from '../src/config/config.js';
 import { migrate } from '../src/db/migrate.js';
-import { claimDueMessages } from '../src/db/message-queue.js';
-import { claimDueOutbound, enqueueOutbound } from '../src/db/outbound.js';
+import { inboundQueue } from '../src/db/message-queue.js';
+import { enqueueOutbound, outboundQueue } from '../src/db/outbound.js';
 import { keepClaim } from '../src/jobs/queue-worker.js';
 import { openDatabase } from '../src/start/database.js';
 import { makeTempDir } from './helpers/databases.js';
@@ -124,9 +124,9 @@ describe('opening the embedded database', () => {
       body: 'hi',
     });
     const hour = 60 * 60_000;
-    const [claimed] = await claimDueMessages(db, 10, hour);
+    const [claimed] = await inboundQueue.claim(db, 10, hour);
     assert.equal(claimed?.id, messageId);
-    assert.equal((await claimDueOutbound(db, 10, hour)).length, 1);
+    assert.equal((await outboundQueue.claim(db, 10, hour)).length, 1);
     // As after SIGKILL: the claims stay behind (released here only to reopen in-process).
     await first.release();
 
@@ -137,9 +137,9 @@ describe('opening the embedded database', () => {
       [messageId],
     );
     assert.deepEqual(message, { processing_status: 'pending', attempts: 1 });
-    const again = await claimDueMessages(second.db, 10, hour);
+    const again = await inboundQueue.claim(second.db, 10, hour);
     assert.equal(again.length, 1, 'claimable at once');
     assert.equal(again[0]?.attempts, 2, 'the killed attempt counts');
-    assert.equal((await claimDueOutbound(second.db, 10, hour)).length, 1);
+    assert.equal((await outboundQueue.claim(second.db, 10, hour)).length, 1);
   });
 });

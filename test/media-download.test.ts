@@ -9,7 +9,7 @@ import {
   MediaRefusedError,
   MediaTimeoutError,
   MediaTooLargeError,
-  copyMessageMedia,
+  createTwilioMedia,
   deleteTwilioMedia,
   downloadMediaToStore,
   extensionForContentType,
@@ -17,10 +17,36 @@ import {
   mediaObjectKey,
   type MediaDownloadOptions,
 } from '../src/twilio/media.js';
+import type { MediaItem } from '../src/domain/message.js';
+import { copyFromTwilio } from '../src/jobs/process-inbound.js';
+import type { BlobStore } from '../src/storage/adapter.js';
 import { startFakeTwilio, newSid, type FakeTwilio } from './fakes/fake-twilio.js';
 import { MemoryBlobStore } from './fakes/memory-blob-store.js';
 
 const KiB = 1024;
+
+/**
+ * Copies a message's items one after another with the copy the inbound job runs
+ * (copyFromTwilio), each item's outcome on its own, as the job records them.
+ */
+async function copyEach(
+  messageSid: string,
+  items: MediaItem[],
+  store: BlobStore,
+  options: MediaDownloadOptions,
+): Promise<Array<{ ok: true } | { ok: false; error: unknown }>> {
+  const copy = copyFromTwilio(createTwilioMedia(options), store);
+  const results: Array<{ ok: true } | { ok: false; error: unknown }> = [];
+  for (const [index, item] of items.entries()) {
+    results.push(
+      await copy(item, { messageId: 1, messageSid, index }).then(
+        () => ({ ok: true as const }),
+        (error: unknown) => ({ ok: false as const, error }),
+      ),
+    );
+  }
+  return results;
+}
 
 /** A server that is not Twilio: it counts what reaches it, so a test can prove nothing did. */
 async function startOtherServer(): Promise<{
@@ -96,9 +122,10 @@ describe('downloading Twilio media into storage', () => {
       assert.deepEqual(stored, {
         key,
         size: bytes.length,
-        contentType: 'image/jpeg',
+        content_type: 'image/jpeg',
         // Hashed on the way through; random bytes are no decodable image, so no dhash.
-        fingerprint: { sha256: createHash('sha256').update(bytes).digest('hex'), dhash: null },
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        dhash: null,
       });
       assert.ok(store.bytes(key)?.equals(bytes));
       assert.equal(store.puts[0]?.options.contentLength, bytes.length);
@@ -116,11 +143,9 @@ describe('downloading Twilio media into storage', () => {
       const media = items.map((item) => fake.addMedia({ ...item, messageSid }));
       const store = new MemoryBlobStore();
 
-      const results = await copyMessageMedia(
-        {
-          messageSid,
-          mediaItems: media.map((m, i) => ({ url: m.url, content_type: items[i]!.contentType })),
-        },
+      const results = await copyEach(
+        messageSid,
+        media.map((m, i) => ({ url: m.url, content_type: items[i]!.contentType })),
         store,
         options(),
       );
@@ -292,11 +317,9 @@ describe('downloading Twilio media into storage', () => {
         onChunk: (key, chunk) => received.set(key, (received.get(key) ?? 0) + chunk.length),
       });
 
-      const results = await copyMessageMedia(
-        {
-          messageSid,
-          mediaItems: [first, liar, last].map((m) => ({ url: m.url, content_type: 'image/jpeg' })),
-        },
+      const results = await copyEach(
+        messageSid,
+        [first, liar, last].map((m) => ({ url: m.url, content_type: 'image/jpeg' })),
         store,
         options({ maxBytes }),
       );
@@ -500,26 +523,26 @@ describe('downloading Twilio media into storage', () => {
 
     test("the response's Content-Type wins over the webhook's", async () => {
       const { stored, key } = await download('image/webp', 'image/jpeg');
-      assert.equal(stored.contentType, 'image/webp');
+      assert.equal(stored.content_type, 'image/webp');
       assert.equal(key, '0.webp');
     });
 
     test('without a Content-Type the webhook’s MediaContentTypeN is used', async () => {
       const { stored, key } = await download(null, 'image/png');
-      assert.equal(stored.contentType, 'image/png');
+      assert.equal(stored.content_type, 'image/png');
       assert.equal(key, '0.png');
     });
 
     test('a generic application/octet-stream answer falls back to the webhook’s type', async () => {
       const { stored, key } = await download('application/octet-stream', 'audio/ogg');
-      assert.equal(stored.contentType, 'audio/ogg');
+      assert.equal(stored.content_type, 'audio/ogg');
       assert.equal(key, '0.ogg');
     });
 
     test('an unknown type is stored as .bin; a page type is never stored as renderable', async () => {
       assert.equal((await download('application/zip', null)).key, '0.bin');
       const html = await download('text/html; charset=utf-8', 'text/html');
-      assert.equal(html.stored.contentType, 'application/octet-stream');
+      assert.equal(html.stored.content_type, 'application/octet-stream');
       assert.equal(html.key, '0.bin');
     });
 

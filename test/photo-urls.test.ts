@@ -9,8 +9,8 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config/config.js';
 import { findMessageById } from '../src/db/messages.js';
-import { processInboundMessage } from '../src/services/process-inbound.js';
-import { mediaCopier } from '../src/start/processing.js';
+import { copyFromTwilio, processInboundJob } from '../src/jobs/process-inbound.js';
+import { twilioMedia } from '../src/start/processing.js';
 import { SupabaseBlobStore } from '../src/storage/supabase/supabase-blob-store.js';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
 import { MemoryBlobStore } from './fakes/memory-blob-store.js';
@@ -267,7 +267,9 @@ for (const engine of engines) {
           { messageSid: media.messageSid, media: [{ url: media.url, contentType: 'image/png' }] },
         ]);
         const worker = newWorker(db.db, (message) =>
-          processInboundMessage(message, { db: db.db, copyMedia: mediaCopier(config, store) }),
+          processInboundJob({ db: db.db, copyMedia: copyFromTwilio(twilioMedia(config), store) })(
+            message,
+          ),
         );
         await worker.runUntilIdle();
 

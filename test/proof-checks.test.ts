@@ -2,18 +2,17 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Database, Queryable } from '../src/db/executor.js';
-import { claimDueMessages } from '../src/db/message-queue.js';
+import { inboundQueue } from '../src/db/message-queue.js';
 import { dhashParam, findEarlierProof } from '../src/db/proofs.js';
 import { createUser } from '../src/db/users.js';
 import { hammingDistance } from '../src/media/fingerprint.js';
-import { runAccountabilityLoop } from '../src/services/accountability.js';
-import { type CopyMedia, processInboundMessage } from '../src/services/process-inbound.js';
+import { type CopyMedia, processInboundJob } from '../src/jobs/process-inbound.js';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
 import { engines, lockWaiters, postgresOnly, type TestDatabase } from './helpers/databases.js';
 import { makePhoto, recompressedCopy } from './helpers/photos.js';
 import { serviceClient, startTestService, type TestService } from './helpers/service.js';
 import { whatsAppParams } from './helpers/twilio-webhook.js';
-import { storeMessages, waitFor } from './helpers/worker.js';
+import { storeMessages, waitFor, wrapTransactions } from './helpers/worker.js';
 
 // Issue #7, proof checks: a photo counts as proof once, for anyone. The same bytes, or a
 // resized and re-compressed copy within PROOF_DUPLICATE_DISTANCE (default 6), complete
@@ -221,9 +220,9 @@ for (const engine of engines) {
         return {
           key: `messages/${target.messageSid}/${target.index}.jpg`,
           size: 1024,
-          contentType: 'image/jpeg',
+          content_type: 'image/jpeg',
           url: `http://storage.test/messages/${target.messageSid}/${target.index}.jpg`,
-          fingerprint,
+          ...fingerprint,
         };
       };
 
@@ -248,20 +247,16 @@ for (const engine of engines) {
       maxDistance: number,
       beforeFeedInsert?: () => Promise<void>,
     ): Promise<void> {
-      const claimed = await claimDueMessages(db, copies.length, 60_000);
+      const claimed = await inboundQueue.claim(db, copies.length, 60_000);
       assert.equal(claimed.length, copies.length);
       claimed.sort((a, b) => a.id - b.id);
       await Promise.all(
         claimed.map((message, i) =>
-          processInboundMessage(message, {
-            db,
+          processInboundJob({
+            db: wrapTransactions(db, async (tx) => withHook(tx, beforeFeedInsert)),
             copyMedia: copies[i] as CopyMedia,
-            onProcessed: (tx, m, stored) =>
-              runAccountabilityLoop(withHook(tx, beforeFeedInsert), m, stored, {
-                autoRegister: false,
-                proofDuplicateDistance: maxDistance,
-              }),
-          }),
+            accountability: { autoRegister: false, proofDuplicateDistance: maxDistance },
+          })(message),
         ),
       );
     }

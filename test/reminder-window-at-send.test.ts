@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Database } from '../src/db/executor.js';
-import { claimDueOutbound } from '../src/db/outbound.js';
+import { outboundQueue } from '../src/db/outbound.js';
 import { remindersOfTasks } from '../src/db/reminders.js';
 import { createTask } from '../src/db/tasks.js';
 import { createUser, recordInbound } from '../src/db/users.js';
@@ -88,7 +88,7 @@ for (const engine of engines) {
             statusCallbackUrl: null,
           }),
         });
-        for (const job of await claimDueOutbound(t.db, 100, 60_000)) await send(job);
+        for (const job of await outboundQueue.claim(t.db, 100, 60_000)) await send(job);
       }
       const requestsTo = (to: string) => twilio.messageRequests.filter((r) => r.params.To === to);
       const stage = async (taskId: number, kind = 'reminder'): Promise<ReminderRow | undefined> =>

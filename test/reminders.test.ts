@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Database } from '../src/db/executor.js';
-import { claimDueMessages } from '../src/db/message-queue.js';
-import { claimDueOutbound, type ClaimedOutbound } from '../src/db/outbound.js';
+import { inboundQueue } from '../src/db/message-queue.js';
+import { type ClaimedOutbound, outboundQueue } from '../src/db/outbound.js';
 import { openPostgres } from '../src/db/postgres.js';
 import { remindersOfTasks } from '../src/db/reminders.js';
 import { completeTask, createTask, findTaskById, updateActiveTask } from '../src/db/tasks.js';
@@ -11,8 +11,7 @@ import { createUser, recordInbound } from '../src/db/users.js';
 import { EXPIRY_GRACE_MS, type ReminderRow } from '../src/domain/reminder.js';
 import { createReminderScheduler } from '../src/jobs/reminder-scheduler.js';
 import { sendOutboundJob } from '../src/jobs/send-outbound.js';
-import { runAccountabilityLoop } from '../src/services/accountability.js';
-import { type CopyMedia, processInboundMessage } from '../src/services/process-inbound.js';
+import { type CopyMedia, processInboundJob } from '../src/jobs/process-inbound.js';
 import {
   TEMPLATE_VARIABLE_MAX_LENGTH,
   formatDueTime,
@@ -362,7 +361,7 @@ for (const engine of engines) {
             statusCallbackUrl: null,
           }),
         });
-        const jobs: ClaimedOutbound[] = await claimDueOutbound(t.db, 100, 60_000);
+        const jobs: ClaimedOutbound[] = await outboundQueue.claim(t.db, 100, 60_000);
         for (const job of jobs) await send(job);
       }
       const requestsTo = (to: string) => twilio.messageRequests.filter((r) => r.params.To === to);
@@ -643,17 +642,11 @@ async function processPending(db: Database) {
   const copyMedia: CopyMedia = async (_item, target) => ({
     key: `messages/${target.messageSid}/${target.index}.jpg`,
     size: 1024,
-    contentType: 'image/jpeg',
+    content_type: 'image/jpeg',
     url: `http://storage.test/notes/messages/${target.messageSid}/${target.index}.jpg`,
   });
-  for (const message of await claimDueMessages(db, 100, 60_000)) {
-    await processInboundMessage(message, {
-      db,
-      copyMedia,
-      onProcessed: (tx, processed, stored) =>
-        runAccountabilityLoop(tx, processed, stored, { autoRegister: false }),
-    });
-  }
+  const job = processInboundJob({ db, copyMedia, accountability: { autoRegister: false } });
+  for (const message of await inboundQueue.claim(db, 100, 60_000)) await job(message);
 }
 
 for (const engine of engines) {

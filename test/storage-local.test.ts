@@ -6,7 +6,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { LocalBlobStore } from '../src/storage/local/local-blob-store.js';
-import { MediaTooLargeError, copyMessageMedia } from '../src/twilio/media.js';
+import { copyFromTwilio } from '../src/jobs/process-inbound.js';
+import { MediaTooLargeError, createTwilioMedia } from '../src/twilio/media.js';
 import { type FakeTwilio, newSid, startFakeTwilio } from './fakes/fake-twilio.js';
 import { makeTempDir } from './helpers/databases.js';
 
@@ -49,10 +50,8 @@ describe('local storage on disk', () => {
       noRedirect: true,
       messageSid,
     });
-    const [result] = await copyMessageMedia(
-      { messageSid, mediaItems: [{ url: big.url, content_type: 'image/jpeg' }] },
-      store,
-      {
+    const copy = copyFromTwilio(
+      createTwilioMedia({
         accountSid: twilio.accountSid,
         authToken: twilio.authToken,
         apiBaseUrl: twilio.apiBaseUrl,
@@ -60,10 +59,17 @@ describe('local storage on disk', () => {
         maxBytes: 64 * KiB,
         timeoutMs: 5000,
         retryDelaysMs: [10],
-      },
+      }),
+      store,
     );
-    assert.ok(result && !result.ok, 'the item fails');
-    assert.ok(result.error instanceof MediaTooLargeError, String(result.error));
+    const error = await copy(
+      { url: big.url, content_type: 'image/jpeg' },
+      { messageId: 1, messageSid, index: 0 },
+    ).then(
+      () => null,
+      (failure: unknown) => failure,
+    );
+    assert.ok(error instanceof MediaTooLargeError, `the item fails: ${String(error)}`);
     assert.equal(existsSync(path.join(store.root, 'messages', messageSid)), false);
     assert.ok(
       tree().every((entry) => !entry.includes(messageSid)),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { findMessageBySid } from '../src/db/messages.js';
-import { listenWhileStarting } from '../src/start/service.js';
+import { listenWhileStarting } from '../src/start/starting-server.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { engines, pglite } from './helpers/databases.js';
 import { freePort } from './helpers/service.js';

@@ -1,7 +1,8 @@
 import type { Database, Queryable } from './executor.js';
+import { type Claim, type Failure, type QueueTable, defineQueueTable } from './queue-table.js';
 
 /** NOTIFY channel announcing outbound messages waiting to be sent. */
-export const OUTBOUND_CHANNEL = 'taskwire_outbound';
+const OUTBOUND_CHANNEL = 'taskwire_outbound';
 
 export type OutboundKind = 'reply' | 'greeting' | 'send' | 'reminder' | 'expiry';
 
@@ -39,6 +40,16 @@ const columns = `id, created_at, kind, inbound_message_id, user_id, to_number, f
   media_urls, twilio_sid, status, error_code, error_message, attempts, sent_at, status_updated_at,
   outbox, task_id, content_sid, content_variables`;
 
+/** The outbound_messages table as a queue (see src/db/queue-table.ts): replies, greetings, sends. */
+export const outboundQueue: QueueTable<ClaimedOutbound> = defineQueueTable<ClaimedOutbound>({
+  name: 'outbound',
+  table: 'outbound_messages',
+  channel: OUTBOUND_CHANNEL,
+  status: { column: 'status', pending: 'pending', running: 'submitting', failed: 'failed' },
+  columns,
+  errorColumns: { message: 'error_message', code: 'error_code', updatedAt: 'status_updated_at' },
+});
+
 export interface NewOutbound {
   kind: OutboundKind;
   inboundMessageId: number | null;
@@ -62,15 +73,11 @@ export async function enqueueOutbound(
   message: NewOutbound,
 ): Promise<OutboundRow | null> {
   const rows = await db.query<OutboundRow>(
-    `WITH inserted AS (
-       INSERT INTO outbound_messages (kind, inbound_message_id, user_id, to_number, from_number, body,
-                                      media_urls, task_id, content_sid, content_variables)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb)
-       ON CONFLICT (inbound_message_id, kind) WHERE inbound_message_id IS NOT NULL DO NOTHING
-       RETURNING ${columns}
-     ),
-     notified AS (SELECT pg_notify('${OUTBOUND_CHANNEL}', '') FROM (SELECT 1 FROM inserted LIMIT 1) AS any_row)
-     SELECT inserted.* FROM inserted LEFT JOIN notified ON true`,
+    `INSERT INTO outbound_messages (kind, inbound_message_id, user_id, to_number, from_number, body,
+                                    media_urls, task_id, content_sid, content_variables)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb)
+     ON CONFLICT (inbound_message_id, kind) WHERE inbound_message_id IS NOT NULL DO NOTHING
+     RETURNING ${columns}`,
     [
       message.kind,
       message.inboundMessageId,
@@ -84,30 +91,9 @@ export async function enqueueOutbound(
       message.content ? JSON.stringify(message.content.variables) : null,
     ],
   );
+  // Inside a transaction the NOTIFY is delivered at commit, when the row is visible.
+  if (rows.length > 0) await outboundQueue.notify(db);
   return rows[0] ?? null;
-}
-
-export async function claimDueOutbound(
-  db: Queryable,
-  limit: number,
-  leaseMs: number,
-): Promise<ClaimedOutbound[]> {
-  return db.query<ClaimedOutbound>(
-    `UPDATE outbound_messages AS o
-     SET status = 'submitting', attempts = o.attempts + 1, claims = o.claims + 1,
-         locked_until = now() + make_interval(secs => $2::double precision / 1000)
-     FROM (
-       SELECT id FROM outbound_messages
-       WHERE status IN ('pending', 'submitting') AND run_at <= now()
-         AND (status = 'pending' OR locked_until < now())
-       ORDER BY run_at, id
-       LIMIT $1
-       FOR UPDATE SKIP LOCKED
-     ) AS due
-     WHERE o.id = due.id
-     RETURNING ${columns.replace(/(\w+)/g, 'o.$1')}, o.claims`,
-    [limit, leaseMs],
-  );
 }
 
 /**
@@ -139,7 +125,7 @@ export async function markOutboundSubmitted(
              twilio_sid = $3, sent_at = now(), status_updated_at = now(), locked_until = NULL,
              error_message = NULL, outbox = $5
          FROM (SELECT 1) AS one LEFT JOIN best ON true
-         WHERE o.id = $1 AND o.claims = $2 AND o.status = 'submitting'
+         WHERE ${outboundQueue.held('o')}
          RETURNING o.id
        ),
        applied AS (
@@ -153,22 +139,12 @@ export async function markOutboundSubmitted(
   });
 }
 
-export async function markOutboundFailed(
+/** Records a failed send (outboundQueue.markFailed). */
+export const markOutboundFailed = (
   db: Queryable,
-  claim: { id: number; claims: number },
-  failure: { error: string; final: boolean; retryInMs: number; code?: number | null },
-): Promise<boolean> {
-  const rows = await db.query(
-    `UPDATE outbound_messages
-     SET status = CASE WHEN $3 THEN 'failed' ELSE 'pending' END,
-         run_at = now() + make_interval(secs => $4::double precision / 1000),
-         locked_until = NULL, error_message = $5, error_code = $6, status_updated_at = now()
-     WHERE id = $1 AND claims = $2 AND status = 'submitting'
-     RETURNING id`,
-    [claim.id, claim.claims, failure.final, failure.retryInMs, failure.error, failure.code ?? null],
-  );
-  return rows.length > 0;
-}
+  claim: Claim,
+  failure: Failure,
+): Promise<boolean> => outboundQueue.markFailed(db, claim, failure);
 
 // How far along a message is. Twilio's status callbacks can arrive late or out of order;
 // a status only replaces one of a lower rank, so the status never moves backwards.
@@ -289,34 +265,9 @@ export async function findOutbound(db: Queryable, id: number): Promise<OutboundR
   return rows[0] ?? null;
 }
 
-/** Renews a send's claim while Twilio is still answering; false once the claim is lost. */
-export async function extendOutboundLease(
-  db: Queryable,
-  claim: { id: number; claims: number },
-  leaseMs: number,
-): Promise<boolean> {
-  const rows = await db.query(
-    `UPDATE outbound_messages SET locked_until = now() + make_interval(secs => $3::double precision / 1000)
-     WHERE id = $1 AND claims = $2 AND status = 'submitting'
-     RETURNING id`,
-    [claim.id, claim.claims, leaseMs],
-  );
-  return rows.length > 0;
-}
-
 /** Claims one pending outbound message by id (the CLI's and the library's immediate send). */
-export async function claimOutboundById(
+export const claimOutboundById = (
   db: Queryable,
   id: number,
   leaseMs: number,
-): Promise<ClaimedOutbound | null> {
-  const rows = await db.query<ClaimedOutbound>(
-    `UPDATE outbound_messages
-     SET status = 'submitting', attempts = attempts + 1, claims = claims + 1,
-         locked_until = now() + make_interval(secs => $2::double precision / 1000)
-     WHERE id = $1 AND status = 'pending'
-     RETURNING ${columns}, claims`,
-    [id, leaseMs],
-  );
-  return rows[0] ?? null;
-}
+): Promise<ClaimedOutbound | null> => outboundQueue.claimById(db, id, leaseMs);

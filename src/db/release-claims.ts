@@ -1,4 +1,6 @@
 import type { Queryable } from './executor.js';
+import { inboundQueue } from './message-queue.js';
+import { outboundQueue } from './outbound.js';
 
 /**
  * Hands back every claim on both queues: inbound messages being processed and outbound
@@ -10,26 +12,13 @@ import type { Queryable } from './executor.js';
  * not yet migrated lacks have nothing to release. Returns how many claims were released.
  */
 export async function releaseEveryClaim(db: Queryable): Promise<number> {
-  const [tables] = await db.query<{ messages: boolean; outbound: boolean }>(
-    `SELECT to_regclass('messages') IS NOT NULL AS messages,
-            to_regclass('outbound_messages') IS NOT NULL AS outbound`,
-  );
   let released = 0;
-  if (tables?.messages) {
-    const rows = await db.query(
-      `UPDATE messages SET processing_status = 'pending', locked_until = NULL, run_at = now()
-       WHERE processing_status = 'processing'
-       RETURNING id`,
+  for (const queue of [inboundQueue, outboundQueue]) {
+    const [table] = await db.query<{ exists: boolean }>(
+      'SELECT to_regclass($1) IS NOT NULL AS exists',
+      [queue.table],
     );
-    released += rows.length;
-  }
-  if (tables?.outbound) {
-    const rows = await db.query(
-      `UPDATE outbound_messages SET status = 'pending', locked_until = NULL, run_at = now()
-       WHERE status = 'submitting'
-       RETURNING id`,
-    );
-    released += rows.length;
+    if (table?.exists) released += await queue.releaseEveryClaim(db);
   }
   return released;
 }

@@ -83,13 +83,18 @@ export interface ProofRejection {
   };
 }
 
-/** What became of one media item: stored under `key`, or failed with `error`. */
+/**
+ * What became of one media item: stored under `key`, or failed with `error`. The one media
+ * type from download to row: the download fills the object's fields (StoredObject), the
+ * inbound job adds `index` and `url`, the row keeps it in `stored_media`, and the
+ * accountability loop and the API read it from there.
+ */
 export interface StoredMedia {
   index: number;
   key?: string;
   content_type?: string;
   size?: number;
-  /** The URL recorded in `storage_urls` for this item. */
+  /** The URL recorded in `storage_urls` for this item (see mediaApiPath). */
   url?: string;
   /** SHA-256 of the stored bytes, 64 hex digits (see src/media/fingerprint.ts). */
   sha256?: string;
@@ -97,6 +102,18 @@ export interface StoredMedia {
   dhash?: string | null;
   error?: string;
 }
+
+/** The fields of a StoredMedia that storing the object fills in. */
+export type StoredObject = Required<Pick<StoredMedia, 'key' | 'content_type' | 'size'>> &
+  Pick<StoredMedia, 'sha256' | 'dhash'>;
+
+/**
+ * The URL a stored item is recorded under: the API's stable, relative address. A store URL
+ * would name the host it was made on (or expire, for a private bucket); the API builds a
+ * fresh one from the key whenever it answers (src/http/storage-urls.ts).
+ */
+export const mediaApiPath = (messageId: number, index: number): string =>
+  `/messages/${messageId}/media/${index}`;
 
 const channelPrefix = /^[a-z]+:/i;
 

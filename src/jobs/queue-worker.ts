@@ -1,47 +1,26 @@
+import { isConnectionError } from '../db/connection-errors.js';
 import type { Database } from '../db/executor.js';
-import {
-  type ClaimedMessage,
-  claimDueMessages,
-  extendMessageLease,
-  markAttemptFailed,
-} from '../db/message-queue.js';
-import { INBOUND_CHANNEL } from '../db/messages.js';
+import type { Claim, ClaimedRow, Failure } from '../db/queue-table.js';
 import { retryDelayMs } from './backoff.js';
 
 /** A job as a queue table hands it out: its row id, attempt number and fencing token. */
-export interface ClaimedJob {
-  id: number;
-  attempts: number;
-  claims: number;
-}
+export type ClaimedJob = ClaimedRow;
 
-/** The table-specific half of a worker: how to claim rows and how to record a failure. */
+/**
+ * The table-specific half of a worker: how to claim rows and how to record a failure.
+ * Every queue table of src/db/queue-table.ts is one (inboundQueue, outboundQueue).
+ */
 export interface JobQueue<Job extends ClaimedJob> {
   /** Short name for logs and metrics, e.g. `inbound`. */
   name: string;
   /** NOTIFY channel announcing new work. */
   channel: string;
   claim(db: Database, limit: number, leaseMs: number): Promise<Job[]>;
-  markFailed(
-    db: Database,
-    claim: { id: number; claims: number },
-    failure: { error: string; final: boolean; retryInMs: number; code: number | null },
-  ): Promise<unknown>;
+  markFailed(db: Database, claim: Claim, failure: Failure): Promise<unknown>;
   /** Renews a running job's claim for another `leaseMs`. */
-  extendLease(
-    db: Database,
-    claim: { id: number; claims: number },
-    leaseMs: number,
-  ): Promise<boolean>;
+  extendLease(db: Database, claim: Claim, leaseMs: number): Promise<boolean>;
 }
 
-export const inboundQueue: JobQueue<ClaimedMessage> = {
-  name: 'inbound',
-  channel: INBOUND_CHANNEL,
-  claim: claimDueMessages,
-  markFailed: markAttemptFailed,
-  extendLease: extendMessageLease,
-};
 import { ClaimLostError, describeError, isPermanent } from '../domain/processing-errors.js';
 import { maskPhoneNumbers } from '../domain/redact.js';
 
@@ -61,6 +40,11 @@ export interface WorkerOptions {
   maxAttempts: number;
   /** First retry delay; doubles per attempt. */
   backoffMs: number;
+  /**
+   * How soon a job cut short by the database going away runs again (default 2 s); such a
+   * run does not count as an attempt. See outageRetry in createQueueWorker.
+   */
+  outageRetryMs?: number;
   log: WorkerLog;
   /** Told how every job ended (for metrics); must not throw. */
   observe?: (event: JobOutcome) => void;
@@ -83,7 +67,6 @@ export interface JobOutcome {
  * Throws to retry, or PermanentJobError to give up.
  */
 export type ProcessJob<Job> = (job: Job) => Promise<void>;
-export type ProcessMessage = ProcessJob<ClaimedMessage>;
 
 export interface QueueWorker {
   /** Starts claiming and processing messages in the background. */
@@ -109,15 +92,6 @@ export interface QueueWorker {
    */
   yieldTo(busy: () => boolean): void;
 }
-
-export type InboundWorker = QueueWorker;
-
-/** A worker over the inbound-messages queue (see src/db/message-queue.ts). */
-export const createInboundWorker = (
-  db: Database,
-  processMessage: ProcessMessage,
-  options: WorkerOptions,
-): QueueWorker => createQueueWorker(db, inboundQueue, processMessage, options);
 
 /**
  * The heartbeat of one running job: renews its lease every third of the lease, so a job
@@ -157,6 +131,9 @@ export function keepClaim(
   };
 }
 
+/** While the database is unreachable, claims back off up to this many poll intervals. */
+const MAX_BACKOFF_POLLS = 30;
+
 /**
  * A worker over one queue table. Runs inside `taskwire serve` and alone as
  * `taskwire worker`; any number of them can share one Postgres database.
@@ -183,6 +160,19 @@ export function createQueueWorker<Job extends ClaimedJob>(
   let lastClaimAt = Number.NEGATIVE_INFINITY;
 
   const freeSlots = (): number => options.concurrency - running.size;
+
+  // Waits that stop() ends early (see outageRetry).
+  const pauses = new Set<() => void>();
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        pauses.delete(done);
+        resolve();
+      }
+      pauses.add(done);
+    });
 
   const wake = (): void => {
     wanted = true;
@@ -254,6 +244,10 @@ export function createQueueWorker<Job extends ClaimedJob>(
         );
         return;
       }
+      if (isConnectionError(error) && !(await reachable())) {
+        await outageRetry(message, claim, error, observe);
+        return;
+      }
       const permanent = isPermanent(error);
       const final = permanent || message.attempts >= options.maxAttempts;
       const retryInMs = final ? 0 : retryDelayMs(message.attempts, options.backoffMs);
@@ -286,6 +280,62 @@ export function createQueueWorker<Job extends ClaimedJob>(
         );
     }
   };
+
+  // A job that failed with a connection error may have met a database that went away, or
+  // a connection to someone else (Twilio's media host, its API) that broke; asking the
+  // database tells them apart.
+  const reachable = () =>
+    db.query('SELECT 1').then(
+      () => true,
+      () => false,
+    );
+
+  /**
+   * The database went away mid-job: the job did not fail, so the run is not counted
+   * towards maxAttempts, and it is due again after `outageRetryMs` rather than a full
+   * back-off. Recording that needs the database too: tried again, backing off like the
+   * claims, until it is reachable (the heartbeat keeps the claim meanwhile), the claim is
+   * found lost, or the worker stops (the lease then hands the job over).
+   */
+  const outageRetry = async (
+    message: Job,
+    claim: Claim,
+    error: unknown,
+    observe: (outcome: JobOutcome['outcome']) => void,
+  ) => {
+    const retryInMs = options.outageRetryMs ?? 2000;
+    observe('retry');
+    options.log.warn(
+      {
+        jobId: message.id,
+        queue: queue.name,
+        attempt: message.attempts,
+        retryInMs,
+        err: maskPhoneNumbers(describeError(error)),
+      },
+      'the database went away mid-job; will retry without counting the attempt',
+    );
+    const failure = { error: describeError(error), final: false, retryInMs, counted: false };
+    for (let tries = 1; !stopping; tries += 1) {
+      try {
+        await queue.markFailed(db, claim, failure);
+        return;
+      } catch (markError) {
+        if (!isConnectionError(markError)) {
+          options.log.error(
+            { jobId: message.id, err: maskPhoneNumbers(describeError(markError)) },
+            'could not record failure',
+          );
+          return;
+        }
+        await pause(claimBackoffMs(tries));
+      }
+    }
+  };
+
+  /** The wait after `failures` failed claims in a row: poll, 2×, 4× … up to 30 polls. */
+  const claimBackoffMs = (failures: number) =>
+    options.pollMs * Math.min(2 ** Math.max(0, failures - 1), MAX_BACKOFF_POLLS);
 
   const launch = (message: Job): Promise<void> => {
     // A lease that expired after a crash brings the message back with one attempt too
@@ -322,9 +372,11 @@ export function createQueueWorker<Job extends ClaimedJob>(
   // wake that arrives meanwhile makes it claim once more afterwards.
   const loop = async () => {
     let held = false;
+    // Failed claims in a row: while the database is unreachable, each waits longer.
+    let failures = 0;
     while (!stopping) {
       // After a hold the claim is still due, whatever `wanted` says (it may be a poll).
-      if (!held) await waitForWork(options.pollMs);
+      if (!held) await waitForWork(failures > 0 ? claimBackoffMs(failures) : options.pollMs);
       held = false;
       await nextTurn();
       const free = freeSlots();
@@ -340,12 +392,18 @@ export function createQueueWorker<Job extends ClaimedJob>(
       let claimed: Job[] = [];
       try {
         claimed = await claimBatch();
+        failures = 0;
         // A claim that filled every free slot suggests more is due.
         wanted = claimed.length >= free || wakes !== wakesBefore;
       } catch (error) {
-        // Wait for the next poll instead of retrying in a tight loop.
+        // Not in a tight loop: an outage costs one query and one log line per back-off, and
+        // a wake (a NOTIFY: the database is back) claims at once.
         wanted = false;
-        options.log.warn({ err: describeError(error) }, 'could not claim messages; retrying');
+        failures += 1;
+        options.log.warn(
+          { queue: queue.name, retryInMs: claimBackoffMs(failures), err: describeError(error) },
+          'could not claim messages; retrying',
+        );
       }
       for (const message of claimed) void launch(message);
     }
@@ -373,6 +431,7 @@ export function createQueueWorker<Job extends ClaimedJob>(
     async stop(graceMs) {
       stopping = true;
       recheck?.();
+      for (const end of [...pauses]) end();
       await loopDone;
       await unlisten?.();
       const pending = [...running.values()];

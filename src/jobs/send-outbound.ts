@@ -1,26 +1,13 @@
 import type { Database } from '../db/executor.js';
-import {
-  type ClaimedOutbound,
-  OUTBOUND_CHANNEL,
-  claimDueOutbound,
-  extendOutboundLease,
-  markOutboundFailed,
-  markOutboundSubmitted,
-} from '../db/outbound.js';
+import { type ClaimedOutbound, markOutboundSubmitted } from '../db/outbound.js';
 import { withdrawStaleReminder } from '../db/reminders.js';
 import { ClaimLostError, PermanentJobError } from '../domain/processing-errors.js';
 import { type NoticeSettings, redecideQueuedNotice } from '../services/task-notices.js';
 import type { SendMessage } from '../twilio/sender.js';
-import type { JobQueue, ProcessJob } from './queue-worker.js';
+import type { ProcessJob } from './queue-worker.js';
 
-/** The outbound_messages table as a queue: replies, greetings and admin sends. */
-export const outboundQueue: JobQueue<ClaimedOutbound> = {
-  name: 'outbound',
-  channel: OUTBOUND_CHANNEL,
-  claim: claimDueOutbound,
-  markFailed: markOutboundFailed,
-  extendLease: extendOutboundLease,
-};
+/** The queue this job runs on: the outbound_messages table. */
+export { outboundQueue } from '../db/outbound.js';
 
 /**
  * Sends one recorded outbound message through Twilio and records Twilio's SID. A 4xx from

@@ -1,7 +1,8 @@
 import { isDataError, sqlState } from '../db/data-errors.js';
 import type { Database } from '../db/executor.js';
 import { createGroupCommitter } from '../db/group-commit.js';
-import { INBOUND_CHANNEL, insertMessages } from '../db/messages.js';
+import { inboundQueue } from '../db/message-queue.js';
+import { insertMessages } from '../db/messages.js';
 import { AppError } from '../domain/errors.js';
 import type { InboundMessage } from '../domain/message.js';
 import type { InboundMessageStore } from '../services/receive-inbound.js';
@@ -26,9 +27,7 @@ export function createInboundStore(db: Database): BatchedInboundStore {
   // webhooks into smaller batches (measured: 8 in flight made most statements single-row)
   // and leaves connections free for the workers and the admin API.
   const maxInFlight = Math.min(2, db.maxConcurrency);
-  const notifier = createNotifier(async () => {
-    await db.query(`SELECT pg_notify($1, '')`, [INBOUND_CHANNEL]);
-  }, NOTIFY_INTERVAL_MS);
+  const notifier = createNotifier(() => inboundQueue.notify(db), NOTIFY_INTERVAL_MS);
   const committer = createGroupCommitter<InboundMessage, { id: number | null }>({
     maxInFlight,
     maxBatch: 500,

@@ -3,21 +3,15 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/executor.js';
-import {
-  type JobOutcome,
-  type QueueWorker,
-  createInboundWorker,
-  createQueueWorker,
-} from '../jobs/queue-worker.js';
+import { copyFromTwilio, inboundQueue, processInboundJob } from '../jobs/process-inbound.js';
+import { type JobOutcome, type QueueWorker, createQueueWorker } from '../jobs/queue-worker.js';
 import { type ReminderScheduler, createReminderScheduler } from '../jobs/reminder-scheduler.js';
 import { outboundQueue, sendOutboundJob } from '../jobs/send-outbound.js';
 import type { NoticeSettings } from '../services/task-notices.js';
-import { runAccountabilityLoop } from '../services/accountability.js';
-import { type CopyMedia, processInboundMessage } from '../services/process-inbound.js';
 import type { BlobStore } from '../storage/adapter.js';
 import { createBlobStore, type SelectedBlobStore } from '../storage/index.js';
 import { LocalBlobStore } from '../storage/local/local-blob-store.js';
-import { deleteTwilioMedia, downloadMediaToStore, mediaObjectKey } from '../twilio/media.js';
+import { type TwilioMedia, createTwilioMedia } from '../twilio/media.js';
 import { createOutboxSender } from '../twilio/outbox.js';
 import { type SendMessage, createTwilioSender } from '../twilio/sender.js';
 
@@ -72,50 +66,26 @@ export const localServiceUrl = (config: Config): string => {
 export const simulatorApiBaseUrl = (config: Config): string =>
   `${localServiceUrl(config)}/simulator`;
 
-const twilioRequestOptions = (config: Config) => ({
-  accountSid: config.twilio.accountSid ?? '',
-  authToken: config.twilio.authToken,
-  apiBaseUrl: config.twilio.apiBaseUrl,
-  timeoutMs: config.media.timeoutMs,
-  // Consulted only off the real Twilio; the simulator's own origin (its apiBaseUrl below)
-  // is always allowed, so `taskwire simulate` needs no entry.
-  redirectAllowlist: config.media.redirectAllowlist,
-});
-
 /**
- * The Twilio request options for one media URL. In development without a Twilio account,
- * a URL on the simulator is fetched from it with the simulator's account, exactly as from
- * Twilio (basic auth, then a redirect); every other URL keeps the configured settings.
+ * Twilio's media with the configured account; in development without one, the simulator
+ * stands in for the URLs under it (see createTwilioMedia).
  */
-function mediaRequestOptions(config: Config, url: string) {
-  const options = { ...twilioRequestOptions(config), maxBytes: config.media.maxBytes };
-  if (!config.twilio.simulator) return options;
-  const simulatorBase = simulatorApiBaseUrl(config);
-  if (!url.startsWith(`${simulatorBase}/`)) return options;
-  return { ...options, accountSid: config.twilio.simulator.accountSid, apiBaseUrl: simulatorBase };
-}
-
-/**
- * Copies media from Twilio into the bucket. The row keeps the key; the URL recorded is the
- * stable, relative API address `/messages/{id}/media/{index}`: a store URL would name the
- * host it was made on (or expire, for a private bucket), and the API builds a fresh one from
- * the key whenever it answers (src/http/storage-urls.ts).
- */
-export function mediaCopier(config: Config, store: BlobStore): CopyMedia {
-  return async (item, target) => {
-    const stored = await downloadMediaToStore(
-      { url: item.url, contentType: item.content_type },
-      { store, key: (contentType) => mediaObjectKey(target.messageSid, target.index, contentType) },
-      mediaRequestOptions(config, item.url),
-    );
-    return {
-      key: stored.key,
-      size: stored.size,
-      contentType: stored.contentType,
-      url: `/messages/${target.messageId}/media/${target.index}`,
-      fingerprint: stored.fingerprint,
-    };
-  };
+export function twilioMedia(config: Config): TwilioMedia {
+  return createTwilioMedia(
+    {
+      accountSid: config.twilio.accountSid ?? '',
+      authToken: config.twilio.authToken,
+      apiBaseUrl: config.twilio.apiBaseUrl,
+      timeoutMs: config.media.timeoutMs,
+      maxBytes: config.media.maxBytes,
+      // Consulted only off the real Twilio; the simulator's own origin (its apiBaseUrl)
+      // is always allowed, so `taskwire simulate` needs no entry.
+      redirectAllowlist: config.media.redirectAllowlist,
+    },
+    config.twilio.simulator
+      ? { accountSid: config.twilio.simulator.accountSid, apiBaseUrl: simulatorApiBaseUrl(config) }
+      : null,
+  );
 }
 
 /**
@@ -174,27 +144,24 @@ export function createWorkers(
 ): Workers {
   const workerLog = log.child({ component: 'worker' });
   const workerOptions = { ...config.worker, log: workerLog, observe: options.observe };
-  const deleteMedia = config.twilio.deleteMedia
-    ? async (item: { url: string }) => {
-        await deleteTwilioMedia(item.url, twilioRequestOptions(config));
-      }
-    : undefined;
+  const media = twilioMedia(config);
 
-  const inbound = createInboundWorker(
+  const inbound = createQueueWorker(
     db,
-    (message) =>
-      processInboundMessage(message, {
-        db,
-        copyMedia: mediaCopier(config, store),
-        deleteTwilioMedia: deleteMedia,
-        onProcessed: (tx, processed, stored) =>
-          runAccountabilityLoop(tx, processed, stored, {
-            autoRegister: config.autoRegister,
-            proofDuplicateDistance: config.proofDuplicateDistance,
-            defaultTimezone: config.defaultTimezone,
-          }),
-        log: workerLog,
-      }),
+    inboundQueue,
+    processInboundJob({
+      db,
+      copyMedia: copyFromTwilio(media, store),
+      deleteTwilioMedia: config.twilio.deleteMedia
+        ? async (item) => void (await media.delete(item.url))
+        : undefined,
+      accountability: {
+        autoRegister: config.autoRegister,
+        proofDuplicateDistance: config.proofDuplicateDistance,
+        defaultTimezone: config.defaultTimezone,
+      },
+      log: workerLog,
+    }),
     workerOptions,
   );
 

@@ -10,8 +10,8 @@
  */
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { MediaItem } from '../domain/message.js';
-import { type MediaFingerprint, MediaFingerprinter } from '../media/fingerprint.js';
+import type { StoredObject } from '../domain/message.js';
+import { MediaFingerprinter } from '../media/fingerprint.js';
 import type { BlobStore } from '../storage/adapter.js';
 import { extensionForContentType, resolveContentType } from './content-types.js';
 import { MediaDownloadError, MediaTooLargeError } from './media-errors.js';
@@ -57,14 +57,6 @@ export interface MediaTarget {
   key: string | ((contentType: string) => string);
 }
 
-export interface StoredMedia {
-  key: string;
-  size: number;
-  contentType: string;
-  /** Hashes of the stored bytes, taken on their way to storage (proof checks). */
-  fingerprint: MediaFingerprint;
-}
-
 /** `messages/<MessageSid>/<index>.<ext>`: no phone number in a key, one folder per message. */
 export function mediaObjectKey(messageSid: string, index: number, contentType: string): string {
   if (!/^[A-Za-z0-9]{2,64}$/.test(messageSid)) {
@@ -77,14 +69,15 @@ export function mediaObjectKey(messageSid: string, index: number, contentType: s
 }
 
 /**
- * Streams one media item from Twilio into `target.store`. Refuses (MediaRefusedError,
- * before any request) a URL that is not a media resource on the Twilio API origin.
+ * Streams one media item from Twilio into `target.store`, hashing it on the way (proof
+ * checks). Refuses (MediaRefusedError, before any request) a URL that is not a media
+ * resource on the Twilio API origin.
  */
 export async function downloadMediaToStore(
   item: MediaSource,
   target: MediaTarget,
   options: MediaDownloadOptions,
-): Promise<StoredMedia> {
+): Promise<StoredObject> {
   assertConfigured(options);
   const media = parseTwilioMediaUrl(item.url, options.apiBaseUrl);
   const label = `media ${media.mediaSid}`;
@@ -113,7 +106,7 @@ export async function downloadMediaToStore(
     const fingerprint = await stored.fingerprinter.finish();
     // No store.url() here: URLs are made from the key when the API answers, and a signing
     // call that failed after the upload would fail an attempt that already stored the photo.
-    return { key: stored.key, size: stored.size, contentType: stored.contentType, fingerprint };
+    return { key: stored.key, size: stored.size, content_type: stored.contentType, ...fingerprint };
   } finally {
     deadline.clear();
   }
@@ -196,35 +189,32 @@ async function streamToStore(
   }
 }
 
-export type MediaCopyResult =
-  { index: number; ok: true; media: StoredMedia } | { index: number; ok: false; error: unknown };
+/** Twilio's media, fetched and deleted with the account its URL belongs to. */
+export interface TwilioMedia {
+  download(item: MediaSource, target: MediaTarget): Promise<StoredObject>;
+  delete(url: string): Promise<'deleted' | 'already_deleted'>;
+}
 
 /**
- * Copies every media item of a message under `messages/<MessageSid>/<index>.<ext>`. Items
- * fail alone: the result lists each one's outcome in webhook order. One after another, not
- * all at once: up to ten parallel uploads would multiply the buffers some storage backends
- * keep per upload (S3 multipart parts are 5 MiB each).
+ * Twilio's media with these settings. With a `standIn` (the development simulator, in
+ * development without a Twilio account), a URL under its API base is fetched from it with
+ * its account, exactly as from Twilio (basic auth, then a redirect); every other URL keeps
+ * the configured account, so neither account's credentials go to the other's origin.
+ * Only `download` knows the stand-in.
  */
-export async function copyMessageMedia(
-  message: { messageSid: string; mediaItems: readonly MediaItem[] },
-  store: BlobStore,
+export function createTwilioMedia(
   options: MediaDownloadOptions,
-): Promise<MediaCopyResult[]> {
-  const results: MediaCopyResult[] = [];
-  for (const [index, item] of message.mediaItems.entries()) {
-    try {
-      const media = await downloadMediaToStore(
-        { url: item.url, contentType: item.content_type },
-        { store, key: (contentType) => mediaObjectKey(message.messageSid, index, contentType) },
-        options,
-      );
-      results.push({ index, ok: true, media });
-    } catch (error) {
-      if (options.signal?.aborted) throw error;
-      results.push({ index, ok: false, error });
-    }
-  }
-  return results;
+  standIn?: { accountSid: string; apiBaseUrl: string } | null,
+): TwilioMedia {
+  const optionsFor = (url: string): MediaDownloadOptions =>
+    standIn && url.startsWith(`${standIn.apiBaseUrl}/`)
+      ? { ...options, accountSid: standIn.accountSid, apiBaseUrl: standIn.apiBaseUrl }
+      : options;
+  return {
+    download: (item, target) => downloadMediaToStore(item, target, optionsFor(item.url)),
+    // Only at Twilio: the simulator keeps its uploads and has no DELETE.
+    delete: (url) => deleteTwilioMedia(url, options),
+  };
 }
 
 /**

@@ -1,10 +1,11 @@
-import type { Database } from '../../src/db/executor.js';
+import type { Database, Queryable } from '../../src/db/executor.js';
 import { insertMessages } from '../../src/db/messages.js';
 import { queueDepths } from '../../src/db/queue-stats.js';
+import { type ClaimedMessage, inboundQueue } from '../../src/db/message-queue.js';
 import {
-  createInboundWorker,
+  type ProcessJob,
   type WorkerOptions,
-  type ProcessMessage,
+  createQueueWorker,
 } from '../../src/jobs/queue-worker.js';
 import { parseInboundParams } from '../../src/twilio/inbound-params.js';
 import { whatsAppParams, type WhatsAppMessageOptions } from './twilio-webhook.js';
@@ -21,11 +22,30 @@ export const workerOptions = (overrides: Partial<WorkerOptions> = {}): WorkerOpt
   ...overrides,
 });
 
+/** A worker over the inbound queue, as start/processing.ts creates it, with `handler` as its job. */
 export const newWorker = (
   db: Database,
-  handler: ProcessMessage,
+  handler: ProcessJob<ClaimedMessage>,
   overrides: Partial<WorkerOptions> = {},
-) => createInboundWorker(db, handler, workerOptions(overrides));
+) => createQueueWorker(db, inboundQueue, handler, workerOptions(overrides));
+
+/**
+ * `db` whose transactions see `wrap(tx)` instead of `tx`: a test's hook inside a job's
+ * transaction (a barrier, a statement watched for), the job itself unchanged.
+ */
+export const wrapTransactions = (
+  db: Database,
+  wrap: (tx: Queryable) => Promise<Queryable>,
+): Database => ({
+  engine: db.engine,
+  maxConcurrency: db.maxConcurrency,
+  query: <Row>(sql: string, params?: readonly unknown[]) => db.query<Row>(sql, params),
+  exec: (sql) => db.exec(sql),
+  transaction: <T>(work: (tx: Queryable) => Promise<T>) =>
+    db.transaction(async (tx) => work(await wrap(tx))),
+  listen: (channel, onNotify) => db.listen(channel, onNotify),
+  close: () => db.close(),
+});
 
 /** Stores inbound messages directly (as the webhook does) and returns their ids. */
 export async function storeMessages(
