@@ -3,7 +3,7 @@ import type { Queryable } from './executor.js';
 import { cancelStagesSql, scheduleStagesSql } from './reminder-stages-sql.js';
 
 export const taskColumns =
-  'id, created_at, user_id, description, due_time, status, points, completed_at, expired_at';
+  'id, created_at, user_id, description, due_time, status, points, completed_at, expired_at, habit_id';
 
 /** REMINDER_OFFSETS and the current time: what scheduling a task's reminder stages needs. */
 export interface StageSchedule {

@@ -25,6 +25,8 @@ export interface TaskRow {
   completed_at: Date | null;
   /** When its due time passed without a photo. */
   expired_at: Date | null;
+  /** The habit this task is an occurrence of (src/domain/habit.ts), else null. */
+  habit_id: number | null;
 }
 
 /** Points a task is worth unless its creator says otherwise. */
