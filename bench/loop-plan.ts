@@ -20,6 +20,8 @@ export interface PlannedMessage {
 
 export interface PlannedStep {
   rate: number;
+  /** A warm-up step: run and checked like the others, never counted as sustained. */
+  warmup: boolean;
   seconds: number;
   messages: PlannedMessage[];
 }
@@ -40,6 +42,8 @@ export const phoneOf = (n: number) => `+1555${String(n).padStart(7, '0')}`;
 export function makePlan(options: {
   rates: number[];
   seconds: number;
+  /** Seconds of a first step at the lowest rate (JIT, caches, pools), 0 for none. */
+  warmupSeconds: number;
   photoShare: number;
   arrivals: Arrivals;
   seed: number;
@@ -48,8 +52,16 @@ export function makePlan(options: {
   const runTag = hex(Math.floor(next() * 0xffffffff), 8);
   let serial = 0;
   const media: Plan['media'] = [];
-  const steps = options.rates.map((rate) => {
-    const count = Math.round(rate * options.seconds);
+  const wanted = options.rates.map((rate) => ({ rate, seconds: options.seconds, warmup: false }));
+  if (options.warmupSeconds > 0) {
+    wanted.unshift({
+      rate: Math.min(...options.rates),
+      seconds: options.warmupSeconds,
+      warmup: true,
+    });
+  }
+  const steps = wanted.map(({ rate, seconds, warmup }) => {
+    const count = Math.round(rate * seconds);
     const messages: PlannedMessage[] = [];
     let at = 0;
     for (let index = 0; index < count; index += 1) {
@@ -64,7 +76,7 @@ export function makePlan(options: {
       if (photo) media.push({ messageSid: sid, seed: options.seed * 1_000_003 + serial });
       messages.push({ sid, from: phoneOf(serial), at, media: photo ? media.length - 1 : -1 });
     }
-    return { rate, seconds: options.seconds, messages };
+    return { rate, seconds, warmup, messages };
   });
   return { steps, media, users: serial };
 }

@@ -28,8 +28,11 @@ import {
   freePort,
   onCleanup,
   runCleanups,
+  cpuBetween,
+  sampleCpu,
   spawnChild,
   waitForOk,
+  waitForQuietMachine,
 } from './ingest-processes.js';
 import {
   BackendCpu,
@@ -53,6 +56,10 @@ const usage = `Usage: npm run bench:loop -- [options]
   --seconds S          seconds of load per step (default 10)
   --arrivals A         constant (evenly spaced) or poisson (default constant)
   --photo-share F      share of messages with a JPEG proof (default 0.2)
+  --warmup S           a first step of S seconds at the lowest rate, shown as warm-up
+                       and never counted as sustained (default 3; 0: none)
+  --quiet-wait S       before each engine, wait up to S seconds for the machine to be
+                       under 12% busy (default 0: do not wait)
   --drain S            after a step's last webhook, how long its replies may still take
                        for the step to count as sustained (default 2)
   --drain-max S        how long to wait for a step's last replies before the next step
@@ -77,6 +84,8 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: '10' },
     arrivals: { type: 'string', default: 'constant' },
     'photo-share': { type: 'string', default: '0.2' },
+    warmup: { type: 'string', default: '3' },
+    'quiet-wait': { type: 'string', default: '0' },
     drain: { type: 'string', default: '2' },
     'drain-max': { type: 'string', default: '30' },
     'twilio-latency': { type: 'string', default: '0' },
@@ -118,6 +127,8 @@ const arrivals: Arrivals =
     ? flags.arrivals
     : fail('--arrivals is constant or poisson');
 const photoShare = number('photo-share', flags['photo-share']);
+const warmupSeconds = number('warmup', flags.warmup);
+const quietWaitMs = number('quiet-wait', flags['quiet-wait']) * 1000;
 const drainMs = number('drain', flags.drain) * 1000;
 const drainMaxMs = Math.max(drainMs, number('drain-max', flags['drain-max']) * 1000);
 const twilioLatencyMs = number('twilio-latency', flags['twilio-latency']);
@@ -160,7 +171,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const budgetMs =
   5 * 60_000 +
   engines.length *
-    (3 * 60_000 + earlierPosts / 10 + rates.length * (seconds * 1000 + drainMaxMs + 15_000));
+    (3 * 60_000 +
+      quietWaitMs +
+      earlierPosts / 10 +
+      (rates.length + 1) * (seconds * 1000 + warmupSeconds * 1000 + drainMaxMs + 15_000));
 setTimeout(() => {
   console.error(`watchdog: the bench ran longer than ${Math.round(budgetMs / 1000)} s; stopping`);
   void exitAfterCleanup(3);
@@ -256,6 +270,7 @@ const percentile = (sorted: number[], p: number) =>
 interface StepResult {
   engine: Engine;
   rate: number;
+  warmup: boolean;
   sent: number;
   acked: number;
   ackP50: number;
@@ -278,6 +293,8 @@ interface StepResult {
   serviceCpuMsPerMessage: number;
   postgresCpuMsPerMessage: number | null;
   maxDispatchLagMs: number;
+  /** Share of the whole machine's CPU that was busy during the step (all processes). */
+  machineBusy: number;
   failureSamples: string[];
   sustained: boolean;
   /** Reply times per message (monotonic ms), kept for the final exactly-once count. */
@@ -370,6 +387,7 @@ async function runEngine(
       return answer.type === 'progress' ? answer.replied : 0;
     };
     console.error(`  ${engine} at ${step.rate}/s: ${step.messages.length} webhooks…`);
+    const machineStart = sampleCpu(null);
     const cpuStart = processCpuMs(service.pid);
     const pgStart = (await backends?.sample()) ?? null;
     const started = nowMs();
@@ -398,6 +416,7 @@ async function runEngine(
       replied = await progress();
     }
     const cpuEnd = processCpuMs(service.pid);
+    const machineEnd = sampleCpu(null);
     const pgEnd = (await backends?.sample()) ?? null;
     const dump = await fake.call({ type: 'dump', tos });
     const times = dump.type === 'dump' ? dump.times : [];
@@ -415,6 +434,7 @@ async function runEngine(
     const result: StepResult = {
       engine,
       rate: step.rate,
+      warmup: step.warmup,
       sent: step.messages.length,
       acked: acks.length,
       ackP50: percentile(acks, 0.5),
@@ -434,6 +454,7 @@ async function runEngine(
           ? BackendCpu.between(pgStart, pgEnd) / Math.max(1, firstReplies.length)
           : null,
       maxDispatchLagMs: sent.maxDispatchLagMs,
+      machineBusy: cpuBetween(machineStart, machineEnd).machineBusy,
       failureSamples: sent.failureSamples,
       sustained: false,
       tos,
@@ -453,6 +474,7 @@ async function runEngine(
     step.duplicated = times.filter((replyTimes) => replyTimes.length > 1).length;
     step.replied = times.filter((replyTimes) => replyTimes.length > 0).length;
     step.sustained =
+      !step.warmup &&
       step.acked === step.sent &&
       step.repliedInWindow >= 0.99 * step.sent &&
       step.e2eP99 <= 1000 &&
@@ -518,12 +540,13 @@ const headers = [
   'processed/s',
   'CPU ms/msg service',
   'CPU ms/msg postgres',
+  'machine busy',
   'sustained',
 ];
 
 const rowOf = (step: StepResult): string[] => [
   step.engine,
-  fmt(step.rate),
+  step.warmup ? `${fmt(step.rate)} (warm-up)` : fmt(step.rate),
   `${fmt(step.acked)}/${fmt(step.sent)}`,
   `${fmtMs(step.ackP50)} / ${fmtMs(step.ackP99)}`,
   `${fmtMs(step.e2eP50)} / ${fmtMs(step.e2eP99)} / ${fmtMs(step.e2eMax)}`,
@@ -533,7 +556,8 @@ const rowOf = (step: StepResult): string[] => [
   fmt(step.processedPerSecond),
   fmt(step.serviceCpuMsPerMessage, 2),
   step.postgresCpuMsPerMessage === null ? '– (in-process)' : fmt(step.postgresCpuMsPerMessage, 2),
-  step.sustained ? 'yes' : 'no',
+  `${fmt(step.machineBusy * 100)}%`,
+  step.warmup ? '–' : step.sustained ? 'yes' : 'no',
 ];
 
 function describeRun(pgVersion: string, pgbenchTps: number | null): string[] {
@@ -558,7 +582,7 @@ function describeRun(pgVersion: string, pgbenchTps: number | null): string[] {
     `taskwire ${serviceRoot} at ${git(['rev-parse', '--short', 'HEAD'])}${dirty > 0 ? ` + ${dirty} uncommitted file(s) in src/` : ''}, ` +
       (flags.dist ? 'dist/cli/main.js' : 'src/ via tsx'),
     `settings: rates ${rates.join(',')}/s × ${seconds} s, ${arrivals} arrivals, ${Math.round(photoShare * 100)}% photos, ` +
-      `drain ${drainMs / 1000} s (max ${drainMaxMs / 1000} s), Twilio latency ${twilioLatencyMs} ms, ` +
+      `warm-up ${warmupSeconds} s, drain ${drainMs / 1000} s (max ${drainMaxMs / 1000} s), Twilio latency ${twilioLatencyMs} ms, ` +
       `${earlierPosts} earlier posts` +
       (Object.keys(serviceEnv).length > 0 ? `, service env ${JSON.stringify(serviceEnv)}` : ''),
     `pgbench single-row INSERT (10 clients, ${pgbenchSeconds} s): ${pgbenchTps === null ? 'skipped' : `${fmt(pgbenchTps)} tps`}`,
@@ -577,7 +601,7 @@ async function main(): Promise<number> {
     pgbenchTps = await pgbenchInsertTps(pgbenchSeconds, scratch);
   }
 
-  const plan = makePlan({ rates, seconds, photoShare, arrivals, seed });
+  const plan = makePlan({ rates, seconds, warmupSeconds, photoShare, arrivals, seed });
   const fake = forkRpc<FakeRequest, FakeResponse>('fake Twilio', 'bench/fake-twilio-process.ts');
   const ready = await fake.call(
     {
@@ -598,6 +622,11 @@ async function main(): Promise<number> {
   const results: EngineResult[] = [];
   let failures = 0;
   for (const engine of engines) {
+    if (quietWaitMs > 0) {
+      const busy = await waitForQuietMachine(quietWaitMs);
+      if (busy >= 0.12)
+        console.error(`  the machine is still ${fmt(busy * 100)}% busy; running anyway`);
+    }
     try {
       results.push(await runEngine(engine, plan, fake, ready));
     } catch (error) {
