@@ -118,10 +118,12 @@ export function showConfig(
   const { shown, problems } = describeConfiguration(processEnv, cwd);
   const invalid = new Set(problems.flatMap(namedIn));
   const descriptions = new Map(variables.map((v) => [v.name, v.description.replaceAll('`', '')]));
-  const width = Math.max(...shown.map((v) => `${v.name}=${v.shown ?? ''}`.length)) + 2;
+  // Aligned, but a long value (a connection string) does not push every comment away.
+  const width =
+    Math.min(Math.max(...shown.map((v) => `${v.name}=${v.shown ?? ''}`.length)), 40) + 2;
   const lines = shown.map((v) => {
     const assignment = `${v.name}=${v.shown ?? ''}`;
-    const line = `${assignment.padEnd(width)}# ${v.source}${invalid.has(v.name) ? ' (invalid)' : ''}`;
+    const line = `${assignment.padEnd(width - 2)}  # ${v.source}${invalid.has(v.name) ? ' (invalid)' : ''}`;
     return options.describe ? `${line}\n    ${descriptions.get(v.name) ?? ''}` : line;
   });
   console.log(lines.join('\n'));

@@ -7,6 +7,7 @@ import { applyStatusCallback } from '../db/outbound.js';
 import { watchEventLoopLoad } from './event-loop-load.js';
 import { createInboundStore } from './inbound-store.js';
 import { databaseReadiness, openDatabase } from './database.js';
+import { senderNumbers } from './send-now.js';
 import { listenWhileStarting } from './starting-server.js';
 import {
   createWorkers,
@@ -99,7 +100,8 @@ export async function startService(config: Config, log: Logger): Promise<Running
       pointsPerTask: config.pointsPerTask,
       reminderOffsets: config.reminders.offsetsMinutes,
       signUrl: config.storage.public ? undefined : (key) => store.url(key),
-      senders: { whatsapp: config.twilio.whatsappNumber, sms: config.twilio.phoneNumber },
+      // The outbox falls back to the Sandbox number, as `taskwire send` does.
+      senders: senderNumbers(config),
       publicRoutes:
         store.driver === 'local'
           ? async (scope) => {

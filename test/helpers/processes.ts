@@ -4,9 +4,12 @@ import { fileURLToPath } from 'node:url';
 import { variables } from '../../src/config/variables.js';
 import { waitFor } from './worker.js';
 
-// The CLI as `npx taskwire` runs it: real child processes, from source.
+// The CLI as `npx taskwire` runs it: real child processes, from source. The one copy of
+// these helpers: every test that spawns the CLI uses them.
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const cliEntry = path.join('src', 'cli', 'main.ts');
+const cliEntry = path.join(repoRoot, 'src', 'cli', 'main.ts');
+// Absolute, so that the CLI also runs in another working folder (one with its own `.env`).
+const tsxLoader = import.meta.resolve('tsx');
 
 /**
  * A clean environment: every Taskwire variable set empty (which counts as unset, and hides
@@ -26,12 +29,23 @@ export interface CliProcess {
   exited: Promise<number | string>;
   /** Sends `signal` unless the process has ended. */
   kill(signal?: NodeJS.Signals): void;
+  /** Resolves with stderr once it matches `pattern`; rejects if the process exits first. */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+export interface CliOptions {
+  /** The working folder (where `.env` is read); default the repository. */
+  cwd?: string;
 }
 
 /** Starts `taskwire <args>`; output is collected (and echoed with DEBUG_CHILD=1). */
-export function runCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', cliEntry, ...args], {
-    cwd: repoRoot,
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: CliOptions = {},
+): CliProcess {
+  const child = spawn(process.execPath, ['--import', tsxLoader, cliEntry, ...args], {
+    cwd: options.cwd ?? repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -56,16 +70,48 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
     kill(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },
+    waitForStderr(pattern, timeoutMs = 60_000) {
+      return new Promise<string>((resolve, reject) => {
+        const check = () => {
+          if (!pattern.test(err)) return;
+          cleanup();
+          resolve(err);
+        };
+        const onExit = (code: number | null) => {
+          cleanup();
+          reject(new Error(`exited (${code}) before ${pattern}:\n${err}`));
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${err}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          child.stderr?.off('data', check);
+          child.off('exit', onExit);
+        };
+        child.stderr?.on('data', check);
+        child.once('exit', onExit);
+        check();
+      });
+    },
   };
 }
 
 /** Runs `taskwire <args>` to its end (killed after `timeoutMs`). */
-export async function runCliToExit(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000) {
-  const cli = runCli(args, env);
+export async function runCliToExit(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 60_000,
+  options: CliOptions = {},
+) {
+  const cli = runCli(args, env, options);
   const timer = setTimeout(() => cli.kill('SIGKILL'), timeoutMs);
   const code = await cli.exited;
   clearTimeout(timer);
-  return { code, stdout: cli.stdout(), stderr: cli.stderr() };
+  const stdout = cli.stdout();
+  const stderr = cli.stderr();
+  return { code, stdout, stderr, output: stdout + stderr };
 }
 
 /** Waits until GET /ready answers 200 (or the process ends, or 60 s pass). */
