@@ -163,8 +163,6 @@ const statusRank: Record<string, number> = {
   read: 7,
 };
 
-export const knownOutboundStatuses = Object.keys(statusRank);
-
 /** SQL for the rank of the status in `expression` (-1 for none or an unknown one). */
 const rankOf = (expression: string): string =>
   `(CASE ${expression} ${Object.entries(statusRank)
@@ -172,7 +170,7 @@ const rankOf = (expression: string): string =>
     .join(' ')} ELSE -1 END)`;
 
 /** How long a status callback for a SID not (yet) recorded is kept for it. */
-export const EARLY_STATUS_CALLBACK_TTL_HOURS = 24;
+const EARLY_STATUS_CALLBACK_TTL_HOURS = 24;
 
 // Advisory locks of this class, keyed by a hash of the SID, order a status callback for an
 // unrecorded SID and the recording of that SID: whichever comes second sees the other.

@@ -30,13 +30,7 @@ export {
   MediaTimeoutError,
   MediaTooLargeError,
   isPermanentMediaError,
-  type MediaFailureReason,
 } from './media-errors.js';
-export {
-  DEFAULT_RETRY_DELAYS_MS,
-  type TwilioCredentials,
-  type TwilioRequestOptions,
-} from './media-http.js';
 export { extensionForContentType } from './content-types.js';
 
 export interface MediaDownloadOptions extends TwilioRequestOptions {
