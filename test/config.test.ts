@@ -3,8 +3,8 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig, type DevSecrets } from '../src/config/config.js';
-import { loadOrCreateDevSecrets } from '../src/config/dev-secrets.js';
-import { readEnvironment } from '../src/config/env-file.js';
+import { loadOrCreateDevSecrets, readDevSecrets } from '../src/config/dev-secrets.js';
+import { readEnvFile, readEnvironment } from '../src/config/env-file.js';
 import { variables } from '../src/config/variables.js';
 import { makeTempDir } from './helpers/databases.js';
 
@@ -295,6 +295,16 @@ describe('development secrets', () => {
     assert.notEqual(a.apiToken, b.apiToken);
     assert.deepEqual(loadOrCreateDevSecrets(path.join(temp.dir, 'a')), a);
   });
+
+  test('readDevSecrets only reads (taskwire config): null before the first start, then the stored ones', (t) => {
+    const temp = makeTempDir();
+    t.after(() => temp.remove());
+    const dataDir = path.join(temp.dir, 'data');
+    assert.equal(readDevSecrets(dataDir), null);
+    assert.equal(existsSync(dataDir), false, 'nothing written');
+    const generated = loadOrCreateDevSecrets(dataDir);
+    assert.deepEqual(readDevSecrets(dataDir), generated);
+  });
 });
 
 describe('readEnvironment', () => {
@@ -331,5 +341,13 @@ describe('readEnvironment', () => {
     const temp = makeTempDir();
     t.after(() => temp.remove());
     assert.deepEqual(readEnvironment({ PORT: '1234' }, temp.dir), { PORT: '1234' });
+    assert.deepEqual(readEnvFile(temp.dir), {});
+  });
+
+  test('readEnvFile: the .env file alone, for naming where a value comes from', (t) => {
+    const temp = makeTempDir();
+    t.after(() => temp.remove());
+    writeFileSync(path.join(temp.dir, '.env'), 'PORT=9001\n');
+    assert.deepEqual(readEnvFile(temp.dir), { PORT: '9001' });
   });
 });
