@@ -18,6 +18,8 @@ import {
 } from '../db/users.js';
 import type { StoredMedia } from '../domain/message.js';
 import { isE164 } from '../domain/phone.js';
+import { DEFAULT_REMINDER_OFFSETS } from '../domain/reminder.js';
+import { DEFAULT_POINTS_PER_TASK } from '../domain/task.js';
 import type { UserRow } from '../domain/user.js';
 import { isImageContentType } from '../media/fingerprint.js';
 import {
@@ -27,6 +29,7 @@ import {
   rejectRepeatedProof,
 } from './proof-check.js';
 import { runCommand } from './commands/index.js';
+import { personTimeZone } from './time-zones.js';
 import { formatDueTime, noticeTexts, replyTexts } from './reply-texts.js';
 
 export interface AccountabilityOptions {
@@ -38,6 +41,10 @@ export interface AccountabilityOptions {
   defaultTimezone?: string;
   /** The current time (tests inject one). */
   clock?: () => Date;
+  /** REMINDER_OFFSETS for the tasks people create by command (default 60, 15). */
+  reminderOffsets?: readonly number[];
+  /** POINTS_PER_TASK for the tasks people create by command (default 10). */
+  pointsPerTask?: number;
 }
 
 const isImage = (item: StoredMedia) =>
@@ -115,7 +122,7 @@ async function replyFor(
   user: UserRow,
   options: AccountabilityOptions,
 ): Promise<string> {
-  const zone = (who: UserRow) => who.timezone ?? options.defaultTimezone ?? 'UTC';
+  const zone = (who: UserRow) => personTimeZone(who, options.defaultTimezone);
   const photo = stored.find(isImage);
   if (photo) {
     // A photo sent after a task's due time is no proof for it, even when the scheduler
@@ -186,7 +193,17 @@ async function replyFor(
     return replyTexts.notAPhoto();
   }
   const now = options.clock?.() ?? new Date();
-  const answer = await runCommand({ tx, user, message, now, timeZone: zone(user) }, message.body);
+  const context = {
+    tx,
+    user,
+    message,
+    now,
+    timeZone: zone(user),
+    defaultTimezone: options.defaultTimezone ?? 'UTC',
+    reminderOffsets: options.reminderOffsets ?? DEFAULT_REMINDER_OFFSETS,
+    pointsPerTask: options.pointsPerTask ?? DEFAULT_POINTS_PER_TASK,
+  };
+  const answer = await runCommand(context, message.body);
   if (answer !== null) return answer;
   const task = await findActiveTaskForUser(tx, user.id);
   return task ? replyTexts.taskPending(task, zone(user)) : replyTexts.noTask();

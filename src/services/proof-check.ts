@@ -10,6 +10,7 @@ import type { ProofRejection, StoredMedia } from '../domain/message.js';
 import type { TaskRow } from '../domain/task.js';
 import type { UserRow } from '../domain/user.js';
 import { replyTexts } from './reply-texts.js';
+import { personTimeZone } from './time-zones.js';
 
 /**
  * Proof checks (issue #7): a photo counts as proof once. Its exact bytes (SHA-256) and,
@@ -66,7 +67,7 @@ export async function rejectRepeatedProof(
       taskDescription: earlier.task_description,
       at: earlier.created_at,
     },
-    proof.user.timezone ?? options.defaultTimezone ?? null,
+    personTimeZone(proof.user, options.defaultTimezone),
   );
 }
 

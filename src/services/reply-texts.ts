@@ -65,15 +65,6 @@ export const replyTexts = {
     'Send a photo to complete it.',
   noTask: () => 'You have no active task right now. Reply "points" to see your score.',
   points: (points: number) => `You have ${plural(points, 'point')}.`,
-  tasks: (tasks: TaskRow[], timeZone: string | null) =>
-    tasks.length === 0
-      ? 'You have no active tasks.'
-      : `Your active tasks:\n${tasks
-          .map(
-            (task, i) =>
-              `${i + 1}. ${task.description} (due ${formatDueTime(task.due_time, timeZone)})`,
-          )
-          .join('\n')}\nSend a photo to complete the first one.`,
 };
 
 /** What Taskwire says on its own initiative about a task: reminders and expiry. */

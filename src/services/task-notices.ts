@@ -20,6 +20,7 @@ import {
   reminderTone,
 } from '../domain/reminder.js';
 import { formatDueTime, noticeTexts, reminderTemplateVariables } from './reply-texts.js';
+import { personTimeZone } from './time-zones.js';
 
 /** What deciding and addressing reminders and expiry notices depends on (from config). */
 export interface NoticeSettings {
@@ -135,7 +136,7 @@ export async function sendNextDueReminder(
       await decide(skipped(delivery.skip));
       return true;
     }
-    const dueText = formatDueTime(task.due_time, user.timezone ?? settings.defaultTimezone);
+    const dueText = formatDueTime(task.due_time, personTimeZone(user, settings.defaultTimezone));
     const remaining = describeMinutes((task.due_time.getTime() - now.getTime()) / 60_000);
     const tone = reminderTone(stage.offset_minutes, settings.offsets);
     const outbound = await enqueueOutbound(tx, {
@@ -182,7 +183,7 @@ export async function expireNextOverdueTask(
       await recordExpiryNotice(tx, task, skipped(delivery.skip), now);
       return true;
     }
-    const dueText = formatDueTime(task.due_time, user.timezone ?? settings.defaultTimezone);
+    const dueText = formatDueTime(task.due_time, personTimeZone(user, settings.defaultTimezone));
     const outbound = await enqueueOutbound(tx, {
       kind: 'expiry',
       inboundMessageId: null,
@@ -253,7 +254,7 @@ export async function redecideQueuedNotice(
             sid: settings.contentSid,
             variables: reminderTemplateVariables(
               task,
-              formatDueTime(task.due_time, user.timezone ?? settings.defaultTimezone),
+              formatDueTime(task.due_time, personTimeZone(user, settings.defaultTimezone)),
             ),
           }
         : null;

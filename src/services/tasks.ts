@@ -59,19 +59,30 @@ const withRemindersOne = async (deps: Pick<TaskDeps, 'db'>, task: TaskRow) =>
   (await withReminders(deps, [task]))[0] as TaskWithReminders;
 
 /**
- * Gives a user a task, with its reminder stages; an unknown user is `unprocessable` (the
- * request is well formed, but names no one).
+ * Gives a user a task, with its reminder stages; an unknown user or a due time already
+ * passed is `unprocessable` (the request is well formed, but cannot be carried out).
  */
 export async function createTask(deps: TaskDeps, input: NewTaskInput): Promise<TaskWithReminders> {
+  const stages = schedule(deps);
+  const description = parseDescription(input.description);
+  const dueTime = parseDueTime(input.due_time);
+  // A task already due would only expire at the scheduler's next run, and the person be
+  // told they missed something they never heard of.
+  if (dueTime.getTime() <= stages.now.getTime()) {
+    throw unprocessable(
+      `due_time ${input.due_time} has already passed (it is ${stages.now.toISOString()}); ` +
+        'give a due time in the future.',
+    );
+  }
   const task = await tasksTable.createTask(
     deps.db,
     {
       user_id: input.user_id,
-      description: parseDescription(input.description),
-      due_time: parseDueTime(input.due_time),
+      description,
+      due_time: dueTime,
       points: input.points ?? deps.pointsPerTask,
     },
-    schedule(deps),
+    stages,
   );
   if (!task) {
     throw unprocessable(

@@ -1,20 +1,22 @@
-import { listTasks } from '../../db/tasks.js';
+import { openTasksOfUser } from '../../db/own-tasks.js';
 import { replyTexts } from '../reply-texts.js';
+import { selfServiceTexts } from '../self-service-texts.js';
 import type { Command } from './command.js';
 
-/** The commands Taskwire has always had: what is open, and the score. */
+/** How many tasks `tasks` lists; the reply says how many more there are. */
+export const TASKS_LISTED = 10;
+
+/** `tasks`: today's and upcoming active tasks, numbered as `cancel <n>` takes them. */
 export const tasksCommand: Command = {
   name: 'tasks',
   usage: 'tasks',
-  summary: 'your active tasks',
-  async run({ tx, user, timeZone }) {
-    const { items } = await listTasks(tx, {
-      userId: user.id,
-      status: 'active',
-      limit: 5,
+  summary: "today's and upcoming tasks, numbered",
+  async run({ tx, user, timeZone, now }) {
+    const { items, total } = await openTasksOfUser(tx, user.id, {
+      limit: TASKS_LISTED,
       offset: 0,
     });
-    return replyTexts.tasks(items, timeZone);
+    return selfServiceTexts.tasks(items, total, timeZone, now);
   },
 };
 

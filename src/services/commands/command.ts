@@ -16,6 +16,12 @@ export interface CommandContext {
   now: Date;
   /** The person's IANA time zone: their own, else inferred, else TZ, else UTC. */
   timeZone: string;
+  /** TZ: the zone of people whose own zone is neither set nor inferred (default UTC). */
+  defaultTimezone: string;
+  /** REMINDER_OFFSETS: the reminder stages a task a command creates gets. */
+  reminderOffsets: readonly number[];
+  /** POINTS_PER_TASK: what a task a person creates is worth. */
+  pointsPerTask: number;
 }
 
 /**

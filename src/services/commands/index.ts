@@ -1,5 +1,9 @@
 import { pointsCommand, tasksCommand } from './basic.js';
+import { cancelCommand } from './cancel.js';
 import type { Command, CommandContext } from './command.js';
+import { newTaskCommand } from './new-task.js';
+import { timeZoneCommand } from './time-zone.js';
+import { undoCommand } from './undo.js';
 
 export type { Command, CommandContext } from './command.js';
 
@@ -21,7 +25,15 @@ const helpCommand: Command = {
  * Every command, in the order `help` lists them. A new command is one file in this
  * folder and one entry here.
  */
-export const commands: readonly Command[] = [tasksCommand, pointsCommand, helpCommand];
+export const commands: readonly Command[] = [
+  newTaskCommand,
+  tasksCommand,
+  cancelCommand,
+  undoCommand,
+  timeZoneCommand,
+  pointsCommand,
+  helpCommand,
+];
 
 export function helpText(): string {
   return (
