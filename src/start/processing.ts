@@ -159,6 +159,8 @@ export function createWorkers(
         autoRegister: config.autoRegister,
         proofDuplicateDistance: config.proofDuplicateDistance,
         defaultTimezone: config.defaultTimezone,
+        reminderOffsets: config.reminders.offsetsMinutes,
+        pointsPerTask: config.pointsPerTask,
       },
       log: workerLog,
     }),
