@@ -20,6 +20,8 @@ export interface NewHabit {
   /** The command's message: one habit per message however often it is processed. */
   messageId: number | null;
   first: Occurrence | null;
+  /** The clock's now: the rule's intervals count from this local date (ruleOf). */
+  createdAt: Date;
 }
 
 /**
@@ -33,8 +35,10 @@ export async function insertHabit(
 ): Promise<{ habit: HabitRow; created: boolean } | null> {
   const rows = await db.query<HabitRow>(
     `INSERT INTO habits (user_id, description, schedule_text, rrule, local_time, time_zone,
-       weekly_quota, points, created_by_message_id, next_local_date, next_due_at, next_opens_at)
-     SELECT id, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, $11::timestamptz, $12::timestamptz
+       weekly_quota, points, created_by_message_id, next_local_date, next_due_at, next_opens_at,
+       created_at)
+     SELECT id, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, $11::timestamptz, $12::timestamptz,
+       $13::timestamptz
      FROM users WHERE id = $1
      ON CONFLICT (created_by_message_id) DO NOTHING
      RETURNING ${habitColumns}`,
@@ -51,6 +55,7 @@ export async function insertHabit(
       habit.first?.localDate ?? null,
       habit.first?.dueAt ?? null,
       habit.first?.opensAt ?? null,
+      habit.createdAt,
     ],
   );
   if (rows[0]) return { habit: rows[0], created: true };
@@ -160,7 +165,7 @@ export async function cancelHabit(
      task AS (
        UPDATE tasks SET status = 'cancelled' FROM habit
        WHERE tasks.habit_id = habit.id AND tasks.status = 'active'
-       RETURNING tasks.id
+       RETURNING tasks.id, tasks.status
      ),
      ${cancelStagesSql(reason, '$2::timestamptz')}
      SELECT * FROM habit`,

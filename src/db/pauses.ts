@@ -46,7 +46,7 @@ export async function insertPause(
        UPDATE tasks t SET status = 'cancelled', paused_by = pause.id FROM pause
        WHERE t.user_id = pause.user_id AND t.habit_id IS NOT NULL AND t.status = 'active'
          AND t.due_time >= pause.starts_at AND t.due_time < pause.ends_at
-       RETURNING t.id
+       RETURNING t.id, t.status
      ),
      ${cancelStagesSql(`'The person paused.'`, '$7::timestamptz')}
      SELECT * FROM pause`,
