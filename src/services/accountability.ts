@@ -29,6 +29,7 @@ import {
   rejectRepeatedProof,
 } from './proof-check.js';
 import { runCommand } from './commands/index.js';
+import { streakAfterProof } from './habits.js';
 import { personTimeZone } from './time-zones.js';
 import { formatDueTime, noticeTexts, replyTexts } from './reply-texts.js';
 
@@ -45,6 +46,8 @@ export interface AccountabilityOptions {
   reminderOffsets?: readonly number[];
   /** POINTS_PER_TASK for the tasks people create by command (default 10). */
   pointsPerTask?: number;
+  /** PAUSE_MAX_DAYS_PER_30: paused days a person may have in any 30 (default 14). */
+  pauseMaxDaysPer30?: number;
 }
 
 const isImage = (item: StoredMedia) =>
@@ -185,7 +188,9 @@ async function replyFor(
     }
     await completeTask(tx, task.id);
     const total = (await addPoints(tx, user.id, task.points)) ?? user.points + task.points;
-    return replyTexts.completed(task, task.points, total);
+    // A habit's occurrence: the reply says the streak it is on now.
+    const streak = task.habit_id === null ? '' : await streakAfterProof(tx, task.habit_id);
+    return replyTexts.completed(task, task.points, total) + streak;
   }
   if (stored.some((item) => item.key !== undefined || item.error !== undefined)) {
     // Audio, a PDF, a video: never proof, whatever the caption says.
@@ -202,6 +207,7 @@ async function replyFor(
     defaultTimezone: options.defaultTimezone ?? 'UTC',
     reminderOffsets: options.reminderOffsets ?? DEFAULT_REMINDER_OFFSETS,
     pointsPerTask: options.pointsPerTask ?? DEFAULT_POINTS_PER_TASK,
+    pauseMaxDaysPer30: options.pauseMaxDaysPer30,
   };
   const answer = await runCommand(context, message.body);
   if (answer !== null) return answer;

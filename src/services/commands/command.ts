@@ -22,6 +22,8 @@ export interface CommandContext {
   reminderOffsets: readonly number[];
   /** POINTS_PER_TASK: what a task a person creates is worth. */
   pointsPerTask: number;
+  /** PAUSE_MAX_DAYS_PER_30: paused days a person may have in any 30 (default 14). */
+  pauseMaxDaysPer30?: number;
 }
 
 /**
