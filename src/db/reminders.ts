@@ -89,6 +89,12 @@ export async function lockNextOverdueTask(
     `SELECT ${prefixed('t')}, ${userFields}
      FROM tasks t JOIN users u ON u.id = t.user_id
      WHERE t.status = 'active' AND t.due_time <= $1
+       -- Nothing expires while its person is paused (see migration 0012): it may once
+       -- the pause is over.
+       AND NOT EXISTS (
+         SELECT 1 FROM pauses p
+         WHERE p.user_id = t.user_id AND p.starts_at <= $1 AND p.ends_at > $1
+       )
        AND NOT EXISTS (
          SELECT 1 FROM messages m
          WHERE m.sender IN (u.phone_number, u.whatsapp_id)

@@ -20,6 +20,7 @@ import {
   reminderTone,
 } from '../domain/reminder.js';
 import { formatDueTime, noticeTexts, reminderTemplateVariables } from './reply-texts.js';
+import { isPausedAt } from '../db/pauses.js';
 import { personTimeZone } from './time-zones.js';
 
 /** What deciding and addressing reminders and expiry notices depends on (from config). */
@@ -122,6 +123,10 @@ export async function sendNextDueReminder(
     }
     if (task.due_time.getTime() <= now.getTime()) {
       await decide(skipped('The task was already due when this reminder came up.'));
+      return true;
+    }
+    if (await isPausedAt(tx, user.id, now)) {
+      await decide(skipped('The person paused (pause); no reminders until it ends.'));
       return true;
     }
     const later = await laterDueStage(tx, task.id, stage.offset_minutes, now);

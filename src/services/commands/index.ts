@@ -1,6 +1,13 @@
 import { pointsCommand, tasksCommand } from './basic.js';
 import { cancelCommand } from './cancel.js';
 import type { Command, CommandContext } from './command.js';
+import {
+  habitCommand,
+  habitsCommand,
+  pauseCommand,
+  resumeCommand,
+  streakCommand,
+} from './habits.js';
 import { newTaskCommand } from './new-task.js';
 import { timeZoneCommand } from './time-zone.js';
 import { undoCommand } from './undo.js';
@@ -29,6 +36,11 @@ export const commands: readonly Command[] = [
   newTaskCommand,
   tasksCommand,
   cancelCommand,
+  habitCommand,
+  habitsCommand,
+  streakCommand,
+  pauseCommand,
+  resumeCommand,
   undoCommand,
   timeZoneCommand,
   pointsCommand,
