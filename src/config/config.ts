@@ -88,6 +88,8 @@ export interface Config {
   };
   /** PROOF_DUPLICATE_DISTANCE: 0 = exact bytes only. */
   readonly proofDuplicateDistance: number;
+  /** PAUSE_MAX_DAYS_PER_30: paused days a person may have in any 30. */
+  readonly pauseMaxDaysPer30: number;
   readonly worker: {
     /** RUN_WORKERS: whether `taskwire serve` processes messages itself. */
     readonly inServe: boolean;
@@ -341,6 +343,7 @@ export function loadConfig(
       smsFallback: bool('REMINDER_SMS_FALLBACK'),
     },
     proofDuplicateDistance: int('PROOF_DUPLICATE_DISTANCE', 0, 64),
+    pauseMaxDaysPer30: int('PAUSE_MAX_DAYS_PER_30', 0, 30),
     worker: {
       inServe: bool('RUN_WORKERS'),
       concurrency: int('WORKER_CONCURRENCY', 1, 256),

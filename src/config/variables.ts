@@ -213,6 +213,12 @@ export const variables: readonly VariableSpec[] = [
       'Outside the 24-hour window and without a template, remind by SMS from `TWILIO_PHONE_NUMBER`; else the reminder is skipped.',
   },
   {
+    name: 'PAUSE_MAX_DAYS_PER_30',
+    default: '14',
+    description:
+      'Most paused days (`pause 3 days`, `pause until friday`) a person may have in any 30 days; a pause beyond it is refused.',
+  },
+  {
     name: 'PROOF_DUPLICATE_DISTANCE',
     default: '6',
     description:

@@ -161,6 +161,7 @@ export function createWorkers(
         defaultTimezone: config.defaultTimezone,
         reminderOffsets: config.reminders.offsetsMinutes,
         pointsPerTask: config.pointsPerTask,
+        pauseMaxDaysPer30: config.pauseMaxDaysPer30,
       },
       log: workerLog,
     }),
