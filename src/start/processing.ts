@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import type { Database } from '../db/executor.js';
 import { copyFromTwilio, inboundQueue, processInboundJob } from '../jobs/process-inbound.js';
 import { type JobOutcome, type QueueWorker, createQueueWorker } from '../jobs/queue-worker.js';
+import { createHabitOccurrenceJob } from '../jobs/habit-occurrences.js';
 import { type ReminderScheduler, createReminderScheduler } from '../jobs/reminder-scheduler.js';
 import { outboundQueue, sendOutboundJob } from '../jobs/send-outbound.js';
 import type { NoticeSettings } from '../services/task-notices.js';
@@ -181,6 +182,13 @@ export function createWorkers(
     log: workerLog,
   });
 
+  // Habit occurrences become tasks as their local day starts (src/jobs/habit-occurrences.ts).
+  const habits = createHabitOccurrenceJob(db, {
+    pollMs: config.worker.pollMs,
+    log: workerLog,
+    offsets: config.reminders.offsetsMinutes,
+  });
+
   return {
     inbound,
     outbound,
@@ -189,12 +197,18 @@ export function createWorkers(
       await inbound.start();
       await outbound.start();
       await reminders.start();
+      habits.start();
     },
     wake() {
       inbound.wake();
     },
     async stop(graceMs) {
-      await Promise.all([inbound.stop(graceMs), outbound.stop(graceMs), reminders.stop()]);
+      await Promise.all([
+        inbound.stop(graceMs),
+        outbound.stop(graceMs),
+        reminders.stop(),
+        habits.stop(),
+      ]);
     },
   };
 }
