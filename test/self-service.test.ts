@@ -376,7 +376,8 @@ for (const engine of engines) {
           await say(me.phone, 'cancel 7', SATURDAY),
           /2 active tasks, so there is no task 7/,
         );
-        assert.match(await say(me.phone, 'cancel', SATURDAY), /"cancel <n>.*e\.g\. "cancel 2"/);
+        // A bare CANCEL is an opt-out word (STOP); a malformed number gets the usage.
+        assert.match(await say(me.phone, 'cancel two', SATURDAY), /"cancel <n>.*e\.g\. "cancel 2"/);
       });
 
       test('undo within 10 minutes takes back the last command; processed again it takes back nothing more; later there is nothing to undo', async () => {
