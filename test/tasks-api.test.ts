@@ -87,14 +87,23 @@ for (const engine of engines) {
       assert.equal(task.points, 10);
       assert.equal(task.completed_at, null);
       assert.equal(task.expired_at, null);
-      // The default REMINDER_OFFSETS (60,15): one pending stage each, before the due time.
+      // The assignment notice, due at once (notify defaults to true), then the default
+      // REMINDER_OFFSETS (60,15): one pending stage each, before the due time.
       assert.deepEqual(
-        task.reminders.map((r) => [r.kind, r.offset_minutes, r.status, r.send_at]),
+        task.reminders.map((r) => [
+          r.kind,
+          r.offset_minutes,
+          r.status,
+          r.kind === 'assignment' ? task.created_at : r.send_at,
+        ]),
         [
+          ['assignment', 0, 'pending', task.created_at],
           ['reminder', 60, 'pending', '2030-05-01T15:00:00.000Z'],
           ['reminder', 15, 'pending', '2030-05-01T15:45:00.000Z'],
         ],
       );
+      const notice = task.reminders.find((r) => r.kind === 'assignment');
+      assert.ok(Math.abs(Date.parse(notice?.send_at ?? '') - Date.parse(task.created_at)) < 60_000);
       assert.ok(Math.abs(Date.parse(task.created_at) - Date.now()) < 60_000);
     });
 

@@ -13,6 +13,8 @@ interface UserBody {
   points: number;
   whatsapp_id: string | null;
   timezone: string | null;
+  opted_out_at: string | null;
+  opt_out_source: string | null;
 }
 interface PageBody {
   items: UserBody[];
@@ -24,6 +26,8 @@ interface PageBody {
 const USER_FIELDS = [
   'created_at',
   'id',
+  'opt_out_source',
+  'opted_out_at',
   'phone_number',
   'points',
   'timezone',
@@ -65,6 +69,9 @@ for (const engine of engines) {
       assert.equal(user.points, 0);
       assert.equal(user.whatsapp_id, null);
       assert.equal(user.timezone, null);
+      // Opted in until they send STOP (or Twilio answers 21610).
+      assert.equal(user.opted_out_at, null);
+      assert.equal(user.opt_out_source, null);
       assert.ok(Number.isInteger(user.id) && user.id > 0);
       assert.ok(Math.abs(Date.parse(user.created_at) - Date.now()) < 60_000, user.created_at);
     });

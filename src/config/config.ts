@@ -83,6 +83,10 @@ export interface Config {
     readonly offsetsMinutes: readonly number[];
     /** REMINDER_CONTENT_SID: template for reminders outside the 24-hour window. */
     readonly contentSid: string | null;
+    /** REMINDER_BUTTONS_CONTENT_SID: quick-reply template for reminders inside the window. */
+    readonly buttonsContentSid: string | null;
+    /** TASK_NOTICE_CONTENT_SID: template for assignment notices outside the window. */
+    readonly taskNoticeContentSid: string | null;
     /** REMINDER_SMS_FALLBACK (only when TWILIO_PHONE_NUMBER is set). */
     readonly smsFallback: boolean;
   };
@@ -269,12 +273,16 @@ export function loadConfig(
     );
   }
   const reminderOffsets = parseReminderOffsets(raw('REMINDER_OFFSETS') ?? '60,15', problems);
-  const reminderContentSid = text('REMINDER_CONTENT_SID');
-  if (reminderContentSid && !/^HX[0-9a-fA-F]{32}$/.test(reminderContentSid)) {
-    problems.push(
-      'REMINDER_CONTENT_SID: expected "HX" followed by 32 hex characters, as shown in Twilio\'s Content Template Builder',
-    );
-  }
+  const contentSid = (name: string) => {
+    const sid = text(name);
+    if (sid && !/^HX[0-9a-fA-F]{32}$/.test(sid)) {
+      problems.push(
+        `${name}: expected "HX" followed by 32 hex characters, as shown in Twilio's Content Template Builder`,
+      );
+    }
+    return sid;
+  };
+  const reminderContentSid = contentSid('REMINDER_CONTENT_SID');
 
   if (!production && options.devSecrets && (!apiToken || !twilioAuthToken)) {
     const generated = options.devSecrets(dataDir);
@@ -340,6 +348,8 @@ export function loadConfig(
     reminders: {
       offsetsMinutes: reminderOffsets,
       contentSid: reminderContentSid,
+      buttonsContentSid: contentSid('REMINDER_BUTTONS_CONTENT_SID'),
+      taskNoticeContentSid: contentSid('TASK_NOTICE_CONTENT_SID'),
       smsFallback: bool('REMINDER_SMS_FALLBACK'),
     },
     proofDuplicateDistance: int('PROOF_DUPLICATE_DISTANCE', 0, 64),

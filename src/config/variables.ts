@@ -207,6 +207,18 @@ export const variables: readonly VariableSpec[] = [
       "Twilio Content template (`HX...`) for reminders outside WhatsApp's 24-hour window; variables `1` task, `2` due time.",
   },
   {
+    name: 'REMINDER_BUTTONS_CONTENT_SID',
+    default: null,
+    description:
+      'Twilio quick-reply Content template (`HX...`) sent as reminders inside the 24-hour window, with buttons whose payloads are commands (`pause today`, `tasks`); variables `1` task, `2` due time.',
+  },
+  {
+    name: 'TASK_NOTICE_CONTENT_SID',
+    default: null,
+    description:
+      "Twilio Content template (`HX...`) telling a person outside WhatsApp's 24-hour window that an admin gave them a task; variables `1` task, `2` due time.",
+  },
+  {
     name: 'REMINDER_SMS_FALLBACK',
     default: 'false',
     description:

@@ -23,6 +23,7 @@ export async function noticeRecipient(
       u_whatsapp_id: string | null;
       u_timezone: string | null;
       u_last_whatsapp_inbound_at: Date | null;
+      u_opted_out_at: Date | null;
     }
   >(
     `SELECT ${taskColumns
@@ -31,7 +32,7 @@ export async function noticeRecipient(
       .join(', ')},
             u.id AS u_id, u.username AS u_username, u.phone_number AS u_phone_number,
             u.whatsapp_id AS u_whatsapp_id, u.timezone AS u_timezone,
-            u.last_whatsapp_inbound_at AS u_last_whatsapp_inbound_at
+            u.last_whatsapp_inbound_at AS u_last_whatsapp_inbound_at, u.opted_out_at AS u_opted_out_at
      FROM outbound_messages o
      JOIN tasks t ON t.id = o.task_id
      JOIN users u ON u.id = o.user_id
@@ -47,6 +48,7 @@ export async function noticeRecipient(
     u_whatsapp_id,
     u_timezone,
     u_last_whatsapp_inbound_at,
+    u_opted_out_at,
     ...task
   } = row;
   return {
@@ -58,6 +60,7 @@ export async function noticeRecipient(
       whatsapp_id: u_whatsapp_id,
       timezone: u_timezone,
       last_whatsapp_inbound_at: u_last_whatsapp_inbound_at,
+      opted_out_at: u_opted_out_at,
     },
   };
 }

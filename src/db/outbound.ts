@@ -4,7 +4,7 @@ import { type Claim, type Failure, type QueueTable, defineQueueTable } from './q
 /** NOTIFY channel announcing outbound messages waiting to be sent. */
 const OUTBOUND_CHANNEL = 'taskwire_outbound';
 
-export type OutboundKind = 'reply' | 'greeting' | 'send' | 'reminder' | 'expiry';
+export type OutboundKind = 'reply' | 'greeting' | 'send' | 'reminder' | 'expiry' | 'assignment';
 
 export interface OutboundRow {
   id: number;

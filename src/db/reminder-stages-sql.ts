@@ -79,3 +79,17 @@ export function cancelStagesSql(reason: string, now: string): string {
     WHERE r.task_id = task.id AND r.status = 'pending' AND task.status <> 'active'
   )`;
 }
+
+/**
+ * SQL recording the assignment notice of the tasks in CTE `task` (when parameter `notify`
+ * is true): a pending `assignment` stage due at `now`, which the reminder scheduler claims
+ * and decides like a reminder stage, so the person is told once.
+ */
+export function assignmentNoticeSql(now: string, notify: string): string {
+  return `
+  assignment_notice AS (
+    INSERT INTO task_reminders (task_id, kind, offset_minutes, send_at)
+    SELECT task.id, 'assignment', 0, ${now} FROM task WHERE ${notify}
+    ON CONFLICT (task_id, kind, offset_minutes) DO NOTHING
+  )`;
+}

@@ -30,13 +30,19 @@ export interface TaskWithUser {
   task: TaskRow;
   user: Pick<
     UserRow,
-    'id' | 'username' | 'phone_number' | 'whatsapp_id' | 'timezone' | 'last_whatsapp_inbound_at'
+    | 'id'
+    | 'username'
+    | 'phone_number'
+    | 'whatsapp_id'
+    | 'timezone'
+    | 'last_whatsapp_inbound_at'
+    | 'opted_out_at'
   >;
 }
 
 const userFields = `u.id AS u_id, u.username AS u_username, u.phone_number AS u_phone_number,
   u.whatsapp_id AS u_whatsapp_id, u.timezone AS u_timezone,
-  u.last_whatsapp_inbound_at AS u_last_whatsapp_inbound_at`;
+  u.last_whatsapp_inbound_at AS u_last_whatsapp_inbound_at, u.opted_out_at AS u_opted_out_at`;
 
 type TaskUserRow = TaskRow & {
   u_id: number;
@@ -45,6 +51,7 @@ type TaskUserRow = TaskRow & {
   u_whatsapp_id: string | null;
   u_timezone: string | null;
   u_last_whatsapp_inbound_at: Date | null;
+  u_opted_out_at: Date | null;
 };
 
 const splitTaskUser = (row: TaskUserRow): TaskWithUser => {
@@ -55,6 +62,7 @@ const splitTaskUser = (row: TaskUserRow): TaskWithUser => {
     u_whatsapp_id,
     u_timezone,
     u_last_whatsapp_inbound_at,
+    u_opted_out_at,
     ...task
   } = row;
   return {
@@ -66,6 +74,7 @@ const splitTaskUser = (row: TaskUserRow): TaskWithUser => {
       whatsapp_id: u_whatsapp_id,
       timezone: u_timezone,
       last_whatsapp_inbound_at: u_last_whatsapp_inbound_at,
+      opted_out_at: u_opted_out_at,
     },
   };
 };
@@ -111,7 +120,7 @@ export async function lockNextOverdueTask(
 
 /** A reminder stage that is due, locked with its task, and what it needs to be sent. */
 export interface DueStage extends TaskWithUser {
-  stage: Pick<ReminderRow, 'id' | 'offset_minutes' | 'send_at'>;
+  stage: Pick<ReminderRow, 'id' | 'kind' | 'offset_minutes' | 'send_at'>;
 }
 
 /**
@@ -120,9 +129,14 @@ export interface DueStage extends TaskWithUser {
  */
 export async function lockNextDueStage(tx: Queryable, now: Date): Promise<DueStage | null> {
   const rows = await tx.query<
-    TaskUserRow & { r_id: number; r_offset_minutes: number; r_send_at: Date }
+    TaskUserRow & {
+      r_id: number;
+      r_kind: ReminderRow['kind'];
+      r_offset_minutes: number;
+      r_send_at: Date;
+    }
   >(
-    `SELECT r.id AS r_id, r.offset_minutes AS r_offset_minutes, r.send_at AS r_send_at,
+    `SELECT r.id AS r_id, r.kind AS r_kind, r.offset_minutes AS r_offset_minutes, r.send_at AS r_send_at,
             ${prefixed('t')}, ${userFields}
      FROM task_reminders r
      JOIN tasks t ON t.id = r.task_id
@@ -135,10 +149,10 @@ export async function lockNextDueStage(tx: Queryable, now: Date): Promise<DueSta
   );
   const row = rows[0];
   if (!row) return null;
-  const { r_id, r_offset_minutes, r_send_at, ...rest } = row;
+  const { r_id, r_kind, r_offset_minutes, r_send_at, ...rest } = row;
   return {
     ...splitTaskUser(rest),
-    stage: { id: r_id, offset_minutes: r_offset_minutes, send_at: r_send_at },
+    stage: { id: r_id, kind: r_kind, offset_minutes: r_offset_minutes, send_at: r_send_at },
   };
 }
 

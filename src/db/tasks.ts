@@ -1,6 +1,6 @@
 import type { TaskRow, TaskStatus } from '../domain/task.js';
 import type { Queryable } from './executor.js';
-import { cancelStagesSql, scheduleStagesSql } from './reminder-stages-sql.js';
+import { assignmentNoticeSql, cancelStagesSql, scheduleStagesSql } from './reminder-stages-sql.js';
 
 export const taskColumns =
   'id, created_at, user_id, description, due_time, status, points, completed_at, expired_at, habit_id';
@@ -17,6 +17,11 @@ export interface NewTask {
   description: string;
   due_time: Date;
   points: number;
+  /**
+   * Tell the person: an `assignment` stage, due at once, that the reminder scheduler
+   * decides like a reminder (see src/services/task-notices.ts). Default false.
+   */
+  notify?: boolean;
 }
 
 /**
@@ -36,9 +41,18 @@ export async function createTask(
        SELECT id, $2, $3::timestamptz, $4 FROM users WHERE id = $1
        RETURNING ${taskColumns}
      ),
-     ${scheduleStagesSql('$5', '$6::timestamptz')}
+     ${scheduleStagesSql('$5', '$6::timestamptz')},
+     ${assignmentNoticeSql('$6::timestamptz', '$7::boolean')}
      SELECT * FROM task`,
-    [task.user_id, task.description, task.due_time, task.points, schedule.offsets, schedule.now],
+    [
+      task.user_id,
+      task.description,
+      task.due_time,
+      task.points,
+      schedule.offsets,
+      schedule.now,
+      task.notify === true,
+    ],
   );
   return rows[0] ?? null;
 }

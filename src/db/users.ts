@@ -3,7 +3,7 @@ import type { UserRow } from '../domain/user.js';
 import type { Queryable } from './executor.js';
 
 export const userColumns = `id, created_at, username, phone_number, points, whatsapp_id, timezone,
-  last_inbound_at, last_whatsapp_inbound_at`;
+  last_inbound_at, last_whatsapp_inbound_at, opted_out_at, opt_out_source`;
 
 /** A new user; values already parsed (see domain/user.ts and domain/phone.ts). */
 export interface NewUser {

@@ -9,7 +9,8 @@
  *   the user's last message; outside it only an approved Content template is delivered.
  */
 
-export const reminderKinds = ['reminder', 'expiry'] as const;
+// `assignment`: the notice that an admin gave the person the task (offset 0, due at once).
+export const reminderKinds = ['reminder', 'expiry', 'assignment'] as const;
 export type ReminderKind = (typeof reminderKinds)[number];
 
 export const reminderStatuses = ['pending', 'sent', 'skipped', 'cancelled'] as const;

@@ -24,7 +24,16 @@ export interface UserRow {
   last_inbound_at: Date | null;
   /** When the user last wrote on WhatsApp: what opens WhatsApp's 24-hour window. */
   last_whatsapp_inbound_at: Date | null;
+  /**
+   * When the person opted out (STOP, or Twilio's error 21610), null while they are opted
+   * in: nothing is sent to them on Taskwire's initiative until they send START.
+   */
+  opted_out_at: Date | null;
+  /** How they opted out: `keyword` (a STOP word) or `twilio_21610`; null while opted in. */
+  opt_out_source: OptOutSource | null;
 }
+
+export type OptOutSource = 'keyword' | 'twilio_21610';
 
 export const USERNAME_MAX_LENGTH = 100;
 

@@ -146,6 +146,14 @@ export const UserSchema = Type.Object({
   timezone: Type.Union([Type.String(), Type.Null()], {
     description: 'IANA time zone name, e.g. `Europe/Paris`.',
   }),
+  opted_out_at: Type.Union([Timestamp, Type.Null()], {
+    description:
+      'When the person opted out (a STOP word, or Twilio error 21610 on a send); null while opted in. ' +
+      'Opted out, they get no reminder, notice or admin send until they send START; their photos still count.',
+  }),
+  opt_out_source: Type.Union([Type.Literal('keyword'), Type.Literal('twilio_21610'), Type.Null()], {
+    description: '`keyword`: they sent a STOP word; `twilio_21610`: Twilio refused a send to them.',
+  }),
 });
 
 export const TaskStatusSchema = Type.Union([
@@ -156,9 +164,10 @@ export const TaskStatusSchema = Type.Union([
 ]);
 
 export const ReminderSchema = Type.Object({
-  kind: Type.Union([Type.Literal('reminder'), Type.Literal('expiry')], {
+  kind: Type.Union([Type.Literal('reminder'), Type.Literal('expiry'), Type.Literal('assignment')], {
     description:
-      '`reminder`: a stage of REMINDER_OFFSETS; `expiry`: the notice that the task expired.',
+      '`reminder`: a stage of REMINDER_OFFSETS; `expiry`: the notice that the task expired; ' +
+      '`assignment`: the notice that an admin gave the person the task (POST /tasks, unless `notify: false`).',
   }),
   offset_minutes: Type.Integer({ description: 'Minutes before the due time (0 for `expiry`).' }),
   send_at: Timestamp,

@@ -2,6 +2,7 @@ import type { Database } from '../db/executor.js';
 import { type ClaimedOutbound, markOutboundSubmitted } from '../db/outbound.js';
 import { withdrawStaleReminder } from '../db/reminders.js';
 import { ClaimLostError, PermanentJobError } from '../domain/processing-errors.js';
+import { rememberRefusedRecipient, withholdIfOptedOut } from '../services/consent.js';
 import { type NoticeSettings, redecideQueuedNotice } from '../services/task-notices.js';
 import type { SendMessage } from '../twilio/sender.js';
 import type { ProcessJob } from './queue-worker.js';
@@ -28,6 +29,7 @@ export function sendOutboundJob(deps: {
   const clock = deps.clock ?? (() => new Date());
   return async (claimed) => {
     let job = claimed;
+    if ((await withholdIfOptedOut(deps.db, job, clock())) !== null) return;
     if (job.kind === 'reminder' && job.task_id !== null) {
       const withdrawn = await withdrawStaleReminder(deps.db, job, clock());
       if (withdrawn !== null) return;
@@ -43,7 +45,7 @@ export function sendOutboundJob(deps: {
         'Not sent: Twilio is not configured (set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN).',
       );
     }
-    const result = await deps.send({
+    const sending = deps.send({
       to: job.to_number,
       from: job.from_number,
       body: job.body,
@@ -52,6 +54,11 @@ export function sendOutboundJob(deps: {
         job.content_sid !== null
           ? { sid: job.content_sid, variables: job.content_variables ?? {} }
           : null,
+    });
+    // 21610: the person opted out at Twilio (STOP on SMS): opted out here too.
+    const result = await sending.catch(async (error: unknown) => {
+      await rememberRefusedRecipient(deps.db, job, error, clock());
+      throw error;
     });
     const kept = await markOutboundSubmitted(deps.db, { id: job.id, claims: job.claims }, result);
     if (!kept) throw new ClaimLostError(job.id);

@@ -20,6 +20,7 @@ import {
   reminderTone,
 } from '../domain/reminder.js';
 import { formatDueTime, noticeTexts, reminderTemplateVariables } from './reply-texts.js';
+import { consentTexts } from './consent-texts.js';
 import { isPausedAt } from '../db/pauses.js';
 import { personTimeZone } from './time-zones.js';
 
@@ -37,7 +38,33 @@ export interface NoticeSettings {
   contentSid: string | null;
   /** REMINDER_SMS_FALLBACK */
   smsFallback: boolean;
+  /**
+   * REMINDER_BUTTONS_CONTENT_SID: a quick-reply Content template ("Pause today", "Tasks")
+   * sent instead of a free-form reminder inside the 24-hour window.
+   */
+  buttonsContentSid?: string | null;
+  /** TASK_NOTICE_CONTENT_SID: the template for an assignment notice outside the window. */
+  taskNoticeContentSid?: string | null;
 }
+
+/** The Content template a notice may use outside the 24-hour window, and its variable. */
+type Template = {
+  sid: string | null;
+  variable: 'REMINDER_CONTENT_SID' | 'TASK_NOTICE_CONTENT_SID';
+};
+
+/** The template for each kind of notice outside the window; null: none fits (an expiry). */
+const templateFor = (
+  kind: 'reminder' | 'expiry' | 'assignment',
+  settings: NoticeSettings,
+): Template | null => {
+  if (kind === 'reminder') return { sid: settings.contentSid, variable: 'REMINDER_CONTENT_SID' };
+  if (kind === 'assignment') {
+    return { sid: settings.taskNoticeContentSid ?? null, variable: 'TASK_NOTICE_CONTENT_SID' };
+  }
+  // A template is a reminder's wording ("due at …"); it would mislead as an expiry notice.
+  return null;
+};
 
 type Delivery = { channel: ReminderChannel; to: string; from: string } | { skip: string };
 
@@ -53,8 +80,14 @@ async function chooseDelivery(
   user: TaskWithUser['user'],
   now: Date,
   settings: NoticeSettings,
-  options: { templateAllowed: boolean },
+  template: Template | null,
 ): Promise<Delivery> {
+  // Consent first: an opted-out person hears nothing from Taskwire until they send START.
+  if (user.opted_out_at) {
+    return {
+      skip: `The person opted out (STOP) at ${user.opted_out_at.toISOString()}; nothing is sent until they send START.`,
+    };
+  }
   const whatsappTo = user.phone_number ?? user.whatsapp_id;
   const whatsappFrom = settings.whatsappNumber ?? (await lastWhatsAppNumberWrittenTo(tx, user));
   const whatsapp =
@@ -67,7 +100,7 @@ async function chooseDelivery(
   // Only a WhatsApp message opens the window: an SMS from the same person does not.
   const inWindow = insideWhatsAppWindow(user.last_whatsapp_inbound_at, now);
   if (inWindow && whatsapp) return { channel: 'whatsapp', ...whatsapp };
-  if (!inWindow && options.templateAllowed && settings.contentSid && whatsapp) {
+  if (!inWindow && template?.sid && whatsapp) {
     return { channel: 'template', ...whatsapp };
   }
   if (!inWindow && settings.smsFallback && settings.smsNumber && user.phone_number) {
@@ -83,8 +116,8 @@ async function chooseDelivery(
   const lastWrote = user.last_whatsapp_inbound_at
     ? `last wrote on WhatsApp ${user.last_whatsapp_inbound_at.toISOString()}`
     : 'has never written on WhatsApp';
-  const remedies = options.templateAllowed
-    ? 'set REMINDER_CONTENT_SID (a template) or REMINDER_SMS_FALLBACK=true with TWILIO_PHONE_NUMBER'
+  const remedies = template
+    ? `set ${template.variable} (a template) or REMINDER_SMS_FALLBACK=true with TWILIO_PHONE_NUMBER`
     : 'set REMINDER_SMS_FALLBACK=true with TWILIO_PHONE_NUMBER';
   const smsBlocked =
     settings.smsFallback && settings.smsNumber && !user.phone_number
@@ -101,6 +134,51 @@ const skipped = (reason: string): StageDecision => ({
   reason,
   outboundMessageId: null,
 });
+
+/**
+ * The notice that an admin gave the person a task (its `assignment` stage, due when the
+ * task was created): what and when, through the 24-hour-window rules of reminders, with
+ * TASK_NOTICE_CONTENT_SID as its template outside the window. Recorded with the stage's
+ * decision in the scheduler's transaction, so it is sent or skipped exactly once.
+ */
+async function recordAssignmentNotice(
+  tx: Queryable,
+  { task, user }: TaskWithUser,
+  settings: NoticeSettings,
+  now: Date,
+): Promise<StageDecision> {
+  const delivery = await chooseDelivery(
+    tx,
+    user,
+    now,
+    settings,
+    templateFor('assignment', settings),
+  );
+  if ('skip' in delivery) return skipped(delivery.skip);
+  const dueText = formatDueTime(task.due_time, personTimeZone(user, settings.defaultTimezone));
+  const outbound = await enqueueOutbound(tx, {
+    kind: 'assignment',
+    inboundMessageId: null,
+    userId: user.id,
+    taskId: task.id,
+    to: delivery.to,
+    from: delivery.from,
+    body: consentTexts.assigned(task, dueText),
+    content:
+      delivery.channel === 'template' && settings.taskNoticeContentSid
+        ? {
+            sid: settings.taskNoticeContentSid,
+            variables: reminderTemplateVariables(task, dueText),
+          }
+        : null,
+  });
+  return {
+    status: 'sent',
+    channel: delivery.channel,
+    reason: null,
+    outboundMessageId: outbound?.id ?? null,
+  };
+}
 
 /**
  * Decides the next due reminder stage, in one transaction with its outbound message: sent
@@ -125,6 +203,10 @@ export async function sendNextDueReminder(
       await decide(skipped('The task was already due when this reminder came up.'));
       return true;
     }
+    if (stage.kind === 'assignment') {
+      await decide(await recordAssignmentNotice(tx, { task, user }, settings, now));
+      return true;
+    }
     if (await isPausedAt(tx, user.id, now)) {
       await decide(skipped('The person paused (pause); no reminders until it ends.'));
       return true;
@@ -136,7 +218,13 @@ export async function sendNextDueReminder(
       );
       return true;
     }
-    const delivery = await chooseDelivery(tx, user, now, settings, { templateAllowed: true });
+    const delivery = await chooseDelivery(
+      tx,
+      user,
+      now,
+      settings,
+      templateFor('reminder', settings),
+    );
     if ('skip' in delivery) {
       await decide(skipped(delivery.skip));
       return true;
@@ -155,7 +243,13 @@ export async function sendNextDueReminder(
       content:
         delivery.channel === 'template' && settings.contentSid
           ? { sid: settings.contentSid, variables: reminderTemplateVariables(task, dueText) }
-          : null,
+          : // Inside the window, with buttons configured: the same reminder with quick replies.
+            delivery.channel === 'whatsapp' && settings.buttonsContentSid
+            ? {
+                sid: settings.buttonsContentSid,
+                variables: reminderTemplateVariables(task, dueText),
+              }
+            : null,
     });
     await decide({
       status: 'sent',
@@ -183,7 +277,7 @@ export async function expireNextOverdueTask(
     if (!task) return true;
     const { user } = overdue;
     // A template is a reminder's wording ("due at …"); it would mislead as an expiry notice.
-    const delivery = await chooseDelivery(tx, user, now, settings, { templateAllowed: false });
+    const delivery = await chooseDelivery(tx, user, now, settings, templateFor('expiry', settings));
     if ('skip' in delivery) {
       await recordExpiryNotice(tx, task, skipped(delivery.skip), now);
       return true;
@@ -235,8 +329,11 @@ export async function redecideQueuedNotice(
   now: Date,
 ): Promise<SendTimeDecision> {
   const freeForm =
-    (job.kind === 'reminder' || job.kind === 'expiry') &&
-    job.content_sid === null &&
+    (job.kind === 'reminder' || job.kind === 'expiry' || job.kind === 'assignment') &&
+    // The quick-reply reminder is in-session content: outside the window it fails as free text does.
+    (job.content_sid === null ||
+      (job.content_sid === settings.buttonsContentSid &&
+        job.content_sid !== settings.contentSid)) &&
     job.to_number.startsWith('whatsapp:') &&
     job.task_id !== null &&
     job.user_id !== null;
@@ -246,17 +343,19 @@ export async function redecideQueuedNotice(
     if (!recipient) return { lost: true };
     const { task, user } = recipient;
     if (insideWhatsAppWindow(user.last_whatsapp_inbound_at, now)) return { send: job };
-    const delivery = await chooseDelivery(tx, user, now, settings, {
-      templateAllowed: job.kind === 'reminder',
-    });
+    const template = templateFor(
+      job.kind === 'assignment' ? 'assignment' : job.kind === 'reminder' ? 'reminder' : 'expiry',
+      settings,
+    );
+    const delivery = await chooseDelivery(tx, user, now, settings, template);
     if ('skip' in delivery) {
       const reason = `Not sent: still queued when the 24-hour window closed. ${delivery.skip}`;
       return (await skipQueuedNotice(tx, job, reason, now)) ? { skipped: reason } : { lost: true };
     }
     const content =
-      delivery.channel === 'template' && settings.contentSid
+      delivery.channel === 'template' && template?.sid
         ? {
-            sid: settings.contentSid,
+            sid: template.sid,
             variables: reminderTemplateVariables(
               task,
               formatDueTime(task.due_time, personTimeZone(user, settings.defaultTimezone)),

@@ -23,6 +23,11 @@ export interface NewTaskInput {
   /** ISO 8601 with an offset. */
   due_time: string;
   points?: number;
+  /**
+   * Tell the person what and when (default true): an assignment notice through the
+   * 24-hour-window rules of reminders, or recorded as skipped with the reason.
+   */
+  notify?: boolean;
 }
 
 /** Changes to an active task, as typed; `status` may only cancel it. */
@@ -81,6 +86,7 @@ export async function createTask(deps: TaskDeps, input: NewTaskInput): Promise<T
       description,
       due_time: dueTime,
       points: input.points ?? deps.pointsPerTask,
+      notify: input.notify !== false,
     },
     stages,
   );

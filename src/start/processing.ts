@@ -124,6 +124,8 @@ export const noticeSettings = (config: Config): NoticeSettings => ({
   smsNumber: config.twilio.phoneNumber,
   contentSid: config.reminders.contentSid,
   smsFallback: config.reminders.smsFallback,
+  buttonsContentSid: config.reminders.buttonsContentSid,
+  taskNoticeContentSid: config.reminders.taskNoticeContentSid,
 });
 
 export interface Workers {

@@ -96,3 +96,20 @@ export function parseInboundParams(signedParams: TwilioParams): InboundMessage {
     raw: params,
   };
 }
+
+/**
+ * The quick-reply button a WhatsApp message is the press of: Twilio posts `ButtonPayload`
+ * (the button's id in the Content template) and `ButtonText` (its label) besides `Body`.
+ * Null when the message is not a button press.
+ */
+export function pressedButton(
+  params: TwilioParams,
+): { payload: string | null; text: string | null } | null {
+  const nonEmpty = (key: string) => {
+    const value = single(params, key)?.trim();
+    return value ? value : null;
+  };
+  const payload = nonEmpty('ButtonPayload');
+  const text = nonEmpty('ButtonText');
+  return payload === null && text === null ? null : { payload, text };
+}

@@ -57,6 +57,15 @@ export async function tasksRoutes(app: FastifyInstance, options: TasksRoutesOpti
               description: `Points for completing it, 0 to ${MAX_POINTS_PER_TASK} (default ${options.pointsPerTask}).`,
             }),
           ),
+          notify: Type.Optional(
+            Type.Boolean({
+              default: true,
+              description:
+                'Tell the person what and when (default true), by the rules of reminders: free-form ' +
+                'WhatsApp inside the 24-hour window, else TASK_NOTICE_CONTENT_SID or SMS, else skipped ' +
+                'with the reason (the `assignment` entry of `reminders`). `false`: no notice.',
+            }),
+          ),
         }),
         response: { 201: TaskSchema, 400: ErrorBody, 401: ErrorBody, 422: ErrorBody },
       },

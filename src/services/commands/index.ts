@@ -1,6 +1,9 @@
 import { pointsCommand, tasksCommand } from './basic.js';
+import { buttonCommandCandidates } from './buttons.js';
 import { cancelCommand } from './cancel.js';
 import type { Command, CommandContext } from './command.js';
+import { consentReply } from './consent.js';
+import { consentTexts } from '../consent-texts.js';
 import {
   habitCommand,
   habitsCommand,
@@ -49,8 +52,11 @@ export const commands: readonly Command[] = [
 
 export function helpText(): string {
   return (
-    'Taskwire: send a photo to complete your current task and earn points.\n' +
-    `Commands:\n${commands.map((command) => `• ${command.usage}: ${command.summary}`).join('\n')}`
+    // What the service is, what to do, and how to stop (carriers require HELP to say so).
+    'Taskwire is your accountability group: tasks and habits, reminders before they are due, ' +
+    'and points when you send a photo that proves your current task is done.\n' +
+    `Commands:\n${commands.map((command) => `• ${command.usage}: ${command.summary}`).join('\n')}\n` +
+    consentTexts.helpFooter()
   );
 }
 
@@ -69,6 +75,10 @@ export function parseCommand(body: string): { command: Command; args: string } |
 
 /** Runs the command a message starts with; null when the message is not a command. */
 export async function runCommand(context: CommandContext, body: string): Promise<string | null> {
-  const parsed = parseCommand(body);
+  // A pressed quick-reply button (a reminder's "Pause today") is read as the command it names.
+  const text = buttonCommandCandidates(context.message.raw).find(parseCommand) ?? body;
+  const consent = await consentReply(context, text);
+  if (consent !== null) return consent;
+  const parsed = parseCommand(text);
   return parsed ? parsed.command.run(context, parsed.args) : null;
 }
