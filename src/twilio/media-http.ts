@@ -259,6 +259,21 @@ async function send(
     }
     url = nextLocation(url, response.headers.get('location'), request.label);
     assertRedirectAllowed(url, rule, request.label);
+    // A hop back to Twilio's origin carries the credentials: only to a media resource, or
+    // a redirect (from the CDN, say) could have the account's message list fetched with
+    // them and stored as a photo.
+    if (url.origin === twilioOrigin)
+      assertTwilioMediaRedirect(url, options.apiBaseUrl, request.label);
+  }
+}
+
+function assertTwilioMediaRedirect(next: URL, apiBaseUrl: string, label: string): void {
+  try {
+    parseTwilioMediaUrl(next.href, apiBaseUrl, { allowJson: true });
+  } catch {
+    throw new MediaRefusedError(
+      `A redirect for ${label} led back to ${next.origin} but not to a Twilio media resource; Twilio credentials are sent only to media resources.`,
+    );
   }
 }
 
