@@ -94,6 +94,12 @@ export interface Config {
   readonly proofDuplicateDistance: number;
   /** PAUSE_MAX_DAYS_PER_30: paused days a person may have in any 30. */
   readonly pauseMaxDaysPer30: number;
+  readonly digests: {
+    /** SHARE_DIGEST_HOUR: the evening hour of group digests, in each group's zone. */
+    readonly hour: number;
+    /** DIGEST_CONTENT_SID: template for digests outside the 24-hour window. */
+    readonly contentSid: string | null;
+  };
   readonly worker: {
     /** RUN_WORKERS: whether `taskwire serve` processes messages itself. */
     readonly inServe: boolean;
@@ -354,6 +360,10 @@ export function loadConfig(
     },
     proofDuplicateDistance: int('PROOF_DUPLICATE_DISTANCE', 0, 64),
     pauseMaxDaysPer30: int('PAUSE_MAX_DAYS_PER_30', 0, 30),
+    digests: {
+      hour: int('SHARE_DIGEST_HOUR', 0, 23),
+      contentSid: contentSid('DIGEST_CONTENT_SID'),
+    },
     worker: {
       inServe: bool('RUN_WORKERS'),
       concurrency: int('WORKER_CONCURRENCY', 1, 256),

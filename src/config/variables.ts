@@ -225,6 +225,18 @@ export const variables: readonly VariableSpec[] = [
       'Outside the 24-hour window and without a template, remind by SMS from `TWILIO_PHONE_NUMBER`; else the reminder is skipped.',
   },
   {
+    name: 'SHARE_DIGEST_HOUR',
+    default: '19',
+    description:
+      "Hour (0–23, in each group's time zone) of the daily digest of proofs shared with a group and of the Sunday digest of the week, for groups without their own `digest_hour`.",
+  },
+  {
+    name: 'DIGEST_CONTENT_SID',
+    default: null,
+    description:
+      "Twilio Content template (`HX...`) for a group's daily share digest and the Sunday digest outside WhatsApp's 24-hour window; variables `1` group name, `2` the digest on one line. Unset: those digests are skipped with the reason.",
+  },
+  {
     name: 'PAUSE_MAX_DAYS_PER_30',
     default: '14',
     description:

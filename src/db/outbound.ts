@@ -4,7 +4,17 @@ import { type Claim, type Failure, type QueueTable, defineQueueTable } from './q
 /** NOTIFY channel announcing outbound messages waiting to be sent. */
 const OUTBOUND_CHANNEL = 'taskwire_outbound';
 
-export type OutboundKind = 'reply' | 'greeting' | 'send' | 'reminder' | 'expiry' | 'assignment';
+export type OutboundKind =
+  | 'reply'
+  | 'greeting'
+  | 'send'
+  | 'reminder'
+  | 'expiry'
+  | 'assignment'
+  // A proof shared with the group, a daily share digest, the Sunday digest (issue 16).
+  | 'share'
+  | 'share_digest'
+  | 'weekly_digest';
 
 export interface OutboundRow {
   id: number;

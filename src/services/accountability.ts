@@ -30,6 +30,7 @@ import {
 } from './proof-check.js';
 import { runCommand } from './commands/index.js';
 import { streakAfterProof } from './habits.js';
+import { type GroupNewsSettings, shareProof } from './group-news.js';
 import { personTimeZone } from './time-zones.js';
 import { formatDueTime, noticeTexts, replyTexts } from './reply-texts.js';
 
@@ -48,6 +49,8 @@ export interface AccountabilityOptions {
   pointsPerTask?: number;
   /** PAUSE_MAX_DAYS_PER_30: paused days a person may have in any 30 (default 14). */
   pauseMaxDaysPer30?: number;
+  /** How proofs are shared with the group (src/services/group-news.ts). */
+  groupNews?: GroupNewsSettings;
 }
 
 const isImage = (item: StoredMedia) =>
@@ -188,6 +191,22 @@ async function replyFor(
     }
     await completeTask(tx, task.id);
     const total = (await addPoints(tx, user.id, task.points)) ?? user.points + task.points;
+    // The other members hear of it, in this transaction: once each, however often it runs.
+    await shareProof(
+      tx,
+      {
+        feedId: post.id,
+        author: user,
+        task,
+        imageKey: photo.key ?? null,
+        receivedOn: message.to_number,
+      },
+      options.groupNews ?? {
+        defaultTimezone: options.defaultTimezone ?? 'UTC',
+        whatsappNumber: null,
+      },
+      now,
+    );
     // A habit's occurrence: the reply says the streak it is on now.
     const streak = task.habit_id === null ? '' : await streakAfterProof(tx, task.habit_id);
     return replyTexts.completed(task, task.points, total) + streak;

@@ -48,6 +48,9 @@ const unsolicited: ReadonlySet<OutboundKind> = new Set<OutboundKind>([
   'expiry',
   'assignment',
   'send',
+  'share',
+  'share_digest',
+  'weekly_digest',
 ]);
 
 /**

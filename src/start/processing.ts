@@ -6,9 +6,11 @@ import type { Database } from '../db/executor.js';
 import { copyFromTwilio, inboundQueue, processInboundJob } from '../jobs/process-inbound.js';
 import { type JobOutcome, type QueueWorker, createQueueWorker } from '../jobs/queue-worker.js';
 import { createHabitOccurrenceJob } from '../jobs/habit-occurrences.js';
+import { createGroupDigestJob } from '../jobs/group-digests.js';
 import { type ReminderScheduler, createReminderScheduler } from '../jobs/reminder-scheduler.js';
 import { outboundQueue, sendOutboundJob } from '../jobs/send-outbound.js';
 import type { NoticeSettings } from '../services/task-notices.js';
+import type { GroupNewsSettings } from '../services/group-news.js';
 import type { BlobStore } from '../storage/adapter.js';
 import { createBlobStore, type SelectedBlobStore } from '../storage/index.js';
 import { LocalBlobStore } from '../storage/local/local-blob-store.js';
@@ -128,6 +130,23 @@ export const noticeSettings = (config: Config): NoticeSettings => ({
   taskNoticeContentSid: config.reminders.taskNoticeContentSid,
 });
 
+/**
+ * How proofs are shared with the group and digests sent, from the configuration. The photo
+ * goes with a share only where Twilio can fetch it: a public bucket, or the local driver's
+ * links on PUBLIC_URL (relative links otherwise, and a private remote bucket's signed URLs
+ * may need a network call inside the proof's transaction).
+ */
+export const groupNewsSettings = (config: Config, store: BlobStore): GroupNewsSettings => ({
+  defaultTimezone: config.defaultTimezone,
+  whatsappNumber: config.twilio.whatsappNumber,
+  digestHour: config.digests.hour,
+  digestContentSid: config.digests.contentSid,
+  photoUrl:
+    config.storage.public || (config.storage.driver === 'local' && config.publicUrl)
+      ? (key: string) => store.url(key)
+      : null,
+});
+
 export interface Workers {
   inbound: QueueWorker;
   outbound: QueueWorker;
@@ -165,6 +184,7 @@ export function createWorkers(
         reminderOffsets: config.reminders.offsetsMinutes,
         pointsPerTask: config.pointsPerTask,
         pauseMaxDaysPer30: config.pauseMaxDaysPer30,
+        groupNews: groupNewsSettings(config, store),
       },
       log: workerLog,
     }),
@@ -191,6 +211,13 @@ export function createWorkers(
     offsets: config.reminders.offsetsMinutes,
   });
 
+  // Daily share digests and the Sunday digest, at each group's evening hour.
+  const digests = createGroupDigestJob(db, {
+    pollMs: Math.max(config.worker.pollMs, 1000),
+    log: workerLog,
+    settings: groupNewsSettings(config, store),
+  });
+
   return {
     inbound,
     outbound,
@@ -200,6 +227,7 @@ export function createWorkers(
       await outbound.start();
       await reminders.start();
       habits.start();
+      digests.start();
     },
     wake() {
       inbound.wake();
@@ -210,6 +238,7 @@ export function createWorkers(
         outbound.stop(graceMs),
         reminders.stop(),
         habits.stop(),
+        digests.stop(),
       ]);
     },
   };

@@ -1,0 +1,214 @@
+import type { UserRow } from '../domain/user.js';
+import type { Queryable } from './executor.js';
+import { userColumns } from './users.js';
+
+/** A group's sharing rules, as sharing and the digests need them. */
+export interface ShareGroupRow {
+  id: number;
+  name: string;
+  /** null: the deployment's TZ. */
+  timezone: string | null;
+  share: 'instant' | 'digest' | 'off';
+  /** null: SHARE_DIGEST_HOUR. */
+  digest_hour: number | null;
+}
+
+const groupColumns = 'g.id, g.name, g.timezone, g.share, g.digest_hour';
+
+/**
+ * The group a feed post belongs to: its own group_id, else its task's, else the default
+ * group (a post from before groups, or written before the post carried its group).
+ */
+export async function groupOfPost(db: Queryable, feedId: number): Promise<ShareGroupRow | null> {
+  const rows = await db.query<ShareGroupRow>(
+    `SELECT ${groupColumns}
+     FROM feed f
+     LEFT JOIN tasks t ON t.id = f.task_id
+     JOIN groups g ON g.id = COALESCE(f.group_id, t.group_id,
+                                      (SELECT id FROM groups WHERE is_default))
+     WHERE f.id = $1`,
+    [feedId],
+  );
+  return rows[0] ?? null;
+}
+
+/** Every group whose members may get digests (share not `off`), in id order. */
+export const groupsWithDigests = (db: Queryable): Promise<ShareGroupRow[]> =>
+  db.query<ShareGroupRow>(
+    `SELECT ${groupColumns} FROM groups g WHERE g.share <> 'off' ORDER BY g.id`,
+  );
+
+/** The members of a group, in id order, optionally without one of them. */
+export const membersOf = (
+  db: Queryable,
+  groupId: number,
+  exceptUserId: number | null = null,
+): Promise<UserRow[]> =>
+  db.query<UserRow>(
+    `SELECT ${userColumns} FROM users
+     WHERE id IN (SELECT user_id FROM group_members WHERE group_id = $1)
+       AND ($2::bigint IS NULL OR id <> $2)
+     ORDER BY id`,
+    [groupId, exceptUserId],
+  );
+
+export type ShareStatus = 'sent' | 'pending' | 'digested' | 'skipped';
+
+export interface NewShare {
+  feedId: number;
+  userId: number;
+  groupId: number;
+  status: ShareStatus;
+  reason?: string | null;
+  decidedAt?: Date | null;
+}
+
+/**
+ * Records that a member is to hear (or was decided not to hear) of a post. False when a
+ * row for that post and person exists already: they were told, or will be, once.
+ */
+export async function insertShare(db: Queryable, share: NewShare): Promise<boolean> {
+  const rows = await db.query(
+    `INSERT INTO shares (feed_id, user_id, group_id, status, reason, decided_at)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (feed_id, user_id) DO NOTHING
+     RETURNING feed_id`,
+    [
+      share.feedId,
+      share.userId,
+      share.groupId,
+      share.status,
+      share.reason ?? null,
+      share.decidedAt ?? null,
+    ],
+  );
+  return rows.length > 0;
+}
+
+export const attachShareOutbound = (
+  db: Queryable,
+  feedId: number,
+  userId: number,
+  outboundId: number | null,
+) =>
+  db.query('UPDATE shares SET outbound_message_id = $3 WHERE feed_id = $1 AND user_id = $2', [
+    feedId,
+    userId,
+    outboundId,
+  ]);
+
+/** The members of a group who have news waiting for their daily digest. */
+export async function membersWithPendingShares(db: Queryable, groupId: number): Promise<number[]> {
+  const rows = await db.query<{ user_id: number }>(
+    `SELECT DISTINCT user_id FROM shares WHERE group_id = $1 AND status = 'pending'
+     ORDER BY user_id`,
+    [groupId],
+  );
+  return rows.map((row) => Number(row.user_id));
+}
+
+/** A waiting piece of news, with what a digest line says about it. */
+export interface PendingShareRow {
+  feed_id: number;
+  created_at: Date;
+  author: string;
+  task_description: string | null;
+  habit_id: number | null;
+}
+
+/** Locks a member's waiting news in a group, oldest first. */
+export const lockPendingShares = (
+  tx: Queryable,
+  groupId: number,
+  userId: number,
+): Promise<PendingShareRow[]> =>
+  tx.query<PendingShareRow>(
+    `SELECT s.feed_id, f.created_at, u.username AS author, t.description AS task_description,
+            t.habit_id
+     FROM shares s
+     JOIN feed f ON f.id = s.feed_id
+     JOIN users u ON u.id = f.user_id
+     LEFT JOIN tasks t ON t.id = f.task_id
+     WHERE s.group_id = $1 AND s.user_id = $2 AND s.status = 'pending'
+     ORDER BY f.created_at, s.feed_id
+     FOR UPDATE OF s`,
+    [groupId, userId],
+  );
+
+/** Settles waiting news: told in a digest, or skipped with the reason. */
+export const settleShares = (
+  tx: Queryable,
+  userId: number,
+  feedIds: readonly number[],
+  outcome: { status: 'digested' | 'skipped'; reason: string | null; outboundId: number | null },
+  at: Date,
+) =>
+  tx.query(
+    `UPDATE shares SET status = $3, reason = $4, outbound_message_id = $5, decided_at = $6
+     WHERE user_id = $1 AND feed_id = ANY($2::bigint[]) AND status = 'pending'`,
+    [userId, feedIds, outcome.status, outcome.reason, outcome.outboundId, at],
+  );
+
+export type DigestKind = 'daily' | 'weekly';
+
+/**
+ * Claims a member's digest of one kind for one local date (a weekly one: its Monday). False
+ * when it was claimed before, by this process or another: each is decided once. Under
+ * Postgres a racing claim waits for the first transaction and then finds the row.
+ */
+export async function claimDigest(
+  tx: Queryable,
+  digest: { groupId: number; userId: number; kind: DigestKind; localDate: string },
+): Promise<boolean> {
+  const rows = await tx.query(
+    `INSERT INTO group_digests (group_id, user_id, kind, local_date, status)
+     VALUES ($1, $2, $3, $4::date, 'skipped')
+     ON CONFLICT DO NOTHING
+     RETURNING group_id`,
+    [digest.groupId, digest.userId, digest.kind, digest.localDate],
+  );
+  return rows.length > 0;
+}
+
+export const decideDigest = (
+  tx: Queryable,
+  digest: { groupId: number; userId: number; kind: DigestKind; localDate: string },
+  decision: {
+    status: 'sent' | 'skipped';
+    channel: 'whatsapp' | 'template' | null;
+    reason: string | null;
+    outboundId: number | null;
+  },
+) =>
+  tx.query(
+    `UPDATE group_digests SET status = $5, channel = $6, reason = $7, outbound_message_id = $8
+     WHERE group_id = $1 AND user_id = $2 AND kind = $3 AND local_date = $4::date`,
+    [
+      digest.groupId,
+      digest.userId,
+      digest.kind,
+      digest.localDate,
+      decision.status,
+      decision.channel,
+      decision.reason,
+      decision.outboundId,
+    ],
+  );
+
+/** The members of a group without a weekly digest for the week starting `monday`. */
+export async function membersWithoutWeeklyDigest(
+  db: Queryable,
+  groupId: number,
+  monday: string,
+): Promise<number[]> {
+  const rows = await db.query<{ user_id: number }>(
+    `SELECT m.user_id FROM group_members m
+     WHERE m.group_id = $1
+       AND NOT EXISTS (SELECT 1 FROM group_digests d
+                       WHERE d.group_id = m.group_id AND d.user_id = m.user_id
+                         AND d.kind = 'weekly' AND d.local_date = $2::date)
+     ORDER BY m.user_id`,
+    [groupId, monday],
+  );
+  return rows.map((row) => Number(row.user_id));
+}

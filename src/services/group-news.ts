@@ -1,0 +1,370 @@
+import type { Database, Queryable } from '../db/executor.js';
+import { findHabitById } from '../db/habits.js';
+import { enqueueOutbound } from '../db/outbound.js';
+import { lastWhatsAppNumberWrittenTo } from '../db/reminders.js';
+import {
+  type ShareGroupRow,
+  attachShareOutbound,
+  claimDigest,
+  decideDigest,
+  groupOfPost,
+  groupsWithDigests,
+  insertShare,
+  lockPendingShares,
+  membersOf,
+  membersWithPendingShares,
+  membersWithoutWeeklyDigest,
+  settleShares,
+} from '../db/shares.js';
+import { findUserById } from '../db/users.js';
+import { localDateOf, wallTimeOf, weekStartOf } from '../domain/local-time.js';
+import { insideWhatsAppWindow } from '../domain/reminder.js';
+import type { TaskRow } from '../domain/task.js';
+import type { UserRow } from '../domain/user.js';
+import { type WeekSummary, groupNewsTexts } from './group-news-texts.js';
+import { streaksOfHabit } from './habits.js';
+import { periodLeaderboard } from './leaderboards.js';
+
+/** The evening hour (group time) of the daily share digest and the Sunday digest. */
+export const DEFAULT_SHARE_DIGEST_HOUR = 19;
+
+/** What sharing proofs and the digests depend on (from config). */
+export interface GroupNewsSettings {
+  /** TZ: for groups without their own zone. */
+  defaultTimezone: string;
+  /** TWILIO_WHATSAPP_NUMBER; else the number the member (or the proof's sender) wrote to. */
+  whatsappNumber: string | null;
+  /** SHARE_DIGEST_HOUR (default 19) for groups without their own digest_hour. */
+  digestHour?: number;
+  /** DIGEST_CONTENT_SID: the template for digests outside the 24-hour window. */
+  digestContentSid?: string | null;
+  /**
+   * A URL Twilio can fetch for a stored photo (a public bucket, or the local driver on
+   * PUBLIC_URL); null or absent: shares go without the photo.
+   */
+  photoUrl?: ((key: string) => Promise<string>) | null;
+}
+
+const withWhatsApp = (number: string) =>
+  number.startsWith('whatsapp:') ? number : `whatsapp:${number}`;
+
+const whatsappAddressOf = (user: UserRow) => user.phone_number ?? user.whatsapp_id;
+
+/** Why a member hears nothing on Taskwire's initiative, or null when they may. */
+function silenced(user: UserRow): string | null {
+  if (user.opted_out_at) {
+    return `The person opted out (STOP) at ${user.opted_out_at.toISOString()}; nothing is sent until they send START.`;
+  }
+  if (!whatsappAddressOf(user)) return 'The person has no phone number or WhatsApp id to send to.';
+  return null;
+}
+
+/** An absolute http(s) URL of the photo, or none: Twilio cannot fetch a relative one. */
+async function fetchablePhotoUrl(
+  key: string | null,
+  settings: GroupNewsSettings,
+): Promise<string | null> {
+  if (!key || !settings.photoUrl) return null;
+  try {
+    const url = await settings.photoUrl(key);
+    return /^https?:\/\//i.test(url) ? url : null;
+  } catch {
+    // The news is worth more than its photo: sent without it.
+    return null;
+  }
+}
+
+/** A proof just posted to the feed, as the accountability loop knows it. */
+export interface ProofPost {
+  feedId: number;
+  author: UserRow;
+  task: TaskRow;
+  imageKey: string | null;
+  /** The number the proof was sent to: the sender for instant shares without TWILIO_WHATSAPP_NUMBER. */
+  receivedOn: string;
+}
+
+/**
+ * Tells the other members of the proof's group, run in the proof's processing transaction
+ * right after its feed post: one `shares` row per member (unique per post and person, so a
+ * re-processed message tells nobody twice). In an `instant` group a member inside their
+ * 24-hour window gets the news now, with the photo when Twilio can fetch it; anyone else
+ * waits for the daily digest; in a `digest` group everybody does; `off` records nothing.
+ * Opted-out members are recorded as skipped.
+ */
+export async function shareProof(
+  tx: Queryable,
+  proof: ProofPost,
+  settings: GroupNewsSettings,
+  now: Date,
+): Promise<number> {
+  const group = await groupOfPost(tx, proof.feedId);
+  if (!group || group.share === 'off') return 0;
+  const members = await membersOf(tx, group.id, proof.author.id);
+  if (members.length === 0) return 0;
+  let streak: number | null = null;
+  if (proof.task.habit_id !== null) {
+    const habit = await findHabitById(tx, proof.task.habit_id);
+    if (habit) streak = (await streaksOfHabit(tx, habit)).current;
+  }
+  const body = groupNewsTexts.proof(proof.author.username, proof.task.description, streak);
+  const mediaUrl =
+    group.share === 'instant' ? await fetchablePhotoUrl(proof.imageKey, settings) : null;
+  const from = settings.whatsappNumber ?? proof.receivedOn;
+  let told = 0;
+  for (const member of members) {
+    const base = { feedId: proof.feedId, userId: member.id, groupId: group.id };
+    const reason = silenced(member);
+    if (reason) {
+      await insertShare(tx, { ...base, status: 'skipped', reason, decidedAt: now });
+      continue;
+    }
+    const instant =
+      group.share === 'instant' &&
+      from.startsWith('whatsapp:') === true &&
+      insideWhatsAppWindow(member.last_whatsapp_inbound_at, now);
+    if (!instant) {
+      await insertShare(tx, { ...base, status: 'pending' });
+      continue;
+    }
+    if (!(await insertShare(tx, { ...base, status: 'sent', decidedAt: now }))) continue;
+    const outbound = await enqueueOutbound(tx, {
+      kind: 'share',
+      inboundMessageId: null,
+      userId: member.id,
+      taskId: proof.task.id,
+      to: withWhatsApp(whatsappAddressOf(member) ?? ''),
+      from: withWhatsApp(from),
+      body,
+      mediaUrls: mediaUrl ? [mediaUrl] : [],
+    });
+    await attachShareOutbound(tx, proof.feedId, member.id, outbound?.id ?? null);
+    told += 1;
+  }
+  return told;
+}
+
+type Delivery = { channel: 'whatsapp' | 'template'; to: string; from: string } | { skip: string };
+
+/**
+ * How a digest reaches a member: free-form WhatsApp inside the 24-hour window, else the
+ * DIGEST_CONTENT_SID template, else nothing, with the reason.
+ */
+async function digestDelivery(
+  tx: Queryable,
+  user: UserRow,
+  settings: GroupNewsSettings,
+  now: Date,
+): Promise<Delivery> {
+  const reason = silenced(user);
+  if (reason) return { skip: reason };
+  const from = settings.whatsappNumber ?? (await lastWhatsAppNumberWrittenTo(tx, user));
+  if (!from) return { skip: 'No WhatsApp number to send from: set TWILIO_WHATSAPP_NUMBER.' };
+  const address = { to: withWhatsApp(whatsappAddressOf(user) ?? ''), from: withWhatsApp(from) };
+  if (insideWhatsAppWindow(user.last_whatsapp_inbound_at, now)) {
+    return { channel: 'whatsapp', ...address };
+  }
+  if (settings.digestContentSid) return { channel: 'template', ...address };
+  const lastWrote = user.last_whatsapp_inbound_at
+    ? `last wrote on WhatsApp ${user.last_whatsapp_inbound_at.toISOString()}`
+    : 'has never written on WhatsApp';
+  return {
+    skip: `Outside WhatsApp's 24-hour window (the person ${lastWrote}); to reach them anyway, set DIGEST_CONTENT_SID (a template).`,
+  };
+}
+
+const zoneOf = (group: ShareGroupRow, settings: GroupNewsSettings) =>
+  group.timezone ?? settings.defaultTimezone;
+
+const hourOf = (group: ShareGroupRow, settings: GroupNewsSettings) =>
+  group.digest_hour ?? settings.digestHour ?? DEFAULT_SHARE_DIGEST_HOUR;
+
+/**
+ * One member's daily share digest: the news waiting for them in the group, in one message,
+ * once per local date. Locks the waiting rows first, so a racing worker finds none left.
+ */
+async function sendDailyDigest(
+  db: Database,
+  group: ShareGroupRow,
+  userId: number,
+  localDate: string,
+  settings: GroupNewsSettings,
+  now: Date,
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const pending = await lockPendingShares(tx, group.id, userId);
+    if (pending.length === 0) return false;
+    const digest = { groupId: group.id, userId, kind: 'daily' as const, localDate };
+    // Told today already: the rest waits for tomorrow's digest.
+    if (!(await claimDigest(tx, digest))) return false;
+    const user = await findUserById(tx, userId);
+    const feedIds = pending.map((row) => Number(row.feed_id));
+    const delivery = user
+      ? await digestDelivery(tx, user, settings, now)
+      : { skip: 'No such user.' };
+    if ('skip' in delivery) {
+      await settleShares(
+        tx,
+        userId,
+        feedIds,
+        { status: 'skipped', reason: delivery.skip, outboundId: null },
+        now,
+      );
+      await decideDigest(tx, digest, {
+        status: 'skipped',
+        channel: null,
+        reason: delivery.skip,
+        outboundId: null,
+      });
+      return true;
+    }
+    const lines = pending.map((row) => groupNewsTexts.digestLine(row.author, row.task_description));
+    const outbound = await enqueueOutbound(tx, {
+      kind: 'share_digest',
+      inboundMessageId: null,
+      userId,
+      to: delivery.to,
+      from: delivery.from,
+      body: groupNewsTexts.dailyDigest(group.name, lines),
+      content:
+        delivery.channel === 'template' && settings.digestContentSid
+          ? {
+              sid: settings.digestContentSid,
+              variables: { '1': group.name, '2': groupNewsTexts.dailyDigestLine(lines) },
+            }
+          : null,
+    });
+    const outboundId = outbound?.id ?? null;
+    await settleShares(tx, userId, feedIds, { status: 'digested', reason: null, outboundId }, now);
+    await decideDigest(tx, digest, {
+      status: 'sent',
+      channel: delivery.channel,
+      reason: null,
+      outboundId,
+    });
+    return true;
+  });
+}
+
+/** One member's Sunday digest of the week, once per member, group and week. */
+async function sendWeeklyDigest(
+  db: Database,
+  group: ShareGroupRow,
+  userId: number,
+  monday: string,
+  week: Omit<WeekSummary, 'points' | 'currentStreak' | 'bestStreak'> & {
+    byUser: Map<number, { points: number; current: number; best: number }>;
+  },
+  settings: GroupNewsSettings,
+  now: Date,
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const digest = { groupId: group.id, userId, kind: 'weekly' as const, localDate: monday };
+    if (!(await claimDigest(tx, digest))) return false;
+    const user = await findUserById(tx, userId);
+    const delivery = user
+      ? await digestDelivery(tx, user, settings, now)
+      : { skip: 'No such user.' };
+    if ('skip' in delivery) {
+      await decideDigest(tx, digest, {
+        status: 'skipped',
+        channel: null,
+        reason: delivery.skip,
+        outboundId: null,
+      });
+      return true;
+    }
+    const mine = week.byUser.get(userId) ?? { points: 0, current: 0, best: 0 };
+    const summary: WeekSummary = {
+      ...week,
+      points: mine.points,
+      currentStreak: mine.current,
+      bestStreak: mine.best,
+    };
+    const outbound = await enqueueOutbound(tx, {
+      kind: 'weekly_digest',
+      inboundMessageId: null,
+      userId,
+      to: delivery.to,
+      from: delivery.from,
+      body: groupNewsTexts.weeklyDigest(summary),
+      content:
+        delivery.channel === 'template' && settings.digestContentSid
+          ? {
+              sid: settings.digestContentSid,
+              variables: { '1': group.name, '2': groupNewsTexts.weeklyDigestLine(summary) },
+            }
+          : null,
+    });
+    await decideDigest(tx, digest, {
+      status: 'sent',
+      channel: delivery.channel,
+      reason: null,
+      outboundId: outbound?.id ?? null,
+    });
+    return true;
+  });
+}
+
+/** The week's board of a group, for every member's Sunday digest. */
+async function weekOf(db: Database, group: ShareGroupRow, settings: GroupNewsSettings, now: Date) {
+  const board = await periodLeaderboard(db, {
+    groupId: group.id,
+    period: 'week',
+    limit: 10_000,
+    defaultTimezone: settings.defaultTimezone,
+    now,
+  });
+  return {
+    groupName: group.name,
+    firstDay: board.first_day ?? '',
+    lastDay: board.last_day ?? '',
+    top: board.items
+      .filter((entry) => entry.points > 0)
+      .slice(0, 3)
+      .map(({ rank, username, points }) => ({ rank, username, points })),
+    streaks: board.items
+      .filter((entry) => entry.current_streak > 0)
+      .map((entry) => ({ username: entry.username, current: entry.current_streak })),
+    byUser: new Map(
+      board.items.map((entry) => [
+        entry.user_id,
+        { points: entry.points, current: entry.current_streak, best: entry.best_streak },
+      ]),
+    ),
+  };
+}
+
+/**
+ * The digests due at `now`: in each group (share not `off`) whose local time has reached
+ * its digest hour, each member's daily share digest (when news waits for them), and on a
+ * Sunday each member's weekly digest. Each is claimed by a unique row in the transaction
+ * that records its message, so any number of workers send each one once. Resolves to the
+ * digests decided (sent or skipped).
+ */
+export async function runDigestsDue(
+  db: Database,
+  settings: GroupNewsSettings,
+  now: Date,
+): Promise<number> {
+  let decided = 0;
+  for (const group of await groupsWithDigests(db)) {
+    const zone = zoneOf(group, settings);
+    const wall = wallTimeOf(now, zone);
+    if (wall.hour < hourOf(group, settings)) continue;
+    const today = localDateOf(now, zone);
+    for (const userId of await membersWithPendingShares(db, group.id)) {
+      if (await sendDailyDigest(db, group, userId, today, settings, now)) decided += 1;
+    }
+    const sunday = new Date(`${today}T00:00:00Z`).getUTCDay() === 0;
+    if (!sunday) continue;
+    const monday = weekStartOf(today);
+    const members = await membersWithoutWeeklyDigest(db, group.id, monday);
+    if (members.length === 0) continue;
+    const week = await weekOf(db, group, settings, now);
+    for (const userId of members) {
+      if (await sendWeeklyDigest(db, group, userId, monday, week, settings, now)) decided += 1;
+    }
+  }
+  return decided;
+}
