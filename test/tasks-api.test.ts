@@ -31,6 +31,7 @@ const TASK_FIELDS = [
   'description',
   'due_time',
   'expired_at',
+  'habit_id',
   'id',
   'points',
   'reminders',

@@ -28,11 +28,14 @@ const USER_FIELDS = [
   'id',
   'opt_out_source',
   'opted_out_at',
+  'pause',
   'phone_number',
   'points',
   'timezone',
   'username',
   'whatsapp_id',
+  'zone_in_effect',
+  'zone_source',
 ];
 
 for (const engine of engines) {

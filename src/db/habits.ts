@@ -85,6 +85,13 @@ export const habitsOfUser = (
     [userId, options.activeOnly],
   );
 
+/** The habits of several people (the leaderboard's), any status, by id. */
+export const habitsOfUsers = (db: Queryable, userIds: readonly number[]): Promise<HabitRow[]> =>
+  db.query<HabitRow>(
+    `SELECT ${habitColumns} FROM habits WHERE user_id = ANY ($1::bigint[]) ORDER BY id`,
+    [userIds],
+  );
+
 /** Every habit, optionally of one user, by id. */
 export async function listHabits(
   db: Queryable,

@@ -84,6 +84,22 @@ export async function pauseInForce(
   return rows[0] ?? null;
 }
 
+/** Each of `userIds`' pause in force at `at` (the latest-ending), for GET /users. */
+export async function pausesInForce(
+  db: Queryable,
+  userIds: readonly number[],
+  at: Date,
+): Promise<Map<number, PauseRow>> {
+  const rows = await db.query<PauseRow>(
+    `SELECT DISTINCT ON (user_id) ${columns} FROM pauses
+     WHERE user_id = ANY ($1::bigint[]) AND starts_at <= $2::timestamptz
+       AND ends_at > $2::timestamptz
+     ORDER BY user_id, ends_at DESC`,
+    [userIds, at],
+  );
+  return new Map(rows.map((row) => [Number(row.user_id), row]));
+}
+
 /** True when an instant falls within one of the person's pauses. */
 export async function isPausedAt(db: Queryable, userId: number, at: Date): Promise<boolean> {
   const rows = await db.query<{ paused: boolean }>(

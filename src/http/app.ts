@@ -18,6 +18,7 @@ import { rejectNulInput } from './plugins/reject-nul.js';
 import { echoRequestId, requestIdFor } from './plugins/request-id.js';
 import { registerSecurity } from './plugins/security.js';
 import { feedRoutes } from './routes/feed.js';
+import { habitsRoutes } from './routes/habits.js';
 import { healthRoutes } from './routes/health.js';
 import { leaderboardRoutes } from './routes/leaderboard.js';
 import { messageMediaRoutes } from './routes/message-media.js';
@@ -59,6 +60,8 @@ export interface AppDeps {
   reminderOffsets?: readonly number[];
   /** The current time for scheduling reminders (tests inject one; default the system clock). */
   clock?: () => Date;
+  /** TZ: the zone of a person with none of their own (GET /users, POST /habits; default UTC). */
+  defaultTimezone?: string;
   /** Extra routes that need no API token (e.g. local storage files). */
   publicRoutes?: (app: FastifyInstance) => Promise<void>;
   /** Problems that make the service unready (database down, migrations missing). */
@@ -165,7 +168,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // URLs are built from keys when answering, never read back from rows (storage-urls.ts).
     const objectUrl = deps.signUrl ?? ((key: string) => deps.store.url(key));
     await admin.register(messagesRoutes, { db: deps.db, objectUrl });
-    await admin.register(usersRoutes, { db: deps.db });
+    await admin.register(usersRoutes, {
+      db: deps.db,
+      clock: deps.clock ?? (() => new Date()),
+      defaultTimezone: deps.defaultTimezone ?? 'UTC',
+    });
+    await admin.register(habitsRoutes, {
+      db: deps.db,
+      clock: deps.clock ?? (() => new Date()),
+      defaultTimezone: deps.defaultTimezone ?? 'UTC',
+      pointsPerTask: deps.pointsPerTask ?? DEFAULT_POINTS_PER_TASK,
+      reminderOffsets: deps.reminderOffsets ?? DEFAULT_REMINDER_OFFSETS,
+    });
     await admin.register(tasksRoutes, {
       db: deps.db,
       pointsPerTask: deps.pointsPerTask ?? DEFAULT_POINTS_PER_TASK,

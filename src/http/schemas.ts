@@ -204,6 +204,10 @@ export const TaskSchema = Type.Object({
   points: Type.Integer({ description: 'Points the user earns by completing the task.' }),
   completed_at: NullableTimestamp,
   expired_at: NullableTimestamp,
+  habit_id: Type.Union([Type.Integer(), Type.Null()], {
+    description:
+      'The habit this task is an occurrence of (GET /habits/{id}); null for a one-off task.',
+  }),
   reminders: Type.Array(ReminderSchema, {
     description: 'Its reminder stages and expiry notice, in send order.',
   }),
@@ -237,6 +241,12 @@ export const LeaderboardSchema = Type.Object({
       user_id: Type.Integer(),
       username: Type.String(),
       points: Type.Integer(),
+      current_streak: Type.Integer({
+        description: 'The longest current streak among their active habits (0 without habits).',
+      }),
+      best_streak: Type.Integer({
+        description: 'The best streak any of their habits reached (0 without habits).',
+      }),
     }),
   ),
 });

@@ -2,9 +2,11 @@ import * as chrono from 'chrono-node';
 import type { Queryable } from '../db/executor.js';
 import {
   advanceHabit,
+  cancelHabit,
   claimHabitDue,
   findHabitById,
   habitsOfUser,
+  habitsOfUsers,
   insertHabit,
   insertOccurrence,
   listHabits,
@@ -14,13 +16,15 @@ import {
 import { reactivateCancelledTask } from '../db/own-tasks.js';
 import { endPause, insertPause, isPausedAt, pauseInForce, pausesSince } from '../db/pauses.js';
 import type { PauseRow } from '../db/pauses.js';
-import { notFound, validationFailed } from '../domain/errors.js';
+import { findUserById } from '../db/users.js';
+import { conflict, notFound, unprocessable, validationFailed } from '../domain/errors.js';
 import {
   type HabitRow,
   type HabitSchedule,
   type Occurrence,
   type Streaks,
   computeStreaks,
+  describeSchedule,
   firstOccurrence,
   nextOccurrence,
   parseScheduleOrThrow,
@@ -36,6 +40,7 @@ import {
 } from '../domain/local-time.js';
 import { parseDescription } from '../domain/task.js';
 import { habitTexts } from './habit-texts.js';
+import { personTimeZone } from './time-zones.js';
 
 /** PAUSE_MAX_DAYS_PER_30: paused days a person may have in any 30 days. */
 export const DEFAULT_PAUSE_MAX_DAYS_PER_30 = 14;
@@ -175,24 +180,33 @@ export const activeHabitsOfUser = (db: Queryable, userId: number) =>
 export interface HabitDeps {
   db: Queryable;
   clock: () => Date;
+  /** TZ: the zone of a person with none of their own and no single-zone country. */
   defaultTimezone: string;
   pointsPerTask: number;
   reminderOffsets: readonly number[];
 }
 
+/** A habit as the API shows it: with its streaks and its schedule in words. */
+export type HabitForApi = HabitWithStreaks & { schedule_summary: string };
+
+const forApi = (habit: HabitWithStreaks): HabitForApi => ({
+  ...habit,
+  schedule_summary: describeSchedule(habit),
+});
+
 export async function listHabitsWithStreaks(
-  deps: HabitDeps,
+  deps: Pick<HabitDeps, 'db'>,
   query: { userId: number | null; limit: number; offset: number },
-): Promise<{ items: HabitWithStreaks[]; total: number }> {
+): Promise<{ items: HabitForApi[]; total: number }> {
   const { items, total } = await listHabits(deps.db, query);
-  return { items: await withStreaks(deps.db, items), total };
+  return { items: (await withStreaks(deps.db, items)).map(forApi), total };
 }
 
-export async function getHabit(deps: HabitDeps, id: number): Promise<HabitWithStreaks> {
+export async function getHabit(deps: Pick<HabitDeps, 'db'>, id: number): Promise<HabitForApi> {
   const habit = await findHabitById(deps.db, id);
-  if (!habit) throw notFound(`There is no habit ${id}.`);
+  if (!habit) throw notFound(`No habit with id ${id}.`);
   const [withStreak] = await withStreaks(deps.db, [habit]);
-  return withStreak ?? { ...habit, current_streak: 0, best_streak: 0 };
+  return forApi(withStreak ?? { ...habit, current_streak: 0, best_streak: 0 });
 }
 
 /** A time zone Intl knows, or a 400. */
@@ -205,6 +219,11 @@ function checkZone(zone: string): string {
   }
 }
 
+/**
+ * POST /habits: a habit for a person, on the schedule `habit` takes (a phrase or an
+ * RRULE), in `time_zone` or else the person's zone. Its first occurrence is created at
+ * once when its local day (week) has already started, like a habit set by WhatsApp.
+ */
 export async function createHabitForApi(
   deps: HabitDeps,
   input: {
@@ -214,36 +233,52 @@ export async function createHabitForApi(
     time_zone?: string;
     points?: number;
   },
-  zoneOfUser: (userId: number) => Promise<string | null>,
-): Promise<HabitWithStreaks> {
+): Promise<HabitForApi> {
   const description = parseDescription(input.description);
   const schedule = parseScheduleOrThrow(input.schedule);
-  const zone = input.time_zone ?? (await zoneOfUser(input.user_id));
-  if (zone === null) throw notFound(`There is no user ${input.user_id}.`);
+  const user = await findUserById(deps.db, input.user_id);
+  const noUser = () =>
+    unprocessable(`No user with id ${input.user_id}; create the user first with POST /users.`);
+  if (!user) throw noUser();
+  const zone = checkZone(input.time_zone ?? personTimeZone(user, deps.defaultTimezone));
   const result = await createHabit(deps.db, {
     userId: input.user_id,
     description,
     scheduleText: input.schedule.trim(),
     schedule,
-    timeZone: checkZone(zone),
+    timeZone: zone,
     points: input.points ?? deps.pointsPerTask,
     messageId: null,
     now: deps.clock(),
     offsets: deps.reminderOffsets,
   });
-  if (!result) throw notFound(`There is no user ${input.user_id}.`);
+  if (!result) throw noUser();
   return getHabit(deps, result.habit.id);
 }
 
-/** PATCH /habits/{id}: description, points, schedule (phrase or RRULE) or cancelled. */
+/**
+ * PATCH /habits/{id}: description, points, schedule (phrase or RRULE), or `status:
+ * cancelled` (its open occurrences are cancelled too). Only an active habit changes.
+ */
 export async function updateHabitForApi(
   deps: HabitDeps,
   id: number,
-  changes: { description?: string; schedule?: string; points?: number },
-): Promise<HabitWithStreaks> {
+  changes: { description?: string; schedule?: string; points?: number; status?: 'cancelled' },
+): Promise<HabitForApi> {
   const habit = await findHabitById(deps.db, id);
-  if (!habit) throw notFound(`There is no habit ${id}.`);
+  if (!habit) throw notFound(`No habit with id ${id}.`);
+  if (Object.values(changes).every((value) => value === undefined)) {
+    throw validationFailed(
+      'Nothing to change: send at least one of description, schedule, points, status ("cancelled").',
+    );
+  }
+  if (habit.status !== 'active') {
+    throw conflict(`Habit ${id} is ${habit.status}; only active habits can be changed.`);
+  }
   const now = deps.clock();
+  // Parse everything before writing anything: a bad schedule changes nothing.
+  const description =
+    changes.description !== undefined ? parseDescription(changes.description) : undefined;
   let schedule;
   if (changes.schedule !== undefined) {
     const parsed = parseScheduleOrThrow(changes.schedule);
@@ -264,14 +299,37 @@ export async function updateHabitForApi(
     };
   }
   const updated = await updateHabit(deps.db, id, {
-    ...(changes.description !== undefined
-      ? { description: parseDescription(changes.description) }
-      : {}),
+    ...(description !== undefined ? { description } : {}),
     ...(changes.points !== undefined ? { points: changes.points } : {}),
     ...(schedule ? { schedule } : {}),
   });
-  if (!updated) throw notFound(`There is no habit ${id}.`);
+  if (!updated) throw notFound(`No habit with id ${id}.`);
+  if (changes.status === 'cancelled') await cancelHabit(deps.db, id, now);
   return getHabit(deps, id);
+}
+
+/**
+ * Per person, for the leaderboard: the longest current streak among their active habits
+ * and the best streak any of their habits reached. People without habits are absent.
+ */
+export async function streaksOfUsers(
+  db: Queryable,
+  userIds: readonly number[],
+): Promise<Map<number, Streaks>> {
+  const habits = await withStreaks(db, await habitsOfUsers(db, userIds));
+  const byUser = new Map<number, Streaks>();
+  for (const habit of habits) {
+    const userId = Number(habit.user_id);
+    const streaks = byUser.get(userId) ?? { current: 0, best: 0 };
+    byUser.set(userId, {
+      current:
+        habit.status === 'active'
+          ? Math.max(streaks.current, habit.current_streak)
+          : streaks.current,
+      best: Math.max(streaks.best, habit.best_streak),
+    });
+  }
+  return byUser;
 }
 
 // --- Pauses ------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
+import { type PauseRow, pausesInForce } from '../db/pauses.js';
 import * as usersTable from '../db/users.js';
 import { notFound, validationFailed } from '../domain/errors.js';
 import { parsePhoneNumber } from '../domain/phone.js';
 import { parseTimezone, parseUsername, parseWhatsappId, type UserRow } from '../domain/user.js';
 import type { Page, UseCaseDeps } from './deps.js';
+import { streaksOfUsers } from './habits.js';
+import { personTimeZoneWithSource, type ZoneSource } from './time-zones.js';
 
 export type UserDeps = Pick<UseCaseDeps, 'db'>;
 export type { LeaderboardEntry } from '../db/users.js';
@@ -24,6 +27,61 @@ export interface UserChangesInput {
   phone_number?: string;
   whatsapp_id?: string | null;
   timezone?: string | null;
+}
+
+/** What reading a person's state needs: the clock (pauses) and TZ (their zone). */
+export interface UserStateDeps extends Pick<UseCaseDeps, 'db' | 'clock'> {
+  defaultTimezone: string;
+}
+
+/**
+ * A user with what governs their messages: the zone their due times are read and shown in
+ * (and where it comes from), and the pause in force now. Opt-out is on the row itself.
+ */
+export type UserWithState = UserRow & {
+  zone_in_effect: string;
+  zone_source: ZoneSource;
+  pause: Pick<PauseRow, 'first_day' | 'last_day' | 'ends_at'> | null;
+};
+
+async function withState(deps: UserStateDeps, users: UserRow[]): Promise<UserWithState[]> {
+  const pauses = await pausesInForce(
+    deps.db,
+    users.map((user) => user.id),
+    deps.clock(),
+  );
+  return users.map((user) => {
+    const { zone, source } = personTimeZoneWithSource(user, deps.defaultTimezone);
+    const pause = pauses.get(Number(user.id));
+    return {
+      ...user,
+      zone_in_effect: zone,
+      zone_source: source,
+      pause: pause
+        ? { first_day: pause.first_day, last_day: pause.last_day, ends_at: pause.ends_at }
+        : null,
+    };
+  });
+}
+
+/** GET /users: users in the order they were created, with their zone and pause. */
+export async function listUsersWithState(
+  deps: UserStateDeps,
+  query: { limit: number; offset: number },
+): Promise<Page<UserWithState>> {
+  const page = await listUsers(deps, query);
+  return { ...page, items: await withState(deps, page.items) };
+}
+
+/** One user with their zone and pause (what every user answer of the API carries). */
+export async function userWithState(deps: UserStateDeps, user: UserRow): Promise<UserWithState> {
+  const [withIt] = await withState(deps, [user]);
+  return withIt as UserWithState;
+}
+
+/** GET /users/{id}: one user with their zone and pause; `not_found` when there is none. */
+export async function getUserWithState(deps: UserStateDeps, id: number): Promise<UserWithState> {
+  return userWithState(deps, await getUser(deps, id));
 }
 
 /** Creates a user; a phone number or WhatsApp id already taken is a `conflict`. */
@@ -77,6 +135,31 @@ export async function updateUser(
   const user = await usersTable.updateUser(deps.db, id, changes);
   if (!user) throw notFound(`No user with id ${id}.`);
   return user;
+}
+
+/** A leaderboard entry with the person's habit streaks (0 without habits). */
+export type LeaderboardEntryWithStreaks = usersTable.LeaderboardEntry & {
+  current_streak: number;
+  best_streak: number;
+};
+
+/**
+ * GET /leaderboard: the `limit` users with the most points, each with the longest current
+ * streak of their active habits and the best streak any of their habits reached.
+ */
+export async function leaderboardWithStreaks(
+  deps: UserDeps,
+  limit: number,
+): Promise<LeaderboardEntryWithStreaks[]> {
+  const entries = await usersTable.leaderboard(deps.db, limit);
+  const streaks = await streaksOfUsers(
+    deps.db,
+    entries.map((entry) => entry.user_id),
+  );
+  return entries.map((entry) => {
+    const { current, best } = streaks.get(Number(entry.user_id)) ?? { current: 0, best: 0 };
+    return { ...entry, current_streak: current, best_streak: best };
+  });
 }
 
 /** The `limit` users with the most points (GET /leaderboard). */

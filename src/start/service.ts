@@ -99,6 +99,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       store,
       pointsPerTask: config.pointsPerTask,
       reminderOffsets: config.reminders.offsetsMinutes,
+      defaultTimezone: config.defaultTimezone,
       signUrl: config.storage.public ? undefined : (key) => store.url(key),
       // The outbox falls back to the Sandbox number, as `taskwire send` does.
       senders: senderNumbers(config),

@@ -102,6 +102,10 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       tags: [
         { name: 'users', description: 'The people of the group.' },
         { name: 'tasks', description: 'What each person promised to do, and by when.' },
+        {
+          name: 'habits',
+          description: 'Recurring tasks, their occurrences (tasks with `habit_id`) and streaks.',
+        },
         { name: 'feed', description: 'Photo proofs of completed tasks.' },
         { name: 'leaderboard', description: 'Users by points.' },
         { name: 'messages', description: 'Inbound messages, their processing and media.' },

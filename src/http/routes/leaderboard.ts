@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { leaderboard, type UserDeps } from '../../services/users.js';
+import { leaderboardWithStreaks, type UserDeps } from '../../services/users.js';
 import { ErrorBody, LeaderboardSchema } from '../schemas.js';
 
 export type LeaderboardRoutesOptions = UserDeps;
@@ -12,7 +12,7 @@ export async function leaderboardRoutes(app: FastifyInstance, options: Leaderboa
     '/leaderboard',
     {
       schema: {
-        summary: 'Users ranked by points',
+        summary: 'Users ranked by points, with their habit streaks',
         tags: ['leaderboard'],
         querystring: Type.Object({
           limit: Type.Integer({
@@ -25,6 +25,6 @@ export async function leaderboardRoutes(app: FastifyInstance, options: Leaderboa
         response: { 200: LeaderboardSchema, 400: ErrorBody, 401: ErrorBody },
       },
     },
-    async (request) => ({ items: await leaderboard(options, request.query.limit) }),
+    async (request) => ({ items: await leaderboardWithStreaks(options, request.query.limit) }),
   );
 }

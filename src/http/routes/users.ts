@@ -2,10 +2,45 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { USERNAME_MAX_LENGTH } from '../../domain/user.js';
-import { createUser, getUser, listUsers, updateUser, type UserDeps } from '../../services/users.js';
+import {
+  createUser,
+  getUserWithState,
+  listUsersWithState,
+  updateUser,
+  userWithState,
+  type UserStateDeps,
+} from '../../services/users.js';
 import { ErrorBody, IdSchema, pageOf, pagingQuery, UserSchema } from '../schemas.js';
 
-export type UsersRoutesOptions = UserDeps;
+export type UsersRoutesOptions = UserStateDeps;
+
+/** Every user answer: the row, and the zone and pause the person's messages follow. */
+const UserWithStateSchema = Type.Object({
+  ...UserSchema.properties,
+  zone_in_effect: Type.String({
+    description:
+      "The zone the person's due times are read and shown in: `timezone` when set, else their " +
+      "phone number's country's when it keeps one time, else TZ.",
+  }),
+  zone_source: Type.Union([Type.Literal('set'), Type.Literal('phone'), Type.Literal('default')], {
+    description: '`set`: their own `timezone`; `phone`: from their number; `default`: TZ.',
+  }),
+  pause: Type.Union(
+    [
+      Type.Object({
+        first_day: Type.String({ format: 'date', description: 'First paused local day.' }),
+        last_day: Type.String({ format: 'date', description: 'Last paused local day.' }),
+        ends_at: Type.Unsafe<Date>({ type: 'string', format: 'date-time' }),
+      }),
+      Type.Null(),
+    ],
+    {
+      description:
+        'The pause in force now (`pause 3 days` by WhatsApp): no reminders, nothing expires, ' +
+        'streaks kept. Null when not paused.',
+    },
+  ),
+});
 
 const Username = Type.String({
   minLength: 1,
@@ -49,10 +84,11 @@ export async function usersRoutes(app: FastifyInstance, options: UsersRoutesOpti
           whatsapp_id: Type.Optional(WhatsappId),
           timezone: Type.Optional(Timezone),
         }),
-        response: { 201: UserSchema, 400: ErrorBody, 401: ErrorBody, 409: ErrorBody },
+        response: { 201: UserWithStateSchema, 400: ErrorBody, 401: ErrorBody, 409: ErrorBody },
       },
     },
-    async (request, reply) => reply.status(201).send(await createUser(options, request.body)),
+    async (request, reply) =>
+      reply.status(201).send(await userWithState(options, await createUser(options, request.body))),
   );
 
   typed.get(
@@ -62,12 +98,12 @@ export async function usersRoutes(app: FastifyInstance, options: UsersRoutesOpti
         summary: 'List users in the order they were created',
         tags: ['users'],
         querystring: Type.Object(pagingQuery(50)),
-        response: { 200: pageOf(UserSchema), 400: ErrorBody, 401: ErrorBody },
+        response: { 200: pageOf(UserWithStateSchema), 400: ErrorBody, 401: ErrorBody },
       },
     },
     async (request) => {
       const { limit, offset } = request.query;
-      const page = await listUsers(options, { limit, offset });
+      const page = await listUsersWithState(options, { limit, offset });
       return { ...page, limit, offset };
     },
   );
@@ -76,13 +112,13 @@ export async function usersRoutes(app: FastifyInstance, options: UsersRoutesOpti
     '/users/:id',
     {
       schema: {
-        summary: 'One user',
+        summary: 'One user, with their zone in effect, pause and opt-out',
         tags: ['users'],
         params: UserIdParams,
-        response: { 200: UserSchema, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
+        response: { 200: UserWithStateSchema, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
       },
     },
-    async (request) => getUser(options, request.params.id),
+    async (request) => getUserWithState(options, request.params.id),
   );
 
   typed.patch(
@@ -103,7 +139,7 @@ export async function usersRoutes(app: FastifyInstance, options: UsersRoutesOpti
           ),
         }),
         response: {
-          200: UserSchema,
+          200: UserWithStateSchema,
           400: ErrorBody,
           401: ErrorBody,
           404: ErrorBody,
@@ -111,6 +147,7 @@ export async function usersRoutes(app: FastifyInstance, options: UsersRoutesOpti
         },
       },
     },
-    async (request) => updateUser(options, request.params.id, request.body),
+    async (request) =>
+      userWithState(options, await updateUser(options, request.params.id, request.body)),
   );
 }
