@@ -225,6 +225,8 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
     await page.getByLabel('Person', { exact: true }).selectOption({ label: 'Ada' });
     await page.getByLabel('Task', { exact: true }).fill('Go for a run');
     await page.getByLabel('Due', { exact: true }).fill(`${year}-01-15T18:30`);
+    // Not told: no assignment notice among the stages below (`notify: false`).
+    await page.getByLabel(/Tell them about it/).uncheck();
     await page.getByRole('button', { name: 'Assign task' }).click();
     await page.locator('#notice', { hasText: 'Assigned “Go for a run” to Ada.' }).waitFor();
     assert.equal(await alert.isVisible(), false, 'a success clears the previous error');
@@ -308,8 +310,10 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
       'cancelled',
     );
     assert.equal(await row.getByRole('button').count(), 0, 'a cancelled task has no Cancel');
+    // Ada was told of it (the checkbox's default): one assignment notice.
+    assert.equal(await row.locator('.reminder-stages li[data-kind="assignment"]').count(), 1);
     // Its reminders will not be sent, and the list says why, once for both stages.
-    const stages = row.locator('.reminder-stages li');
+    const stages = row.locator('.reminder-stages li[data-kind="reminder"]');
     assert.deepEqual(await stages.allInnerTexts(), [
       '1 h, 15 min before cancelled The task was cancelled.',
     ]);

@@ -67,10 +67,23 @@ async function loadUsers(section) {
       ? emptyState('Nobody yet. Add the first person above.')
       : table(
           'People',
-          [{ label: 'Name' }, { label: 'Phone number' }, { label: 'Points', class: 'number' }],
+          [
+            { label: 'Name' },
+            { label: 'Phone number' },
+            { label: 'Messages' },
+            { label: 'Points', class: 'number' },
+          ],
           users.map((user) => ({
-            props: { dataset: { userId: user.id } },
-            cells: [user.username, user.phone_number ?? '—', String(user.points)],
+            props: { dataset: { userId: user.id, optedOut: String(user.opted_out_at != null) } },
+            cells: [
+              user.username,
+              user.phone_number ?? '—',
+              // Opted out (STOP, or Twilio error 21610): no reminders or notices until START.
+              user.opted_out_at
+                ? `Opted out ${formatDateTime(user.opted_out_at)}${user.opt_out_source === 'twilio_21610' ? ' (Twilio 21610)' : ' (STOP)'}`
+                : 'On',
+              String(user.points),
+            ],
           })),
         ),
   );
@@ -122,7 +135,9 @@ function reminderStages(task) {
       const what =
         line.kind === 'expiry'
           ? 'Expiry notice'
-          : `${line.offsets.map(duration).join(', ')} before`;
+          : line.kind === 'assignment'
+            ? 'Assignment notice'
+            : `${line.offsets.map(duration).join(', ')} before`;
       const detail =
         line.status === 'sent'
           ? (CHANNELS[line.channel] ?? line.channel ?? '')
@@ -254,12 +269,15 @@ function wireForms(section) {
           description: String(data.get('description')).trim(),
           due_time: dueTime,
           ...(points === '' ? {} : { points: Number(points) }),
+          notify: data.get('notify') === 'on',
         },
       });
     });
     if (!created) return;
     taskForm.querySelector('#task-description').value = '';
     taskForm.querySelector('#task-points').value = '';
+    // Back to the default for the next task: people are told of what concerns them.
+    taskForm.querySelector('#task-notify').checked = true;
     notify(`Assigned “${created.description}” to ${usernameOf(created.user_id)}.`);
     await loadTasks(section).catch(showError);
   });
