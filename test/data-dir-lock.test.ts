@@ -134,6 +134,47 @@ describe('DATA_DIR lock', () => {
     release();
   });
 
+  test('processes starting at the same moment against a stale lock: exactly one takes the folder', async (t) => {
+    const temp = makeTempDir();
+    t.after(() => temp.remove());
+    writeFileSync(lockFile(temp.dir), `${deadPid()}\n`);
+    // Every child waits for the same instant, then locks and holds what it got.
+    const startAt = Date.now() + 4_000;
+    const script = `
+const { lockDataDir } = await import('./src/db/data-dir-lock.ts');
+while (Date.now() < ${startAt}) {}
+try {
+  lockDataDir(${JSON.stringify(temp.dir)});
+  console.log('locked');
+  setInterval(() => {}, 1000);
+} catch (error) {
+  console.error(error.name);
+  process.exit(3);
+}`;
+    const outcomes = await Promise.all(
+      Array.from({ length: 6 }, () => {
+        const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
+          cwd: repoRoot,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        t.after(() => child.kill('SIGKILL'));
+        return new Promise<string>((resolve) => {
+          let err = '';
+          child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+          child.stdout.on('data', (chunk: Buffer) => {
+            if (chunk.toString().includes('locked')) resolve('locked');
+          });
+          child.once('exit', (code) => resolve(`exit ${code}: ${err.trim()}`));
+        });
+      }),
+    );
+    assert.equal(outcomes.filter((o) => o === 'locked').length, 1, outcomes.join('\n'));
+    assert.ok(
+      outcomes.every((o) => o === 'locked' || o === 'exit 3: DataDirLockedError'),
+      outcomes.join('\n'),
+    );
+  });
+
   test('a stale lock file naming a dead pid is taken over', (t) => {
     const temp = makeTempDir();
     t.after(() => temp.remove());

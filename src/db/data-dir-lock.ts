@@ -1,11 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import {
-  closeSync,
+  linkSync,
   mkdirSync,
-  openSync,
   readFileSync,
   realpathSync,
+  renameSync,
   rmSync,
-  writeSync,
+  writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 
@@ -72,6 +73,51 @@ export function mayHoldLock(pid: number): boolean {
 // leftover only when it is not one of these.
 const heldByThisProcess = new Set<string>();
 
+/** A file beside `file` that only this call uses: `<file>.<pid>.<random>.<purpose>`. */
+const sideFile = (file: string, purpose: string) =>
+  `${file}.${process.pid}.${randomBytes(4).toString('hex')}.${purpose}`;
+
+/**
+ * Creates `file` holding our pid, or fails with EEXIST. Written to a file of our own and
+ * then linked into place, so the lock file never exists empty: a process starting at the
+ * same moment would read an empty file as a dead holder's and take the folder too.
+ */
+function createLockFile(file: string): void {
+  const temp = sideFile(file, 'new');
+  writeFileSync(temp, `${process.pid}\n`, { mode: 0o644 });
+  try {
+    linkSync(temp, file);
+  } finally {
+    rmSync(temp, { force: true });
+  }
+}
+
+/**
+ * Removes a lock file found stale, but only if it still holds what was judged stale: moved
+ * aside first (atomic), then compared. When two processes find the same stale file at
+ * once, only one moves it; the other finds nothing to move, and neither removes a lock
+ * that a third process took meanwhile (it is put back).
+ */
+function removeStaleLockFile(file: string, staleContent: string): void {
+  const aside = sideFile(file, 'stale');
+  try {
+    renameSync(file, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const moved = readFileSync(aside, 'utf8');
+  if (moved !== staleContent) {
+    // A live lock taken since we read the stale one: put it back where its holder left it.
+    try {
+      linkSync(aside, file);
+    } catch {
+      // Another process took the folder meanwhile; theirs stands.
+    }
+  }
+  rmSync(aside, { force: true });
+}
+
 /**
  * Takes the DATA_DIR for this process, like Postgres' postmaster.pid: a lock file holding
  * our pid, created exclusively. A file left by a process that died (SIGKILL, power loss)
@@ -82,11 +128,9 @@ export function lockDataDir(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true });
   const file = path.join(realpathSync(dataDir), 'taskwire.pid');
   if (heldByThisProcess.has(file)) throw new DataDirLockedError(dataDir, process.pid);
-  for (let attempt = 0; attempt < 3; attempt += 1) {
+  for (let attempt = 0; attempt < 5; attempt += 1) {
     try {
-      const fd = openSync(file, 'wx', 0o644);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
+      createLockFile(file);
       heldByThisProcess.add(file);
       let released = false;
       return () => {
@@ -111,7 +155,7 @@ export function lockDataDir(dataDir: string): () => void {
       if (Number.isInteger(holder) && holder !== process.pid && mayHoldLock(holder)) {
         throw new DataDirLockedError(dataDir, holder);
       }
-      rmSync(file, { force: true });
+      removeStaleLockFile(file, content);
     }
   }
   throw new Error(`Could not take the lock file ${file}; remove it if no Taskwire process runs.`);
