@@ -26,6 +26,7 @@ export async function loadLeaderboard(section) {
               h('th', { scope: 'col' }, 'Rank'),
               h('th', { scope: 'col' }, 'Name'),
               h('th', { scope: 'col', class: 'number' }, 'Points'),
+              h('th', { scope: 'col', class: 'number' }, 'Streak'),
             ),
           ),
           h(
@@ -41,6 +42,15 @@ export async function loadLeaderboard(section) {
                 h('td', { class: 'rank' }, h('span', { class: 'rank-badge' }, String(row.rank))),
                 h('th', { scope: 'row' }, row.username),
                 h('td', { class: 'number points' }, String(row.points)),
+                // The longest current habit streak, and the best any habit reached.
+                h(
+                  'td',
+                  {
+                    class: 'number streak',
+                    dataset: { current: row.current_streak ?? 0, best: row.best_streak ?? 0 },
+                  },
+                  row.best_streak ? `${row.current_streak} (best ${row.best_streak})` : '—',
+                ),
               ),
             ),
           ),

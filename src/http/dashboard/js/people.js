@@ -9,6 +9,7 @@ import {
   replace,
   statusBadge,
 } from './dom.js';
+import { habitOfTask, loadHabits, pauseCell, zoneCell } from './habits.js';
 import { loading, notify, showError, withBusy } from './ui.js';
 
 const TASK_PAGE_SIZE = 20;
@@ -71,6 +72,8 @@ async function loadUsers(section) {
             { label: 'Name' },
             { label: 'Phone number' },
             { label: 'Messages' },
+            { label: 'Zone' },
+            { label: 'Pause' },
             { label: 'Points', class: 'number' },
           ],
           users.map((user) => ({
@@ -82,6 +85,8 @@ async function loadUsers(section) {
               user.opted_out_at
                 ? `Opted out ${formatDateTime(user.opted_out_at)}${user.opt_out_source === 'twilio_21610' ? ' (Twilio 21610)' : ' (STOP)'}`
                 : 'On',
+              zoneCell(user),
+              pauseCell(user),
               String(user.points),
             ],
           })),
@@ -188,7 +193,10 @@ async function loadTasks(section) {
           page.items.map((task) => ({
             props: { dataset: { taskId: task.id, status: task.status } },
             cells: [
-              task.description,
+              // An occurrence of a habit says which, with the habit's streak.
+              task.habit_id === null || task.habit_id === undefined
+                ? task.description
+                : h('span', {}, task.description, h('br'), habitOfTask(task)),
               usernameOf(task.user_id),
               h('time', { datetime: task.due_time }, formatDateTime(task.due_time)),
               statusBadge(task.status),
@@ -296,6 +304,7 @@ export async function loadPeople(section) {
   await loading(section, async () => {
     try {
       await loadUsers(section);
+      await loadHabits(section, usernameOf);
       await loadTasks(section);
     } catch (error) {
       showError(error);

@@ -1,0 +1,193 @@
+/**
+ * Habits in the dashboard, in a real browser (Chromium through playwright-core) against the
+ * real service on PGlite with the fake Twilio: an admin gives Ada a daily habit, Ada proves
+ * today's occurrence with a WhatsApp photo and pauses by WhatsApp, and "People and tasks"
+ * shows the habit with its streak, the occurrence's habit on the task, Ada's zone and
+ * pause; the leaderboard shows the streak. Screenshots go to test-artifacts/dashboard/.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
+import { pglite } from './helpers/databases.js';
+import { makePng } from './helpers/png.js';
+import { freePort, startTestService, type TestService } from './helpers/service.js';
+import { signedForm, TEST_API_TOKEN, whatsAppParams } from './helpers/twilio-webhook.js';
+import { waitFor } from './helpers/worker.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `${CHROMIUM} is missing: install Chromium (apt-get install chromium) to run the browser tests`;
+
+const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/dashboard/', import.meta.url));
+const GROUP_NUMBER = '+14155238886';
+const PHONE = '+15550002222';
+
+/**
+ * A zone where today still has an hour left: the habit (due 23:59 local) then has today's
+ * occurrence open for the photo, whenever the test runs.
+ */
+function zoneWithTimeLeftToday(): string {
+  for (const zone of ['Europe/Paris', 'America/New_York', 'Asia/Tokyo', 'Pacific/Auckland']) {
+    const hour = Number(
+      new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', hourCycle: 'h23' })
+        .formatToParts(new Date())
+        .find((part) => part.type === 'hour')?.value,
+    );
+    if (hour < 22) return zone;
+  }
+  throw new Error('no zone with an hour left today');
+}
+
+describe('habits and streaks in the dashboard [pglite]', { skip }, () => {
+  let twilio: FakeTwilio;
+  let t: TestService;
+  let baseUrl: string;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+  const zone = zoneWithTimeLeftToday();
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    twilio = await startFakeTwilio();
+    const port = await freePort();
+    baseUrl = `http://127.0.0.1:${port}`;
+    t = await startTestService(pglite, {
+      PORT: String(port),
+      PUBLIC_URL: baseUrl,
+      TWILIO_API_BASE_URL: twilio.apiBaseUrl,
+      TWILIO_WHATSAPP_NUMBER: GROUP_NUMBER,
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+    });
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 900 },
+      timezoneId: 'Europe/Paris',
+      locale: 'en-GB',
+    });
+    page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await t?.close();
+    await twilio?.close();
+  });
+
+  const api = async (method: string, url: string, body?: unknown) => {
+    const response = await fetch(`${baseUrl}${url}`, {
+      method,
+      headers: body === undefined ? t.auth : { ...t.auth, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    assert.ok(response.status < 300, `${method} ${url}: ${response.status}`);
+    return (await response.json()) as Record<string, unknown>;
+  };
+
+  const deliver = async (params: Record<string, string>) => {
+    const { payload, headers } = signedForm(`${baseUrl}/webhook/twilio`, params);
+    const response = await fetch(`${baseUrl}/webhook/twilio`, {
+      method: 'POST',
+      body: payload,
+      headers,
+    });
+    assert.equal(response.status, 200);
+  };
+
+  const shot = (name: string) =>
+    page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  test('a habit proved by WhatsApp shows its streak, its task, and the person’s pause', async () => {
+    const ada = await api('POST', '/users', {
+      username: 'Ada',
+      phone_number: PHONE,
+      timezone: zone,
+    });
+    const habit = await api('POST', '/habits', {
+      user_id: ada.id,
+      description: 'Meditate',
+      schedule: 'every day',
+    });
+    const tasks = (await api('GET', `/tasks?user_id=${ada.id as number}`)).items as {
+      id: number;
+      habit_id: number | null;
+      status: string;
+    }[];
+    assert.equal(tasks.length, 1, 'today’s occurrence is open');
+    const occurrence = tasks[0] as (typeof tasks)[number];
+    assert.equal(occurrence.habit_id, habit.id);
+
+    // Ada proves it with a photo, then pauses two days: both by WhatsApp.
+    const photo = twilio.addMedia({ bytes: makePng(120, 90), contentType: 'image/png' });
+    await deliver(
+      whatsAppParams({
+        from: PHONE,
+        to: GROUP_NUMBER,
+        body: 'Done for today',
+        messageSid: photo.messageSid,
+        media: [{ url: photo.url, contentType: 'image/png' }],
+      }),
+    );
+    await waitFor(
+      async () => (await api('GET', `/tasks/${occurrence.id}`)).status === 'completed',
+      20_000,
+    );
+    await deliver(
+      whatsAppParams({
+        from: PHONE,
+        to: GROUP_NUMBER,
+        body: 'pause 2 days',
+        messageSid: `SM${'7'.repeat(32)}`,
+      }),
+    );
+    await waitFor(async () => (await api('GET', `/users/${ada.id as number}`)).pause !== null);
+
+    await page.goto(`${baseUrl}/`);
+    await page.getByLabel('API token', { exact: true }).fill(TEST_API_TOKEN);
+    await page.getByRole('button', { name: 'Open the dashboard' }).click();
+    await page.getByRole('heading', { name: 'Feed', level: 1 }).waitFor();
+    await page.getByRole('link', { name: 'People and tasks', exact: true }).click();
+
+    // The habit, with its schedule in words, its zone and a streak of 1.
+    const habitRow = page.locator(`[data-habits] tr[data-habit-id="${habit.id as number}"]`);
+    await habitRow.waitFor();
+    assert.match(await habitRow.innerText(), /Meditate/);
+    assert.match(await habitRow.innerText(), /Ada/);
+    assert.match(await habitRow.innerText(), new RegExp(`every day at 23:59 \\(${zone}\\)`));
+    const streak = habitRow.locator('td.streak');
+    assert.equal(await streak.innerText(), '1 in a row (best 1)');
+    assert.equal(await streak.getAttribute('data-current'), '1');
+
+    // The occurrence says which habit it belongs to.
+    const taskRow = page.locator(`[data-tasks] tr[data-task-id="${occurrence.id}"]`);
+    assert.match(
+      await taskRow.locator('.habit-of-task').innerText(),
+      /^Habit: Meditate · streak 1 in a row \(best 1\)$/,
+    );
+    assert.equal(await taskRow.getAttribute('data-status'), 'completed');
+
+    // Ada's zone (her own setting) and her pause.
+    const person = page.locator(`[data-users] tr[data-user-id="${ada.id as number}"]`);
+    assert.match(await person.innerText(), new RegExp(`${zone} \\(own setting\\)`));
+    const pause = (await api('GET', `/users/${ada.id as number}`)).pause as { last_day: string };
+    assert.match(await person.innerText(), new RegExp(`Paused through ${pause.last_day}`));
+    await shot('20-habits-people');
+
+    await page.getByRole('link', { name: 'Leaderboard', exact: true }).click();
+    const entry = page.locator(`tr[data-user-id="${ada.id as number}"] td.streak`);
+    await entry.waitFor();
+    assert.equal(await entry.innerText(), '1 (best 1)');
+    await shot('21-habits-leaderboard');
+    assert.deepEqual(pageErrors, []);
+  });
+});
