@@ -187,7 +187,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       clock: deps.clock ?? (() => new Date()),
     });
     await admin.register(feedRoutes, { db: deps.db, objectUrl });
-    await admin.register(leaderboardRoutes, { db: deps.db });
+    await admin.register(leaderboardRoutes, {
+      db: deps.db,
+      clock: deps.clock ?? (() => new Date()),
+      defaultTimezone: deps.defaultTimezone ?? 'UTC',
+    });
     await admin.register(messageMediaRoutes, { db: deps.db, store: deps.store });
     await admin.register(outboundRoutes, {
       db: deps.db,

@@ -110,7 +110,9 @@ export async function shareProof(
   const body = groupNewsTexts.proof(proof.author.username, proof.task.description, streak);
   const mediaUrl =
     group.share === 'instant' ? await fetchablePhotoUrl(proof.imageKey, settings) : null;
-  const from = settings.whatsappNumber ?? proof.receivedOn;
+  // An SMS proof's number is no WhatsApp sender: then only TWILIO_WHATSAPP_NUMBER will do.
+  const from =
+    settings.whatsappNumber ?? (proof.receivedOn.startsWith('whatsapp:') ? proof.receivedOn : null);
   let told = 0;
   for (const member of members) {
     const base = { feedId: proof.feedId, userId: member.id, groupId: group.id };
@@ -121,9 +123,9 @@ export async function shareProof(
     }
     const instant =
       group.share === 'instant' &&
-      from.startsWith('whatsapp:') === true &&
+      from !== null &&
       insideWhatsAppWindow(member.last_whatsapp_inbound_at, now);
-    if (!instant) {
+    if (!instant || from === null) {
       await insertShare(tx, { ...base, status: 'pending' });
       continue;
     }
