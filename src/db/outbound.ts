@@ -82,12 +82,18 @@ export async function enqueueOutbound(
   db: Queryable,
   message: NewOutbound,
 ): Promise<OutboundRow | null> {
-  const rows = await db.query<OutboundRow>(
-    `INSERT INTO outbound_messages (kind, inbound_message_id, user_id, to_number, from_number, body,
-                                    media_urls, task_id, content_sid, content_variables)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb)
-     ON CONFLICT (inbound_message_id, kind) WHERE inbound_message_id IS NOT NULL DO NOTHING
-     RETURNING ${columns}`,
+  // The NOTIFY rides on the INSERT (one round trip, not two; bench:loop: one statement of
+  // ~9 per processed message): sent only when a row was inserted and, inside a transaction,
+  // delivered at commit, when the row is visible.
+  const rows = await db.query<OutboundRow & { notified?: unknown }>(
+    `WITH inserted AS (
+       INSERT INTO outbound_messages (kind, inbound_message_id, user_id, to_number, from_number,
+                                      body, media_urls, task_id, content_sid, content_variables)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb)
+       ON CONFLICT (inbound_message_id, kind) WHERE inbound_message_id IS NOT NULL DO NOTHING
+       RETURNING ${columns}
+     )
+     SELECT inserted.*, pg_notify($11, '')::text AS notified FROM inserted`,
     [
       message.kind,
       message.inboundMessageId,
@@ -99,11 +105,13 @@ export async function enqueueOutbound(
       message.taskId ?? null,
       message.content?.sid ?? null,
       message.content ? JSON.stringify(message.content.variables) : null,
+      OUTBOUND_CHANNEL,
     ],
   );
-  // Inside a transaction the NOTIFY is delivered at commit, when the row is visible.
-  if (rows.length > 0) await outboundQueue.notify(db);
-  return rows[0] ?? null;
+  const [row] = rows;
+  if (!row) return null;
+  const { notified: _notified, ...inserted } = row;
+  return inserted;
 }
 
 /**
