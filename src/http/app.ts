@@ -4,7 +4,8 @@ import Fastify, {
   type FastifyReply,
   LogController,
 } from 'fastify';
-import type { Queryable } from '../db/executor.js';
+import type { Database, Queryable } from '../db/executor.js';
+import { type LiveEvents, createLiveEvents } from '../services/live-events.js';
 import { errorBody, validationFailed } from '../domain/errors.js';
 import { DEFAULT_POINTS_PER_TASK } from '../domain/task.js';
 import type { InboundMessageStore } from '../services/receive-inbound.js';
@@ -12,11 +13,13 @@ import type { SenderNumbers } from '../services/send-message.js';
 import type { BlobStore } from '../storage/adapter.js';
 import { requireBearerToken } from './plugins/bearer-auth.js';
 import { serveDashboard } from './plugins/dashboard.js';
+import { serveParticipantApp } from './plugins/participant-app.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { rejectNulInput } from './plugins/reject-nul.js';
 import { echoRequestId, requestIdFor } from './plugins/request-id.js';
 import { registerSecurity } from './plugins/security.js';
+import { eventsRoutes, eventsTokenRoutes } from './routes/events.js';
 import { feedRoutes } from './routes/feed.js';
 import { habitsRoutes } from './routes/habits.js';
 import { healthRoutes } from './routes/health.js';
@@ -26,6 +29,9 @@ import { messageReprocessRoutes } from './routes/message-reprocess.js';
 import { messagesRoutes } from './routes/messages.js';
 import { type AppMetrics, metricsRoutes, observeWebhooks } from './routes/metrics.js';
 import { outboundRoutes } from './routes/outbound.js';
+import { participantRoutes } from './routes/participant.js';
+import { signInLinkRoutes } from './routes/sign-in-link.js';
+import { signInRoutes } from './routes/sign-in.js';
 import { type SimulatorRoutesOptions, simulatorRoutes } from './routes/simulator.js';
 import { tasksRoutes } from './routes/tasks.js';
 import { DEFAULT_REMINDER_OFFSETS } from '../domain/reminder.js';
@@ -77,6 +83,19 @@ export interface AppDeps {
   production?: boolean;
   /** Development without TWILIO_ACCOUNT_SID: the Twilio media stand-in for `taskwire simulate`. */
   simulator?: Omit<SimulatorRoutesOptions, 'apiToken' | 'guard'>;
+  /**
+   * The live events of GET /events (and the participant app's stream). Default: one made
+   * from `db` when a stream first opens, listening when `db` can, closed with the app.
+   */
+  liveEvents?: LiveEvents;
+  /** The SSE heartbeat (default 15 s). */
+  liveHeartbeatMs?: number;
+}
+
+/** The hub's database: LISTEN where the executor offers it (a Database), else polling. */
+function liveEventsSource(db: Queryable): Parameters<typeof createLiveEvents>[0] {
+  const listen = (db as Partial<Database>).listen;
+  return typeof listen === 'function' ? { db, listen: listen.bind(db) } : { db };
 }
 
 /** The webhook's body limit: Twilio's posts are a few KiB. */
@@ -146,6 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Before the routes: the OpenAPI generator learns them as they are added.
   await registerOpenApi(app);
   await serveDashboard(app);
+  await serveParticipantApp(app);
 
   await app.register(healthRoutes, {
     readiness: deps.readiness ?? (async () => []),
@@ -159,6 +179,44 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   if (deps.publicRoutes) await app.register(deps.publicRoutes);
+
+  // The participant app (issue 17): signed in by a magic link, then by its session cookie
+  // only; the API token counts for nothing there.
+  await app.register(async (participant) => {
+    rejectNulInput(participant);
+    const clock = deps.clock ?? (() => new Date());
+    await participant.register(signInRoutes, { db: deps.db, clock });
+    await participant.register(participantRoutes, {
+      db: deps.db,
+      store: deps.store,
+      clock,
+      defaultTimezone: deps.defaultTimezone ?? 'UTC',
+      pointsPerTask: deps.pointsPerTask ?? DEFAULT_POINTS_PER_TASK,
+      reminderOffsets: deps.reminderOffsets ?? DEFAULT_REMINDER_OFFSETS,
+      senders: deps.senders ?? { whatsapp: null, sms: null },
+      publicUrl: deps.publicUrl,
+    });
+  });
+
+  // Live events: one hub per app, streams ended before the server closes (they never end
+  // by themselves, and an open one would hold the shutdown).
+  const liveHub = deps.liveEvents ?? createLiveEvents(liveEventsSource(deps.db));
+  const openStreams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of [...openStreams]) end();
+  });
+  if (!deps.liveEvents) app.addHook('onClose', async () => liveHub.close());
+  const live = {
+    hub: liveHub,
+    apiToken: deps.apiToken,
+    heartbeatMs: deps.liveHeartbeatMs ?? 15_000,
+    open: openStreams,
+    clock: () => new Date(),
+  };
+  await app.register(async (scope) => {
+    guard.protect(scope);
+    await scope.register(eventsRoutes, live);
+  });
 
   // Everything below holds people's data and requires the API token.
   await app.register(async (admin) => {
@@ -193,9 +251,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       defaultTimezone: deps.defaultTimezone ?? 'UTC',
     });
     await admin.register(messageMediaRoutes, { db: deps.db, store: deps.store });
+    await admin.register(eventsTokenRoutes, live);
     await admin.register(outboundRoutes, {
       db: deps.db,
       senders: deps.senders ?? { whatsapp: null, sms: null },
+    });
+    await admin.register(signInLinkRoutes, {
+      db: deps.db,
+      senders: deps.senders ?? { whatsapp: null, sms: null },
+      publicUrl: deps.publicUrl,
+      clock: deps.clock ?? (() => new Date()),
     });
     await admin.register(messageReprocessRoutes, {
       db: deps.db,

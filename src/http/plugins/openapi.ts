@@ -110,6 +110,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'leaderboard', description: 'Users by points.' },
         { name: 'messages', description: 'Inbound messages, their processing and media.' },
         { name: 'outbound', description: 'Replies and messages Taskwire sends.' },
+        { name: 'events', description: 'Live changes as Server-Sent Events.' },
         { name: 'twilio', description: "Twilio's webhooks (form-encoded, signed)." },
         { name: 'storage', description: "The local storage driver's files." },
         { name: 'health', description: 'Liveness and readiness probes.' },
@@ -126,6 +127,13 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
             scheme: 'bearer',
             description:
               'The API_TOKEN. In development it is generated once and printed at start-up.',
+          },
+          eventsToken: {
+            type: 'apiKey',
+            in: 'query',
+            name: 'token',
+            description:
+              'A short-lived token from POST /events/token (EventSource sends no headers).',
           },
           twilioSignature: {
             type: 'apiKey',
