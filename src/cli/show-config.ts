@@ -11,6 +11,7 @@ const SECRET_VARIABLES = new Set([
   'TWILIO_AUTH_TOKEN',
   'SUPABASE_KEY',
   'AWS_SECRET_ACCESS_KEY',
+  'PROOF_MODEL_KEY',
 ]);
 
 /** The development secrets loadConfig generates when unset, by variable. */

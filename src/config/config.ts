@@ -94,6 +94,18 @@ export interface Config {
   readonly proofDuplicateDistance: number;
   /** PAUSE_MAX_DAYS_PER_30: paused days a person may have in any 30. */
   readonly pauseMaxDaysPer30: number;
+  readonly review: {
+    /** REVIEW_TIMEOUT in ms. */
+    readonly timeoutMs: number;
+    /** PROOF_MODEL_URL and the rest; null when PROOF_MODEL_URL is unset. */
+    readonly model: {
+      readonly url: string;
+      readonly model: string;
+      readonly key: string | null;
+      readonly timeoutMs: number;
+      readonly minConfidence: number;
+    } | null;
+  };
   readonly digests: {
     /** SHARE_DIGEST_HOUR: the evening hour of group digests, in each group's zone. */
     readonly hour: number;
@@ -289,6 +301,7 @@ export function loadConfig(
     return sid;
   };
   const reminderContentSid = contentSid('REMINDER_CONTENT_SID');
+  const proofModelUrl = url('PROOF_MODEL_URL');
 
   if (!production && options.devSecrets && (!apiToken || !twilioAuthToken)) {
     const generated = options.devSecrets(dataDir);
@@ -360,6 +373,18 @@ export function loadConfig(
     },
     proofDuplicateDistance: int('PROOF_DUPLICATE_DISTANCE', 0, 64),
     pauseMaxDaysPer30: int('PAUSE_MAX_DAYS_PER_30', 0, 30),
+    review: {
+      timeoutMs: parseDuration('REVIEW_TIMEOUT', raw('REVIEW_TIMEOUT') ?? '12h', problems),
+      model: proofModelUrl
+        ? {
+            url: proofModelUrl,
+            model: raw('PROOF_MODEL') ?? 'gpt-4o-mini',
+            key: text('PROOF_MODEL_KEY'),
+            timeoutMs: int('PROOF_MODEL_TIMEOUT_MS', 100, 600_000),
+            minConfidence: parseConfidence(raw('PROOF_MODEL_CONFIDENCE') ?? '0.8', problems),
+          }
+        : null,
+    },
     digests: {
       hour: int('SHARE_DIGEST_HOUR', 0, 23),
       contentSid: contentSid('DIGEST_CONTENT_SID'),
@@ -486,4 +511,28 @@ function parseRedirectAllowlist(value: string | null, problems: string[]): strin
     );
   }
   return entries;
+}
+
+/** REVIEW_TIMEOUT: `12h`, `90m`, `45s`, `2d` → milliseconds (1 second to 30 days). */
+function parseDuration(name: string, value: string, problems: string[]): number {
+  const match = /^(\d+)\s*(s|m|h|d)$/i.exec(value);
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  const ms = match
+    ? Number(match[1]) * unit[(match[2] ?? 's').toLowerCase() as keyof typeof unit]
+    : Number.NaN;
+  if (!(ms >= 1000 && ms <= 30 * 86_400_000)) {
+    problems.push(`${name}="${value}": expected a duration such as 12h, 90m or 2d (at most 30d)`);
+    return 12 * 3_600_000;
+  }
+  return ms;
+}
+
+/** PROOF_MODEL_CONFIDENCE: a number from 0 to 1. */
+function parseConfidence(value: string, problems: string[]): number {
+  const parsed = Number(value);
+  if (!/^\d*\.?\d+$/.test(value) || parsed < 0 || parsed > 1) {
+    problems.push(`PROOF_MODEL_CONFIDENCE="${value}": expected a number from 0 to 1, such as 0.8`);
+    return 0.8;
+  }
+  return parsed;
 }

@@ -249,6 +249,41 @@ export const variables: readonly VariableSpec[] = [
       'Largest difference-hash distance (0–64 bits) at which a photo counts as a copy of an earlier proof; `0` checks exact bytes only.',
   },
   {
+    name: 'REVIEW_TIMEOUT',
+    default: '12h',
+    description:
+      'How long a proof waits for a peer review (`review: peer` or `model` groups) before it is approved anyway: a number and `s`, `m`, `h` or `d` (`12h`, `90m`).',
+  },
+  {
+    name: 'PROOF_MODEL_URL',
+    default: null,
+    description:
+      'OpenAI-compatible chat-completions endpoint with vision for `review: model` groups (`https://api.openai.com/v1`; Ollama, vLLM, LM Studio: their `/v1`). Unset: those groups are reviewed by peers.',
+  },
+  {
+    name: 'PROOF_MODEL',
+    default: 'gpt-4o-mini',
+    description: 'The vision model `PROOF_MODEL_URL` is asked for.',
+  },
+  {
+    name: 'PROOF_MODEL_KEY',
+    default: null,
+    description:
+      'Bearer key for `PROOF_MODEL_URL` (none for a local server that wants none). Never logged.',
+  },
+  {
+    name: 'PROOF_MODEL_TIMEOUT_MS',
+    default: '20000',
+    description:
+      'Longest wait for one answer of the model; a timeout or 5xx is retried once, then the proof goes to peer review.',
+  },
+  {
+    name: 'PROOF_MODEL_CONFIDENCE',
+    default: '0.8',
+    description:
+      "Confidence (0–1) from which the model's verdict decides: a match approves, a mismatch rejects; below it, peers review.",
+  },
+  {
     name: 'RUN_WORKERS',
     default: 'true',
     description:

@@ -14,7 +14,10 @@ export type OutboundKind =
   // A proof shared with the group, a daily share digest, the Sunday digest (issue 16).
   | 'share'
   | 'share_digest'
-  | 'weekly_digest';
+  | 'weekly_digest'
+  // A proof review request to a member, and the decision told to its owner (issue 16).
+  | 'review_request'
+  | 'review_result';
 
 export interface OutboundRow {
   id: number;

@@ -9,7 +9,14 @@ import { validationFailed } from './errors.js';
  * - Feed post: the proof of one completed task (the photo and the message's text).
  */
 
-export const taskStatuses = ['active', 'completed', 'expired', 'cancelled'] as const;
+// `pending_review`: a photo waits for the group's (or the model's) decision (issue 16).
+export const taskStatuses = [
+  'active',
+  'completed',
+  'expired',
+  'cancelled',
+  'pending_review',
+] as const;
 export type TaskStatus = (typeof taskStatuses)[number];
 
 /** A row of `tasks`. */

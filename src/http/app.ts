@@ -25,6 +25,7 @@ import { habitsRoutes } from './routes/habits.js';
 import { healthRoutes } from './routes/health.js';
 import { leaderboardRoutes } from './routes/leaderboard.js';
 import { messageMediaRoutes } from './routes/message-media.js';
+import { reviewRoutes } from './routes/reviews.js';
 import { messageReprocessRoutes } from './routes/message-reprocess.js';
 import { messagesRoutes } from './routes/messages.js';
 import { type AppMetrics, metricsRoutes, observeWebhooks } from './routes/metrics.js';
@@ -246,6 +247,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
     await admin.register(feedRoutes, { db: deps.db, objectUrl });
     await admin.register(leaderboardRoutes, {
+    await admin.register(reviewRoutes, {
+      db: deps.db,
+      clock: deps.clock ?? (() => new Date()),
+      defaultTimezone: deps.defaultTimezone ?? 'UTC',
+    });
       db: deps.db,
       clock: deps.clock ?? (() => new Date()),
       defaultTimezone: deps.defaultTimezone ?? 'UTC',

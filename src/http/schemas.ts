@@ -161,6 +161,7 @@ export const TaskStatusSchema = Type.Union([
   Type.Literal('completed'),
   Type.Literal('expired'),
   Type.Literal('cancelled'),
+  Type.Literal('pending_review'),
 ]);
 
 export const ReminderSchema = Type.Object({

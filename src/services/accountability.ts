@@ -31,6 +31,8 @@ import {
 import { runCommand } from './commands/index.js';
 import { streakAfterProof } from './habits.js';
 import { type GroupNewsSettings, shareProof } from './group-news.js';
+import { DEFAULT_REVIEW_TIMEOUT_MS, reviewMethodFor, startReview } from './reviews.js';
+import { taskGroupId } from '../db/reviews.js';
 import { personTimeZone } from './time-zones.js';
 import { formatDueTime, noticeTexts, replyTexts } from './reply-texts.js';
 
@@ -49,6 +51,8 @@ export interface AccountabilityOptions {
   pointsPerTask?: number;
   /** PAUSE_MAX_DAYS_PER_30: paused days a person may have in any 30 (default 14). */
   pauseMaxDaysPer30?: number;
+  /** Peer and model review (REVIEW_TIMEOUT, PROOF_MODEL_URL): src/services/reviews.ts. */
+  review?: { timeoutMs: number; modelConfigured: boolean };
   /** How proofs are shared with the group (src/services/group-news.ts). */
   groupNews?: GroupNewsSettings;
 }
@@ -180,6 +184,9 @@ async function replyFor(
       task_id: task.id,
       image_url: photo.url ?? null,
       // The URL is built from the key when the feed is read, for the address it is read on.
+    // A group that reviews proofs: the post waits for the decision (src/services/reviews.ts).
+    const groupId = await taskGroupId(tx, task.id);
+    const review = await reviewMethodFor(tx, groupId);
       image_key: photo.key ?? null,
       post_content: message.body || null,
       message_id: message.id,
@@ -189,11 +196,39 @@ async function replyFor(
     if (!post) {
       return (await rejectRepeatedProof(tx, proof, proofCheck)) ?? replyTexts.photoWithoutTask();
     }
+      status: review === 'none' ? 'published' : 'pending_review',
     await completeTask(tx, task.id);
     const total = (await addPoints(tx, user.id, task.points)) ?? user.points + task.points;
     // The other members hear of it, in this transaction: once each, however often it runs.
     await shareProof(
       tx,
+    if (review !== 'none') {
+      return startReview(
+        tx,
+        {
+          user,
+          task,
+          groupId,
+          feedId: post.id,
+          messageId: message.id,
+          ownerAddress: message.from_number,
+          fromNumber: message.to_number,
+          imageKey: photo.key ?? null,
+          // A URL Twilio can fetch (public bucket, PUBLIC_URL), for the review requests.
+          imageUrl:
+            photo.key && options.groupNews?.photoUrl
+              ? await options.groupNews.photoUrl(photo.key).catch(() => null)
+              : null,
+          method: review,
+        },
+        {
+          timeoutMs: options.review?.timeoutMs ?? DEFAULT_REVIEW_TIMEOUT_MS,
+          modelConfigured: options.review?.modelConfigured ?? false,
+          defaultTimezone: options.defaultTimezone ?? 'UTC',
+        },
+        now,
+      );
+    }
       {
         feedId: post.id,
         author: user,

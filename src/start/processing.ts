@@ -6,6 +6,9 @@ import type { Database } from '../db/executor.js';
 import { copyFromTwilio, inboundQueue, processInboundJob } from '../jobs/process-inbound.js';
 import { type JobOutcome, type QueueWorker, createQueueWorker } from '../jobs/queue-worker.js';
 import { createHabitOccurrenceJob } from '../jobs/habit-occurrences.js';
+import { modelReviewJob, modelReviewQueue } from '../jobs/model-review.js';
+import { createReviewTimeoutJob } from '../jobs/review-timeouts.js';
+import { createOpenAiCompatibleJudge } from '../vision/openai-compatible.js';
 import { createGroupDigestJob } from '../jobs/group-digests.js';
 import { type ReminderScheduler, createReminderScheduler } from '../jobs/reminder-scheduler.js';
 import { outboundQueue, sendOutboundJob } from '../jobs/send-outbound.js';
@@ -181,6 +184,10 @@ export function createWorkers(
         autoRegister: config.autoRegister,
         proofDuplicateDistance: config.proofDuplicateDistance,
         defaultTimezone: config.defaultTimezone,
+        review: {
+          timeoutMs: config.review.timeoutMs,
+          modelConfigured: config.review.model !== null,
+        },
         reminderOffsets: config.reminders.offsetsMinutes,
         pointsPerTask: config.pointsPerTask,
         pauseMaxDaysPer30: config.pauseMaxDaysPer30,
@@ -218,6 +225,34 @@ export function createWorkers(
     settings: groupNewsSettings(config, store),
   });
 
+  // Review by a vision model (review: model groups), outside the processing transaction.
+  const model = config.review.model;
+  const modelReviews = createQueueWorker(
+    db,
+    modelReviewQueue,
+    modelReviewJob({
+      db,
+      store,
+      judge: model
+        ? createOpenAiCompatibleJudge({
+            url: model.url,
+            model: model.model,
+            key: model.key,
+            timeoutMs: model.timeoutMs,
+          })
+        : null,
+      minConfidence: model?.minConfidence ?? 0.8,
+      settings: { timeoutMs: config.review.timeoutMs, defaultTimezone: config.defaultTimezone },
+    }),
+    workerOptions,
+  );
+  // Proofs nobody reviewed within REVIEW_TIMEOUT are approved (src/jobs/review-timeouts.ts).
+  const reviewTimeouts = createReviewTimeoutJob(db, {
+    pollMs: config.worker.pollMs,
+    log: workerLog,
+    defaultTimezone: config.defaultTimezone,
+  });
+
   return {
     inbound,
     outbound,
@@ -241,5 +276,9 @@ export function createWorkers(
         digests.stop(),
       ]);
     },
+      await modelReviews.start();
+      reviewTimeouts.start();
   };
 }
+        modelReviews.stop(graceMs),
+        reviewTimeouts.stop(),

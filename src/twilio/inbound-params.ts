@@ -113,3 +113,13 @@ export function pressedButton(
   const text = nonEmpty('ButtonText');
   return payload === null && text === null ? null : { payload, text };
 }
+
+/**
+ * The message a WhatsApp quoted reply answers: Twilio posts `OriginalRepliedMessageSid`,
+ * the SID of the message quoted (ours, when someone replies to a review request). Null for
+ * a message that quotes nothing, or a value that is no SID.
+ */
+export function repliedMessageSid(params: TwilioParams): string | null {
+  const sid = single(params, 'OriginalRepliedMessageSid')?.trim();
+  return sid && isTwilioSid(sid) ? sid : null;
+}

@@ -12,6 +12,7 @@ import {
   streakCommand,
 } from './habits.js';
 import { newTaskCommand } from './new-task.js';
+import { approveCommand, rejectCommand } from './reviews.js';
 import { timeZoneCommand } from './time-zone.js';
 import { undoCommand } from './undo.js';
 
@@ -47,6 +48,8 @@ export const commands: readonly Command[] = [
   undoCommand,
   timeZoneCommand,
   pointsCommand,
+  approveCommand,
+  rejectCommand,
   helpCommand,
 ];
 

@@ -1,0 +1,89 @@
+import type { Database } from '../db/executor.js';
+import { lockNextTimedOutReview } from '../db/reviews.js';
+import { maskPhoneNumbers } from '../domain/redact.js';
+import { approveNextTimedOut } from '../services/reviews.js';
+import type { WorkerLog } from './queue-worker.js';
+
+export interface ReviewTimeoutOptions {
+  /** How often to look (WORKER_POLL_MS). */
+  pollMs: number;
+  log: WorkerLog;
+  /** TZ, for the owner's message. */
+  defaultTimezone: string;
+  /** The current time; tests inject a clock and call `runDue()` themselves. */
+  clock?: () => Date;
+  batchSize?: number;
+}
+
+export interface ReviewTimeoutJob {
+  start(): void;
+  /** Approves the reviews whose REVIEW_TIMEOUT passed by the clock's now; how many. */
+  runDue(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A proof nobody decided on within REVIEW_TIMEOUT is approved: its task completed and its
+ * points awarded, the owner told. Each review is one transaction that locks its row with
+ * SKIP LOCKED and decides it only while still pending, so any number of instances approve
+ * each once, and a member's late 👎 finds it decided.
+ */
+export function createReviewTimeoutJob(
+  db: Database,
+  options: ReviewTimeoutOptions,
+): ReviewTimeoutJob {
+  const clock = options.clock ?? (() => new Date());
+  const batchSize = options.batchSize ?? 100;
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<unknown> | null = null;
+  let stopped = true;
+
+  async function runDue(): Promise<number> {
+    let done = 0;
+    while (
+      done < batchSize &&
+      (await approveNextTimedOut(db, options, clock(), lockNextTimedOutReview))
+    ) {
+      done += 1;
+    }
+    if (done > 0) options.log.info({ approved: done }, 'reviews approved on timeout');
+    return done;
+  }
+
+  function schedule(delayMs: number) {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      timer = null;
+      running = runDue()
+        .then(
+          (done) => (done === batchSize ? 0 : options.pollMs),
+          (error: unknown) => {
+            options.log.error(
+              { err: maskPhoneNumbers(error instanceof Error ? error.message : String(error)) },
+              'review timeout run failed; retrying',
+            );
+            return options.pollMs * 10;
+          },
+        )
+        .then((next) => {
+          running = null;
+          schedule(next);
+        });
+    }, delayMs);
+    timer.unref();
+  }
+
+  return {
+    start() {
+      stopped = false;
+      schedule(0);
+    },
+    runDue,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      await running;
+    },
+  };
+}
