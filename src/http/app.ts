@@ -19,6 +19,7 @@ import { registerOpenApi } from './plugins/openapi.js';
 import { rejectNulInput } from './plugins/reject-nul.js';
 import { echoRequestId, requestIdFor } from './plugins/request-id.js';
 import { registerSecurity } from './plugins/security.js';
+import { conversationsRoutes } from './routes/conversations.js';
 import { eventsRoutes, eventsTokenRoutes } from './routes/events.js';
 import { feedRoutes } from './routes/feed.js';
 import { habitsRoutes } from './routes/habits.js';
@@ -258,6 +259,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
     await admin.register(messageMediaRoutes, { db: deps.db, store: deps.store });
     await admin.register(eventsTokenRoutes, live);
+    await admin.register(conversationsRoutes, {
+      db: deps.db,
+      clock: deps.clock ?? (() => new Date()),
+    });
     await admin.register(outboundRoutes, {
       db: deps.db,
       senders: deps.senders ?? { whatsapp: null, sms: null },

@@ -1,0 +1,115 @@
+import type { Queryable } from './executor.js';
+import type { OutboundRow } from './outbound.js';
+
+export type ConversationFilter = 'failed' | 'awaiting_review' | 'opted_out';
+
+export interface ConversationRow {
+  /** The person's number without a channel prefix (`+1555…`): the conversation's key. */
+  number: string;
+  user_id: number | null;
+  username: string | null;
+  opted_out: boolean;
+  last_activity_at: Date | null;
+  last_inbound_at: Date | null;
+  /** Opens the 24-hour window in which free-form WhatsApp messages may be sent. */
+  last_whatsapp_inbound_at: Date | null;
+  last_body: string | null;
+  inbound_count: number;
+  /** Inbound messages that failed to process plus messages to them Twilio failed to deliver. */
+  failed_count: number;
+  awaiting_review_count: number;
+}
+
+// One pass over each table, grouped by number, rather than a subquery per person: the
+// inbox lists everyone at once. Outbound `to_number` carries the channel (`whatsapp:+1…`).
+const conversationsSql = `
+  WITH inbound AS (
+    SELECT sender AS number,
+           max(created_at) AS last_at,
+           max(created_at) FILTER (WHERE from_number LIKE 'whatsapp:%') AS last_whatsapp_at,
+           count(*)::int AS total,
+           count(*) FILTER (WHERE processing_status = 'failed')::int AS failed,
+           (array_agg(body ORDER BY id DESC))[1] AS last_body
+      FROM messages GROUP BY sender
+  ), outbound AS (
+    SELECT regexp_replace(to_number, '^[a-z]+:', '') AS number,
+           max(created_at) AS last_at,
+           count(*) FILTER (WHERE status IN ('failed', 'undelivered'))::int AS failed
+      FROM outbound_messages GROUP BY 1
+  ), reviews AS (
+    SELECT user_id, count(*)::int AS waiting FROM tasks
+     WHERE status = 'pending_review' GROUP BY user_id
+  ), numbers AS (
+    SELECT number FROM inbound
+    UNION SELECT phone_number FROM users WHERE phone_number IS NOT NULL
+  )
+  SELECT n.number, u.id AS user_id, u.username, (u.opted_out_at IS NOT NULL) AS opted_out,
+         greatest(i.last_at, o.last_at, u.created_at) AS last_activity_at,
+         i.last_at AS last_inbound_at, i.last_whatsapp_at AS last_whatsapp_inbound_at,
+         i.last_body, coalesce(i.total, 0) AS inbound_count,
+         coalesce(i.failed, 0) + coalesce(o.failed, 0) AS failed_count,
+         coalesce(r.waiting, 0) AS awaiting_review_count
+    FROM numbers n
+    LEFT JOIN users u ON u.phone_number = n.number
+    LEFT JOIN inbound i ON i.number = n.number
+    LEFT JOIN outbound o ON o.number = n.number
+    LEFT JOIN reviews r ON r.user_id = u.id`;
+
+/** Conversations, newest activity first, searched and filtered. */
+export async function listConversations(
+  db: Queryable,
+  query: {
+    limit: number;
+    offset: number;
+    search: string | null;
+    filter: ConversationFilter | null;
+  },
+): Promise<{ items: ConversationRow[]; total: number }> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (query.search) {
+    params.push(`%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    const p = `$${params.length}`;
+    where.push(`(c.username ILIKE ${p} OR c.number LIKE ${p}
+      OR EXISTS (SELECT 1 FROM messages m WHERE m.sender = c.number AND m.body ILIKE ${p}))`);
+  }
+  if (query.filter === 'failed') where.push('c.failed_count > 0');
+  if (query.filter === 'awaiting_review') where.push('c.awaiting_review_count > 0');
+  if (query.filter === 'opted_out') where.push('c.opted_out');
+  const filtered = `SELECT * FROM (${conversationsSql}) c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+  const items = await db.query<ConversationRow>(
+    `${filtered} ORDER BY c.last_activity_at DESC NULLS LAST, c.number
+      LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+    [...params, query.limit, query.offset],
+  );
+  const [count] = await db.query<{ total: number }>(
+    `SELECT count(*)::int AS total FROM (${filtered}) f`,
+    params,
+  );
+  return { items, total: count?.total ?? 0 };
+}
+
+/** One conversation by its number, or null when nobody has it and nothing came from it. */
+export async function findConversation(
+  db: Queryable,
+  number: string,
+): Promise<ConversationRow | null> {
+  const rows = await db.query<ConversationRow>(
+    `SELECT * FROM (${conversationsSql}) c WHERE c.number = $1`,
+    [number],
+  );
+  return rows[0] ?? null;
+}
+
+/** What Taskwire sent to a number (any channel), newest first. */
+export function outboundTo(db: Queryable, number: string, limit: number): Promise<OutboundRow[]> {
+  return db.query<OutboundRow>(
+    `SELECT id, created_at, kind, inbound_message_id, user_id, to_number, from_number, body,
+            media_urls, twilio_sid, status, error_code, error_message, attempts, sent_at,
+            status_updated_at, outbox, task_id, content_sid, content_variables
+       FROM outbound_messages
+      WHERE regexp_replace(to_number, '^[a-z]+:', '') = $1
+      ORDER BY id DESC LIMIT $2`,
+    [number, limit],
+  );
+}
