@@ -15,6 +15,7 @@ export default tseslint.config(
       'scratch/',
       'test-artifacts/',
       'src/http/dashboard/',
+      'src/http/participant/',
     ],
   },
   js.configs.recommended,

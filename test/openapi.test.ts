@@ -64,6 +64,9 @@ const dashboardPaths = new Set([
 function undocumentedReason(routePath: string): string | null {
   if (dashboardPaths.has(routePath)) return 'a dashboard file';
   if (routePath === '/openapi.json') return 'the document itself';
+  // The participant app (issue 17): its pages, files and session-cookie API are the app's
+  // own back end, not an integration surface for API-token holders.
+  if (routePath === '/app' || routePath.startsWith('/app/')) return 'the participant app';
   if (routePath === '/docs' || routePath.startsWith('/docs/')) return 'Swagger UI';
   return null;
 }

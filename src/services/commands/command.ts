@@ -24,6 +24,8 @@ export interface CommandContext {
   pointsPerTask: number;
   /** PAUSE_MAX_DAYS_PER_30: paused days a person may have in any 30 (default 14). */
   pauseMaxDaysPer30?: number;
+  /** Where the participant app is (PUBLIC_URL, else the local address): `link` points there. */
+  appBaseUrl?: string;
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   streakCommand,
 } from './habits.js';
 import { newTaskCommand } from './new-task.js';
+import { linkCommand, logoutCommand } from './sign-in.js';
 import { approveCommand, rejectCommand } from './reviews.js';
 import { timeZoneCommand } from './time-zone.js';
 import { undoCommand } from './undo.js';
@@ -48,6 +49,8 @@ export const commands: readonly Command[] = [
   undoCommand,
   timeZoneCommand,
   pointsCommand,
+  linkCommand,
+  logoutCommand,
   approveCommand,
   rejectCommand,
   helpCommand,
