@@ -32,6 +32,30 @@ export async function groupOfPost(db: Queryable, feedId: number): Promise<ShareG
   return rows[0] ?? null;
 }
 
+/** A published post's author, task, photo key and the number its proof was sent to. */
+export async function postForSharing(
+  db: Queryable,
+  feedId: number,
+): Promise<{
+  user_id: number;
+  task_id: number | null;
+  image_key: string | null;
+  to_number: string | null;
+} | null> {
+  const rows = await db.query<{
+    user_id: number;
+    task_id: number | null;
+    image_key: string | null;
+    to_number: string | null;
+  }>(
+    `SELECT f.user_id, f.task_id, f.image_key, m.to_number
+     FROM feed f LEFT JOIN messages m ON m.id = f.message_id
+     WHERE f.id = $1`,
+    [feedId],
+  );
+  return rows[0] ?? null;
+}
+
 /** Every group whose members may get digests (share not `off`), in id order. */
 export const groupsWithDigests = (db: Queryable): Promise<ShareGroupRow[]> =>
   db.query<ShareGroupRow>(

@@ -14,8 +14,10 @@ import {
   membersOf,
   membersWithPendingShares,
   membersWithoutWeeklyDigest,
+  postForSharing,
   settleShares,
 } from '../db/shares.js';
+import { findTaskById } from '../db/tasks.js';
 import { findUserById } from '../db/users.js';
 import { localDateOf, wallTimeOf, weekStartOf } from '../domain/local-time.js';
 import { insideWhatsAppWindow } from '../domain/reminder.js';
@@ -144,6 +146,30 @@ export async function shareProof(
     told += 1;
   }
   return told;
+}
+
+/**
+ * Shares a proof that was published after a review (src/services/reviews.ts), in the
+ * transaction that approves it: as shareProof, from the post alone. A post without its
+ * task or author shares nothing.
+ */
+export async function sharePublishedPost(
+  tx: Queryable,
+  feedId: number,
+  settings: GroupNewsSettings,
+  now: Date,
+): Promise<number> {
+  const post = await postForSharing(tx, feedId);
+  if (!post || post.task_id === null) return 0;
+  const author = await findUserById(tx, Number(post.user_id));
+  const task = await findTaskById(tx, Number(post.task_id));
+  if (!author || !task) return 0;
+  return shareProof(
+    tx,
+    { feedId, author, task, imageKey: post.image_key, receivedOn: post.to_number ?? '' },
+    settings,
+    now,
+  );
 }
 
 type Delivery = { channel: 'whatsapp' | 'template'; to: string; from: string } | { skip: string };
