@@ -106,10 +106,23 @@ export function createSender(config: Config): SendMessage | null {
       authToken: config.twilio.authToken,
       apiBaseUrl: config.twilio.apiBaseUrl,
       statusCallbackUrl: config.publicUrl ? `${config.publicUrl}/webhook/twilio/status` : null,
+      maxSockets: sendConcurrency(config),
     });
   }
   return config.production ? null : createOutboxSender();
 }
+
+/**
+ * Outbound messages one process sends at once: SEND_CONCURRENCY_FACTOR × WORKER_CONCURRENCY
+ * (32 by default). A send spends nearly all its time waiting on Twilio's API (100–300 ms
+ * from most places) and only a few short statements on the database, so with
+ * WORKER_CONCURRENCY sends at once replies could leave no faster than 4 per Twilio round
+ * trip (~20/s) while inbound processing, CPU- and database-bound, keeps up with far more.
+ * Twilio's own limit is per account (its API answers 429 beyond it; retried).
+ */
+export const SEND_CONCURRENCY_FACTOR = 8;
+export const sendConcurrency = (config: Config): number =>
+  Math.min(config.worker.concurrency * SEND_CONCURRENCY_FACTOR, 256);
 
 /** One line for the start-up log and the banner: where replies go. */
 export function describeDelivery(config: Config): string {
@@ -203,7 +216,7 @@ export function createWorkers(
     db,
     outboundQueue,
     sendOutboundJob({ db, send, notices: noticeSettings(config) }),
-    workerOptions,
+    { ...workerOptions, concurrency: sendConcurrency(config) },
   );
 
   const reminders = createReminderScheduler(db, noticeSettings(config), {

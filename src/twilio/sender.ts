@@ -49,6 +49,11 @@ export interface TwilioSenderOptions {
   statusCallbackUrl: string | null;
   /** Per-request time limit. */
   timeoutMs?: number;
+  /**
+   * Connections kept open to Twilio's API (the SDK's keep-alive agent; 20 unless set): as
+   * many as messages are sent at once, so no send waits for a socket or opens a new one.
+   */
+  maxSockets?: number;
 }
 
 /**
@@ -62,6 +67,10 @@ export function createTwilioSender(options: TwilioSenderOptions): SendMessage {
     const client = twilio(options.accountSid, options.authToken, {
       timeout: options.timeoutMs ?? 15_000,
       autoRetry: false,
+      // The SDK's https agent keeps connections alive (an http:// base URL, a local fake,
+      // uses Node's global agent, which does too).
+      keepAlive: true,
+      ...(options.maxSockets ? { maxSockets: options.maxSockets } : {}),
     });
     client.api.baseUrl = options.apiBaseUrl;
     return client;
