@@ -51,6 +51,8 @@ export interface AccountabilityOptions {
   pointsPerTask?: number;
   /** PAUSE_MAX_DAYS_PER_30: paused days a person may have in any 30 (default 14). */
   pauseMaxDaysPer30?: number;
+  /** Where the participant app is: the `link` command's magic links point there. */
+  appBaseUrl?: string;
   /** Peer and model review (REVIEW_TIMEOUT, PROOF_MODEL_URL): src/services/reviews.ts. */
   review?: { timeoutMs: number; modelConfigured: boolean };
   /** How proofs are shared with the group (src/services/group-news.ts). */
@@ -262,6 +264,7 @@ async function replyFor(
     reminderOffsets: options.reminderOffsets ?? DEFAULT_REMINDER_OFFSETS,
     pointsPerTask: options.pointsPerTask ?? DEFAULT_POINTS_PER_TASK,
     pauseMaxDaysPer30: options.pauseMaxDaysPer30,
+    appBaseUrl: options.appBaseUrl,
   };
   const answer = await runCommand(context, message.body);
   if (answer !== null) return answer;

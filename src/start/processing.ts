@@ -204,6 +204,7 @@ export function createWorkers(
         reminderOffsets: config.reminders.offsetsMinutes,
         pointsPerTask: config.pointsPerTask,
         pauseMaxDaysPer30: config.pauseMaxDaysPer30,
+        appBaseUrl: config.publicUrl ?? localServiceUrl(config),
         groupNews: groupNewsSettings(config, store),
       },
       log: workerLog,

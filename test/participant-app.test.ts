@@ -1,0 +1,412 @@
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { insertFeedPost } from '../src/db/feed.js';
+import type { UserRow } from '../src/domain/user.js';
+import type { CommandContext } from '../src/services/commands/command.js';
+import { linkCommand, logoutCommand } from '../src/services/commands/sign-in.js';
+import { MemoryBlobStore } from './fakes/memory-blob-store.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { engines } from './helpers/databases.js';
+
+/**
+ * Issue 17, item 1 and 2: the magic link, the session cookie and the participant API. A
+ * participant reads only their own rows and what their groups share.
+ */
+
+const WHATSAPP_SENDER = '+15550001111';
+const START = new Date('2026-03-02T09:00:00Z');
+
+interface World {
+  t: TestApp;
+  store: MemoryBlobStore;
+  clock: { now: Date };
+  alice: number;
+  bob: number;
+  carol: number;
+  groupA: number;
+  groupB: number;
+}
+
+async function createUser(t: TestApp, username: string, phone: string): Promise<number> {
+  const response = await t.app.inject({
+    method: 'POST',
+    url: '/users',
+    headers: t.auth,
+    payload: { username, phone_number: phone },
+  });
+  assert.equal(response.statusCode, 201, response.body);
+  return (response.json() as { id: number }).id;
+}
+
+async function putPhoto(store: MemoryBlobStore, key: string, bytes: string): Promise<void> {
+  await store.put(key, Readable.from([Buffer.from(bytes)]), { contentType: 'image/jpeg' });
+}
+
+/** Alice and Bob in group A, Carol alone in group B; one photo post each. */
+async function buildWorld(engine: (typeof engines)[number]): Promise<World> {
+  const store = new MemoryBlobStore();
+  const clock = { now: START };
+  const t = await createTestApp(engine, {
+    store,
+    clock: () => clock.now,
+    senders: { whatsapp: WHATSAPP_SENDER, sms: null },
+    trustProxy: ['127.0.0.1'],
+  });
+  const db = t.database.db;
+  const alice = await createUser(t, 'Alice', '+15551230001');
+  const bob = await createUser(t, 'Bob', '+15551230002');
+  const carol = await createUser(t, 'Carol', '+15551230003');
+  await db.query('DELETE FROM group_members');
+  const [a] = await db.query<{ id: number }>(
+    `INSERT INTO groups (name, invite_code) VALUES ('Runners', 'RUNA') RETURNING id`,
+  );
+  const [b] = await db.query<{ id: number }>(
+    `INSERT INTO groups (name, invite_code) VALUES ('Readers', 'READB') RETURNING id`,
+  );
+  const groupA = Number(a?.id);
+  const groupB = Number(b?.id);
+  await db.query(
+    `INSERT INTO group_members (group_id, user_id) VALUES ($1, $2), ($1, $3), ($4, $5)`,
+    [groupA, alice, bob, groupB, carol],
+  );
+  for (const [user, group, key, text] of [
+    [alice, groupA, 'messages/MMalice/0.jpg', 'alice ran'],
+    [bob, groupA, 'messages/MMbob/0.jpg', 'bob ran'],
+    [carol, groupB, 'messages/MMcarol/0.jpg', 'carol read'],
+  ] as const) {
+    await putPhoto(store, key, `photo of ${text}`);
+    const post = await insertFeedPost(db, {
+      user_id: user,
+      task_id: null,
+      image_url: null,
+      image_key: key,
+      post_content: text,
+      message_id: null,
+    });
+    await db.query('UPDATE feed SET group_id = $2 WHERE id = $1', [post?.id, group]);
+  }
+  return { t, store, clock, alice, bob, carol, groupA, groupB };
+}
+
+/** The admin's "send sign-in link"; resolves to the token the person received. */
+async function sendLink(w: World, userId: number): Promise<{ url: string; token: string }> {
+  const response = await w.t.app.inject({
+    method: 'POST',
+    url: `/users/${userId}/sign-in-link`,
+    headers: w.t.auth,
+  });
+  assert.equal(response.statusCode, 202, response.body);
+  const body = response.json() as { outbound_message_id: number; channel: string };
+  assert.equal(body.channel, 'whatsapp');
+  assert.ok(!response.body.includes('token'), 'the admin never sees the token');
+  const [row] = await w.t.database.db.query<{ body: string; to_number: string }>(
+    'SELECT body, to_number FROM outbound_messages WHERE id = $1',
+    [body.outbound_message_id],
+  );
+  const match = /(http\S+\/app\/sign-in\?token=(\S+))/.exec(row?.body ?? '');
+  assert.ok(match, row?.body);
+  return { url: match[1] as string, token: decodeURIComponent(match[2] as string) };
+}
+
+/** Exchanges a link for a session; resolves to the Cookie header to send. */
+async function signIn(w: World, userId: number): Promise<string> {
+  const { token } = await sendLink(w, userId);
+  const response = await w.t.app.inject({
+    method: 'POST',
+    url: `/app/sign-in?token=${encodeURIComponent(token)}`,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: '',
+  });
+  assert.equal(response.statusCode, 303, response.body);
+  const cookie = String(response.headers['set-cookie']).split(';')[0] as string;
+  return cookie;
+}
+
+for (const engine of engines) {
+  describe(`participant app [${engine.name}]`, { skip: engine.skip }, () => {
+    let w: World;
+    before(async () => {
+      w = await buildWorld(engine);
+    });
+    after(async () => {
+      await w?.t.close();
+    });
+
+    test('GET on the link consumes nothing; POST sets the session cookie once', async () => {
+      const { url, token } = await sendLink(w, w.alice);
+      const path = url.slice(url.indexOf('/app/'));
+      for (let i = 0; i < 2; i += 1) {
+        const page = await w.t.app.inject({ method: 'GET', url: path });
+        assert.equal(page.statusCode, 200);
+        assert.match(page.body, /<form method="post">/);
+        assert.match(page.body, /Continue/);
+        assert.equal(page.headers['set-cookie'], undefined);
+      }
+      const post = await w.t.app.inject({
+        method: 'POST',
+        url: path,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: '',
+      });
+      assert.equal(post.statusCode, 303);
+      assert.equal(post.headers.location, '/app/');
+      const cookie = String(post.headers['set-cookie']);
+      assert.match(
+        cookie,
+        /^taskwire_session=[^;]+; Path=\/app; HttpOnly; SameSite=Lax; Max-Age=2592000/,
+      );
+      assert.doesNotMatch(cookie, /Secure/, 'plain http: no Secure attribute');
+
+      const again = await w.t.app.inject({
+        method: 'POST',
+        url: path,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: '',
+      });
+      assert.equal(again.statusCode, 410, 'single use');
+      assert.equal(again.headers['set-cookie'], undefined);
+      const reopened = await w.t.app.inject({ method: 'GET', url: path });
+      assert.equal(reopened.statusCode, 410);
+
+      // Nothing in the database replays it: the verifier is stored hashed and the
+      // outbound message that carried the link no longer holds it.
+      const verifier = token.split('.')[1] as string;
+      const dump = await w.t.database.db.query<{ text: string }>(
+        `SELECT (SELECT string_agg(body, ' ') FROM outbound_messages)
+                || (SELECT string_agg(selector || encode(verifier_hash, 'escape'), ' ') FROM sign_in_tokens)
+                || (SELECT string_agg(selector || encode(verifier_hash, 'escape'), ' ') FROM sessions) AS text`,
+      );
+      assert.ok(!dump[0]?.text.includes(verifier));
+      const session = decodeURIComponent(cookie.split(';')[0]?.split('=')[1] ?? '');
+      assert.ok(!dump[0]?.text.includes(session.split('.')[1] as string));
+    });
+
+    test('a link expires after 15 minutes; a forged verifier does not sign in', async () => {
+      const { token } = await sendLink(w, w.alice);
+      const [selector] = token.split('.');
+      const forged = await w.t.app.inject({
+        method: 'POST',
+        url: `/app/sign-in?token=${selector}.${'A'.repeat(43)}`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: '',
+      });
+      assert.equal(forged.statusCode, 410);
+      w.clock.now = new Date(START.getTime() + 16 * 60_000);
+      try {
+        const late = await w.t.app.inject({
+          method: 'POST',
+          url: `/app/sign-in?token=${encodeURIComponent(token)}`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload: '',
+        });
+        assert.equal(late.statusCode, 410);
+      } finally {
+        w.clock.now = START;
+      }
+    });
+
+    test('behind an https proxy the cookie is Secure', async () => {
+      const { token } = await sendLink(w, w.bob);
+      const post = await w.t.app.inject({
+        method: 'POST',
+        url: `/app/sign-in?token=${encodeURIComponent(token)}`,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-forwarded-proto': 'https',
+        },
+        payload: '',
+      });
+      assert.equal(post.statusCode, 303);
+      assert.match(String(post.headers['set-cookie']), /; Secure$/);
+    });
+
+    test('the session reads only my data; admin routes and other groups are refused', async () => {
+      const cookie = await signIn(w, w.alice);
+      const get = (url: string, headers: Record<string, string> = { cookie }) =>
+        w.t.app.inject({ method: 'GET', url, headers });
+
+      assert.equal((await get('/app/api/me', {})).statusCode, 401, 'no cookie');
+      assert.equal(
+        (await get('/app/api/me', w.t.auth)).statusCode,
+        401,
+        'the API token is no session',
+      );
+      assert.equal((await get('/users')).statusCode, 401, 'a session is no API token');
+      assert.equal((await get(`/users/${w.alice}`)).statusCode, 401);
+
+      const me = (await get('/app/api/me')).json() as {
+        username: string;
+        groups: { id: number }[];
+      };
+      assert.equal(me.username, 'Alice');
+      assert.deepEqual(
+        me.groups.map((group) => group.id),
+        [w.groupA],
+      );
+
+      const feed = (await get('/app/api/feed')).json() as {
+        items: { username: string; image_url: string }[];
+      };
+      assert.deepEqual(feed.items.map((item) => item.username).sort(), ['Alice', 'Bob']);
+      assert.equal((await get(`/app/api/feed?group_id=${w.groupA}`)).statusCode, 200);
+      const other = await get(`/app/api/feed?group_id=${w.groupB}`);
+      assert.equal(other.statusCode, 403);
+      assert.equal((other.json() as { error: { code: string } }).error.code, 'forbidden');
+
+      const bobsPhoto = feed.items.find((item) => item.username === 'Bob')?.image_url ?? '';
+      const photo = await get(bobsPhoto);
+      assert.equal(photo.statusCode, 200);
+      assert.equal(photo.body, 'photo of bob ran');
+      const carols = await get(
+        `/app/api/photo?key=${encodeURIComponent('messages/MMcarol/0.jpg')}`,
+      );
+      assert.equal(carols.statusCode, 404, "another group's photo key");
+      assert.equal(
+        (await get(`/app/api/photo?key=${encodeURIComponent('messages/MMnone/0.jpg')}`)).statusCode,
+        404,
+      );
+
+      const boards = (await get('/app/api/leaderboards?period=all')).json() as {
+        groups: { group_id: number }[];
+      };
+      assert.deepEqual(
+        boards.groups.map((group) => group.group_id),
+        [w.groupA],
+      );
+    });
+
+    test('Today adds a task with the WhatsApp phrase; logout revokes the session', async () => {
+      const cookie = await signIn(w, w.bob);
+      const added = await w.t.app.inject({
+        method: 'POST',
+        url: '/app/api/phrases',
+        headers: { cookie },
+        payload: { text: 'new Run 5k tomorrow 7am' },
+      });
+      assert.equal(added.statusCode, 200, added.body);
+      assert.match((added.json() as { reply: string }).reply, /Run 5k/);
+      const today = (
+        await w.t.app.inject({ method: 'GET', url: '/app/api/today', headers: { cookie } })
+      ).json() as { tasks: { description: string }[] };
+      assert.deepEqual(
+        today.tasks.map((task) => task.description),
+        ['Run 5k'],
+      );
+      const refused = await w.t.app.inject({
+        method: 'POST',
+        url: '/app/api/phrases',
+        headers: { cookie },
+        payload: { text: 'points' },
+      });
+      assert.equal(refused.statusCode, 400);
+
+      const out = await w.t.app.inject({ method: 'POST', url: '/app/logout', headers: { cookie } });
+      assert.equal(out.statusCode, 204);
+      assert.match(String(out.headers['set-cookie']), /Max-Age=0/);
+      const after = await w.t.app.inject({
+        method: 'GET',
+        url: '/app/api/me',
+        headers: { cookie },
+      });
+      assert.equal(after.statusCode, 401);
+    });
+
+    test('the link and logout commands over WhatsApp', async () => {
+      const db = w.t.database.db;
+      const [user] = await db.query<UserRow>('SELECT * FROM users WHERE id = $1', [w.carol]);
+      const context = {
+        tx: db,
+        user,
+        now: START,
+        appBaseUrl: 'https://taskwire.example',
+      } as unknown as CommandContext;
+      const reply = await linkCommand.run(context, '');
+      const match = /https:\/\/taskwire\.example\/app\/sign-in\?token=(\S+)/.exec(reply);
+      assert.ok(match, reply);
+      const post = await w.t.app.inject({
+        method: 'POST',
+        url: `/app/sign-in?token=${match[1]}`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: '',
+      });
+      assert.equal(post.statusCode, 303);
+      const cookie = String(post.headers['set-cookie']).split(';')[0] as string;
+      const me = await w.t.app.inject({ method: 'GET', url: '/app/api/me', headers: { cookie } });
+      assert.equal((me.json() as { username: string }).username, 'Carol');
+      assert.match(await logoutCommand.run(context, ''), /Signed out .* 1 device/);
+      const after = await w.t.app.inject({
+        method: 'GET',
+        url: '/app/api/me',
+        headers: { cookie },
+      });
+      assert.equal(after.statusCode, 401);
+    });
+
+    test('export my data, then delete my account: rows and photos gone, a goodbye sent', async () => {
+      const cookie = await signIn(w, w.alice);
+      await w.t.app.inject({
+        method: 'POST',
+        url: '/app/api/phrases',
+        headers: { cookie },
+        payload: { text: 'new Stretch tomorrow 8am' },
+      });
+      const exported = await w.t.app.inject({
+        method: 'GET',
+        url: '/app/api/export',
+        headers: { cookie },
+      });
+      assert.equal(exported.statusCode, 200);
+      const data = exported.json() as {
+        user: { username: string };
+        messages: { body: string }[];
+        tasks: { description: string }[];
+        posts: { photo: string }[];
+      };
+      assert.equal(data.user.username, 'Alice');
+      assert.ok(data.messages.some((message) => message.body === 'new Stretch tomorrow 8am'));
+      assert.deepEqual(
+        data.tasks.map((task) => task.description),
+        ['Stretch'],
+      );
+      assert.match(data.posts[0]?.photo ?? '', /\/app\/api\/photo\?key=messages%2FMMalice/);
+      assert.ok(!exported.body.includes('Bob') && !exported.body.includes('Carol'));
+
+      const deleted = await w.t.app.inject({
+        method: 'DELETE',
+        url: '/app/api/me',
+        headers: { cookie },
+      });
+      assert.equal(deleted.statusCode, 200, deleted.body);
+      const db = w.t.database.db;
+      assert.equal((await db.query('SELECT 1 FROM users WHERE id = $1', [w.alice])).length, 0);
+      assert.equal((await db.query('SELECT 1 FROM feed WHERE user_id = $1', [w.alice])).length, 0);
+      assert.equal(
+        (await db.query(`SELECT 1 FROM messages WHERE sender = '+15551230001'`)).length,
+        0,
+      );
+      assert.equal(w.store.objects.has('messages/MMalice/0.jpg'), false);
+      assert.equal(w.store.objects.has('messages/MMbob/0.jpg'), true, "Bob's photo stays");
+      const goodbye = await db.query<{ body: string; user_id: number | null }>(
+        `SELECT body, user_id FROM outbound_messages WHERE to_number = 'whatsapp:+15551230001'`,
+      );
+      assert.equal(goodbye.length, 1);
+      assert.match(goodbye[0]?.body ?? '', /deleted/);
+      const [totals] = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM account_deletions',
+      );
+      assert.equal(totals?.n, 1);
+      const me = await w.t.app.inject({ method: 'GET', url: '/app/api/me', headers: { cookie } });
+      assert.equal(me.statusCode, 401);
+    });
+
+    test('the app files are served without a session, with a manifest', async () => {
+      const page = await w.t.app.inject({ method: 'GET', url: '/app/' });
+      assert.equal(page.statusCode, 200);
+      assert.match(page.body, /manifest\.webmanifest/);
+      const manifest = await w.t.app.inject({ method: 'GET', url: '/app/manifest.webmanifest' });
+      assert.equal(manifest.statusCode, 200);
+      assert.equal((manifest.json() as { start_url: string }).start_url, '/app/');
+    });
+  });
+}
