@@ -60,9 +60,19 @@ export function singleZoneOfCountry(country: string, now: Date = new Date()): st
 /** The zone a phone number's country implies, when that country keeps one time. */
 export function zoneOfPhoneNumber(phoneNumber: string | null): string | null {
   if (!phoneNumber) return null;
+  // Parsing the number is most of a text reply's time-zone cost (bench:loop profile); the
+  // answer never changes, so it is kept, in memory only, for a bounded number of senders.
+  const known = zoneOfNumber.get(phoneNumber);
+  if (known !== undefined) return known;
   const country = parsePhoneNumberFromString(phoneNumber)?.country;
-  return country ? singleZoneOfCountry(country) : null;
+  const zone = country ? singleZoneOfCountry(country) : null;
+  if (zoneOfNumber.size >= ZONE_CACHE_SIZE) zoneOfNumber.clear();
+  zoneOfNumber.set(phoneNumber, zone);
+  return zone;
 }
+
+const ZONE_CACHE_SIZE = 10_000;
+const zoneOfNumber = new Map<string, string | null>();
 
 /** Where a person's zone comes from, for `tz` without arguments. */
 export type ZoneSource = 'set' | 'phone' | 'default';
