@@ -107,6 +107,10 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
           description: 'Recurring tasks, their occurrences (tasks with `habit_id`) and streaks.',
         },
         { name: 'feed', description: 'Photo proofs of completed tasks.' },
+        {
+          name: 'reviews',
+          description: 'Proofs waiting for a peer or the vision model, and their decisions.',
+        },
         { name: 'leaderboard', description: 'Users by points.' },
         { name: 'messages', description: 'Inbound messages, their processing and media.' },
         { name: 'outbound', description: 'Replies and messages Taskwire sends.' },
