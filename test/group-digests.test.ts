@@ -4,6 +4,7 @@ import type { Database } from '../src/db/executor.js';
 import { openPostgres } from '../src/db/postgres.js';
 import { createGroupDigestJob } from '../src/jobs/group-digests.js';
 import { type GroupNewsSettings, runDigestsDue } from '../src/services/group-news.js';
+import { decideReview } from '../src/services/reviews.js';
 import { engines, postgresOnly, type TestDatabase } from './helpers/databases.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { quietLog } from './helpers/worker.js';
@@ -190,6 +191,74 @@ for (const engine of engines) {
       assert.equal((await get(`/groups/${tokyo}/leaderboard?period=year`)).status, 400);
     });
   });
+
+  describe(
+    `a reviewed proof is shared once published [${engine.name}]`,
+    { skip: engine.skip },
+    () => {
+      let database: TestDatabase;
+      before(async () => {
+        database = await engine.create();
+      });
+      after(async () => database?.destroy());
+
+      test('approval tells the members who were not asked to review it, once', async () => {
+        const db = database.db;
+        const at = new Date('2026-12-02T10:00:00Z');
+        const recently = new Date(at.getTime() - 3_600_000);
+        const ada = await person(db, 'Ada', recently);
+        const bob = await person(db, 'Bob', recently);
+        const cy = await person(db, 'Cy', recently);
+        const crew = await group(db, 'Crew', 'Europe/Paris', [ada, bob, cy]);
+        await db.query(`UPDATE groups SET review = 'model' WHERE id = $1`, [crew]);
+        const [message] = await db.query<{ id: number }>(
+          `INSERT INTO messages (message_sid, from_number, to_number, sender)
+         VALUES ('MM00000000000000000000000000000001', 'whatsapp:+15550000001', $1, '+15550000001')
+         RETURNING id`,
+          [`whatsapp:${NUMBER}`],
+        );
+        const [task] = await db.query<{ id: number }>(
+          `INSERT INTO tasks (user_id, description, due_time, status, group_id)
+         VALUES ($1, 'Run 5k', $2, 'pending_review', $3) RETURNING id`,
+          [ada, new Date(at.getTime() + 3_600_000), crew],
+        );
+        const [post] = await db.query<{ id: number }>(
+          `INSERT INTO feed (user_id, task_id, status, group_id, message_id)
+         VALUES ($1, $2, 'pending_review', $3, $4) RETURNING id`,
+          [ada, task!.id, crew, message!.id],
+        );
+        const [review] = await db.query<{ id: number }>(
+          `INSERT INTO proof_reviews (feed_id, task_id, user_id, group_id, message_id, owner_address,
+                                    from_number, method, timeout_at)
+         VALUES ($1, $2, $3, $4, $5, 'whatsapp:+15550000001', $6, 'model', $7) RETURNING id`,
+          [post!.id, task!.id, ada, crew, message!.id, `whatsapp:${NUMBER}`, at],
+        );
+        // The model was unsure: Bob was asked (and saw the photo); Cy was not.
+        await db.query('INSERT INTO review_requests (review_id, reviewer_id) VALUES ($1, $2)', [
+          review!.id,
+          bob,
+        ]);
+        const decision = {
+          status: 'approved' as const,
+          by: 'peer' as const,
+          userId: bob,
+          reason: null,
+          at,
+        };
+        await db.transaction((tx) =>
+          decideReview(tx, Number(review!.id), decision, { defaultTimezone: 'UTC' }),
+        );
+        await db.transaction((tx) =>
+          decideReview(tx, Number(review!.id), decision, { defaultTimezone: 'UTC' }),
+        );
+        const shares = await outbound(db, 'share');
+        assert.deepEqual(
+          shares.map((row) => [Number(row.user_id), row.body, row.from_number]),
+          [[cy, '📸 Ada finished “Run 5k”', `whatsapp:${NUMBER}`]],
+        );
+      });
+    },
+  );
 
   describe(`the Sunday digest [${engine.name}]`, { skip: engine.skip }, () => {
     let database: TestDatabase;

@@ -62,18 +62,25 @@ export const groupsWithDigests = (db: Queryable): Promise<ShareGroupRow[]> =>
     `SELECT ${groupColumns} FROM groups g WHERE g.share <> 'off' ORDER BY g.id`,
   );
 
-/** The members of a group, in id order, optionally without one of them. */
-export const membersOf = (
+/**
+ * The members of a group who have not seen a post yet, in id order: not its author, and not
+ * those who were sent the request to review it (src/services/reviews.ts) — they saw the
+ * photo then, and the news would be theirs twice.
+ */
+export const membersToTell = (
   db: Queryable,
   groupId: number,
-  exceptUserId: number | null = null,
+  post: { feedId: number; authorId: number },
 ): Promise<UserRow[]> =>
   db.query<UserRow>(
-    `SELECT ${userColumns} FROM users
+    `SELECT ${userColumns} FROM users u
      WHERE id IN (SELECT user_id FROM group_members WHERE group_id = $1)
-       AND ($2::bigint IS NULL OR id <> $2)
+       AND id <> $2
+       AND NOT EXISTS (SELECT 1 FROM review_requests rr
+                       JOIN proof_reviews pr ON pr.id = rr.review_id
+                       WHERE pr.feed_id = $3 AND rr.reviewer_id = u.id AND rr.skipped IS NULL)
      ORDER BY id`,
-    [groupId, exceptUserId],
+    [groupId, post.authorId, post.feedId],
   );
 
 export type ShareStatus = 'sent' | 'pending' | 'digested' | 'skipped';

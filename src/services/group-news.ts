@@ -11,7 +11,7 @@ import {
   groupsWithDigests,
   insertShare,
   lockPendingShares,
-  membersOf,
+  membersToTell,
   membersWithPendingShares,
   membersWithoutWeeklyDigest,
   postForSharing,
@@ -102,7 +102,10 @@ export async function shareProof(
 ): Promise<number> {
   const group = await groupOfPost(tx, proof.feedId);
   if (!group || group.share === 'off') return 0;
-  const members = await membersOf(tx, group.id, proof.author.id);
+  const members = await membersToTell(tx, group.id, {
+    feedId: proof.feedId,
+    authorId: proof.author.id,
+  });
   if (members.length === 0) return 0;
   let streak: number | null = null;
   if (proof.task.habit_id !== null) {

@@ -30,6 +30,7 @@ import type { UserRow } from '../domain/user.js';
 import { streakAfterProof } from './habits.js';
 import { formatDueTime } from './reply-texts.js';
 import { personTimeZone } from './time-zones.js';
+import { sharePublishedPost } from './group-news.js';
 
 /**
  * Peer and model review of proofs (issue 16). In a group whose `review` is `peer` or
@@ -237,6 +238,13 @@ export async function decideReview(
         ? null
         : await completeReviewedTask(tx, decided.task_id, decision.at);
     await setFeedStatus(tx, decided.feed_id, 'published');
+    // Published now: the members who were not asked to review it hear of it (group-news.ts).
+    await sharePublishedPost(
+      tx,
+      decided.feed_id,
+      { defaultTimezone: settings.defaultTimezone, whatsappNumber: null },
+      decision.at,
+    );
     if (task && owner) {
       const total = (await addPoints(tx, owner.id, task.points)) ?? owner.points + task.points;
       const streak = task.habit_id === null ? '' : await streakAfterProof(tx, task.habit_id);
