@@ -29,15 +29,15 @@ function vote(context: CommandContext, approve: boolean, args: string) {
 export const approveCommand: Command = {
   name: 'approve',
   aliases: thumbs('👍'),
-  usage: 'approve <n> (or reply 👍)',
-  summary: "approve a group member's proof you were asked to review",
+  usage: 'approve <n>',
+  summary: "approve a member's proof (or reply 👍 to it)",
   run: (context, args) => vote(context, true, args),
 };
 
 export const rejectCommand: Command = {
   name: 'reject',
   aliases: thumbs('👎'),
-  usage: 'reject <n> <reason> (or reply 👎 and why)',
-  summary: "reject a group member's proof, saying why",
+  usage: 'reject <n> <why>',
+  summary: 'reject it, saying why (or reply 👎 and why)',
   run: (context, args) => vote(context, false, args),
 };
