@@ -3,7 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import type { Database } from '../src/db/executor.js';
 import { openPostgres } from '../src/db/postgres.js';
 import { createGroupDigestJob } from '../src/jobs/group-digests.js';
-import { type GroupNewsSettings, runDigestsDue } from '../src/services/group-news.js';
+import { type GroupNewsSettings, runDigestsDue, shareProof } from '../src/services/group-news.js';
+import type { TaskRow } from '../src/domain/task.js';
+import type { UserRow } from '../src/domain/user.js';
 import { decideReview } from '../src/services/reviews.js';
 import { engines, postgresOnly, type TestDatabase } from './helpers/databases.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
@@ -193,7 +195,7 @@ for (const engine of engines) {
   });
 
   describe(
-    `a reviewed proof is shared once published [${engine.name}]`,
+    `share rules: digest, off, a reviewed proof [${engine.name}]`,
     { skip: engine.skip },
     () => {
       let database: TestDatabase;
@@ -201,6 +203,49 @@ for (const engine of engines) {
         database = await engine.create();
       });
       after(async () => database?.destroy());
+
+      test('share: digest holds the news for the evening even inside the window; off records nothing', async () => {
+        const db = database.db;
+        const at = new Date('2026-12-02T10:00:00Z');
+        const recently = new Date(at.getTime() - 3_600_000);
+        const ida = await person(db, 'Ida', recently);
+        const jon = await person(db, 'Jon', recently);
+        const quiet = await group(db, 'Quiet', 'Europe/Paris', [ida, jon]);
+        const silent = await group(db, 'Silent', 'Europe/Paris', [ida, jon]);
+        await db.query(`UPDATE groups SET share = 'digest' WHERE id = $1`, [quiet]);
+        await db.query(`UPDATE groups SET share = 'off' WHERE id = $1`, [silent]);
+        const author = (await db.query<UserRow>('SELECT * FROM users WHERE id = $1', [ida]))[0]!;
+        for (const groupId of [quiet, silent]) {
+          const feedId = await proof(db, ida, groupId, 10, at.toISOString());
+          const [task] = await db.query<TaskRow>(
+            'SELECT t.* FROM tasks t JOIN feed f ON f.task_id = t.id WHERE f.id = $1',
+            [feedId],
+          );
+          const settings = { defaultTimezone: 'UTC', whatsappNumber: NUMBER };
+          const proofPost = { feedId, author, task: task!, imageKey: null, receivedOn: '' };
+          await db.transaction((tx) => shareProof(tx, proofPost, settings, at));
+        }
+        const rows = await db.query<{ group_id: number; user_id: number; status: string }>(
+          'SELECT group_id, user_id, status FROM shares WHERE group_id = ANY($1) ORDER BY group_id',
+          [[quiet, silent]],
+        );
+        assert.deepEqual(
+          rows.map((row) => [Number(row.group_id), Number(row.user_id), row.status]),
+          [[quiet, jon, 'pending']],
+        );
+        assert.equal((await outbound(db, 'share')).length, 0, 'nothing sent at once');
+        // 19:00 in Paris: Jon's digest.
+        await runDigestsDue(
+          db,
+          { defaultTimezone: 'UTC', whatsappNumber: NUMBER },
+          new Date('2026-12-02T18:00:00Z'),
+        );
+        const digests = await outbound(db, 'share_digest');
+        assert.deepEqual(
+          digests.map((row) => [Number(row.user_id), row.body]),
+          [[jon, '📸 Today in Quiet:\n• Ida finished “Run 5k”']],
+        );
+      });
 
       test('approval tells the members who were not asked to review it, once', async () => {
         const db = database.db;
