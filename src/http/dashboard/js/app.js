@@ -3,7 +3,8 @@
 import { onUnauthorized, token } from './api.js';
 import { loadFeed } from './feed.js';
 import { loadLeaderboard } from './leaderboard.js';
-import { loadMessages } from './messages.js';
+import { refreshInbox } from './inbox.js';
+import { startLive, stopLive } from './live.js';
 import { loadPeople } from './people.js';
 import { clearError } from './ui.js';
 
@@ -11,7 +12,7 @@ const views = {
   feed: loadFeed,
   leaderboard: loadLeaderboard,
   people: loadPeople,
-  messages: loadMessages,
+  messages: refreshInbox,
 };
 /** Lists that refresh themselves while visible; the others have forms that must not jump. */
 const AUTO_REFRESH = new Set(['feed', 'leaderboard']);
@@ -23,7 +24,25 @@ const currentView = () => {
   return Object.hasOwn(views, name) ? name : 'feed';
 };
 
+/** Which views a live change of each kind can alter. */
+const LIVE_VIEWS = {
+  feed: ['post', 'review', 'user'],
+  leaderboard: ['post', 'task', 'review', 'user'],
+  messages: ['message', 'outbound', 'task', 'review', 'user'],
+  people: ['task', 'user'],
+};
+
+/** A live change: the visible view reloads if it shows that kind (People not while typing). */
+function liveChange(kinds) {
+  const name = currentView();
+  if (!token.get() || !LIVE_VIEWS[name]?.some((kind) => kinds.has(kind))) return;
+  const section = byId(name);
+  if (name === 'people' && section.contains(document.activeElement)) return;
+  void views[name](section);
+}
+
 function showTokenForm(reason) {
+  stopLive();
   for (const name of Object.keys(views)) byId(name).hidden = true;
   byId('nav').hidden = true;
   byId('change-token').hidden = true;
@@ -46,6 +65,7 @@ async function showView(name = currentView()) {
   byId('token-view').hidden = true;
   byId('nav').hidden = false;
   byId('change-token').hidden = false;
+  startLive(liveChange);
   clearError();
   for (const link of document.querySelectorAll('#nav a')) {
     if (link.dataset.tab === name) link.setAttribute('aria-current', 'page');

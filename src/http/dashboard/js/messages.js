@@ -76,7 +76,8 @@ function replyBlock(replies) {
   );
 }
 
-function messageCard(message, replies, section) {
+/** One inbound message: text, photos, processing status, the replies and their delivery. */
+export function messageCard(message, replies, section) {
   const failed = message.processing_status === 'failed';
   return h(
     'article',
@@ -144,7 +145,7 @@ async function repliesFor(message) {
   }
 }
 
-async function renderCard(section, message) {
+export async function renderCard(section, message) {
   const replies = await repliesFor(message);
   const card = messageCard(message, replies, section);
   const current = section.querySelector(`[data-message-id="${message.id}"]`);

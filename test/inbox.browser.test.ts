@@ -1,0 +1,198 @@
+/**
+ * The admin inbox in a real browser (Chromium through playwright-core) against the real
+ * service on PGlite with the fake Twilio, at a laptop's 1280×800 and a phone's 390×844: a
+ * WhatsApp message appears in the open page by itself (Server-Sent Events, no Refresh),
+ * the admin opens the conversation and replies, and the reply's delivery shows there too.
+ * The header stays one row on the phone. Screenshots go to test-artifacts/inbox/.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
+import { pglite } from './helpers/databases.js';
+import { freePort, startTestService, type TestService } from './helpers/service.js';
+import { signedForm, TEST_API_TOKEN, whatsAppParams } from './helpers/twilio-webhook.js';
+import { waitFor } from './helpers/worker.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `${CHROMIUM} is missing: install Chromium (apt-get install chromium) to run the browser tests`;
+
+const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/inbox/', import.meta.url));
+const GROUP_NUMBER = '+14155238886';
+
+interface Box {
+  top: number;
+  bottom: number;
+}
+declare const Array: { from<T>(list: Iterable<T> | ArrayLike<T>): T[] };
+declare const document: {
+  querySelector(selector: string): { getBoundingClientRect(): Box } | null;
+  querySelectorAll(selector: string): { getBoundingClientRect(): Box }[];
+  documentElement: { scrollWidth: number; clientWidth: number };
+};
+
+const VIEWPORTS = [
+  { name: 'desktop', width: 1280, height: 800, phone: '+15550200001', person: 'Ada Lovelace' },
+  { name: 'phone', width: 390, height: 844, phone: '+15550200002', person: 'Grace Hopper' },
+];
+
+describe('the admin inbox in a real browser [pglite]', { skip }, () => {
+  let twilio: FakeTwilio;
+  let t: TestService;
+  let baseUrl: string;
+  let browser: Browser;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    twilio = await startFakeTwilio();
+    const port = await freePort();
+    baseUrl = `http://127.0.0.1:${port}`;
+    t = await startTestService(pglite, {
+      PORT: String(port),
+      PUBLIC_URL: baseUrl,
+      TWILIO_API_BASE_URL: twilio.apiBaseUrl,
+      TWILIO_WHATSAPP_NUMBER: GROUP_NUMBER,
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await t?.close();
+    await twilio?.close();
+  });
+
+  const api = async (method: string, url: string, body?: unknown) => {
+    const response = await fetch(`${baseUrl}${url}`, {
+      method,
+      headers: body === undefined ? t.auth : { ...t.auth, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    assert.ok(response.status < 300, `${method} ${url}: ${response.status}`);
+    return (await response.json()) as Record<string, unknown>;
+  };
+
+  const deliver = async (from: string, body: string) => {
+    const url = `${baseUrl}/webhook/twilio`;
+    const { payload, headers } = signedForm(url, whatsAppParams({ from, to: GROUP_NUMBER, body }));
+    const response = await fetch(url, { method: 'POST', body: payload, headers });
+    assert.equal(response.status, 200);
+    await response.arrayBuffer();
+  };
+
+  test('the inbox with nothing in it says how messages get here', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(`${baseUrl}/#messages`);
+    await page.getByLabel('API token', { exact: true }).fill(TEST_API_TOKEN);
+    await page.getByRole('button', { name: 'Open the dashboard' }).click();
+    const empty = page.locator('.inbox-empty');
+    await empty.waitFor();
+    const text = await empty.innerText();
+    assert.match(text, new RegExp(`${baseUrl}/webhook/twilio`), 'the webhook URL to paste');
+    assert.match(text, /taskwire simulate/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'empty.png'), fullPage: true });
+    await context.close();
+  });
+
+  for (const viewport of VIEWPORTS) {
+    test(`${viewport.name} ${viewport.width}×${viewport.height}: a message appears live, the admin replies`, async () => {
+      await api('POST', '/users', { username: viewport.person, phone_number: viewport.phone });
+      const context = await browser.newContext({
+        viewport: { width: viewport.width, height: viewport.height },
+        locale: 'en-GB',
+      });
+      const page: Page = await context.newPage();
+      page.setDefaultTimeout(15_000);
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      let loads = 0;
+      page.on('load', () => (loads += 1));
+      await page.goto(`${baseUrl}/#messages`);
+      await page.getByLabel('API token', { exact: true }).fill(TEST_API_TOKEN);
+      await page.getByRole('button', { name: 'Open the dashboard' }).click();
+      await page.locator('#live-status[data-state="on"]').waitFor();
+
+      // One row: every item of the header shares the brand's line, and nothing scrolls sideways.
+      const header = await page.evaluate(() => {
+        const bar = document.querySelector('.top-bar-inner') as { getBoundingClientRect(): Box };
+        const items = Array.from(
+          document.querySelectorAll(
+            '.top-bar-inner > .brand, .top-bar-inner > #nav, .top-bar-inner > #live-status, .top-bar-inner > #change-token',
+          ),
+        );
+        return {
+          height: bar.getBoundingClientRect().bottom - bar.getBoundingClientRect().top,
+          tops: items.map((item) => Math.round(item.getBoundingClientRect().top)),
+          bottoms: items.map((item) => Math.round(item.getBoundingClientRect().bottom)),
+          overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        };
+      });
+      const firstBottom = Math.min(...header.bottoms);
+      assert.ok(
+        header.tops.every((top) => top < firstBottom),
+        `header items on one row: tops ${header.tops.join(',')}, bottoms ${header.bottoms.join(',')}`,
+      );
+      assert.ok(header.height < 64, `header height ${header.height}`);
+      assert.equal(header.overflow, 0, 'the page does not scroll sideways');
+
+      // The message arrives while the page is open: no Refresh, no reload.
+      const text = `Ran 5 km along the river (${viewport.name})`;
+      await deliver(viewport.phone, text);
+      const item = page.locator('.conversation', { hasText: viewport.person });
+      await item.filter({ hasText: text }).waitFor();
+      assert.equal(loads, 1, 'the page was not reloaded');
+      assert.equal(
+        await page.locator('.conversation').first().locator('.conversation-name').innerText(),
+        viewport.person,
+        'newest activity first',
+      );
+      await page.screenshot({ path: path.join(ARTIFACTS, `${viewport.name}-1-live.png`) });
+
+      await item.click();
+      const thread = page.locator('[data-thread]');
+      await thread.getByRole('heading', { name: viewport.person }).waitFor();
+      await thread.locator('.message-body', { hasText: text }).waitFor();
+      assert.equal(await page.getByLabel('Send by').inputValue(), 'whatsapp', 'window open');
+
+      const answer = `Great run, ${viewport.person.split(' ')[0]}!`;
+      await page.getByLabel('Reply', { exact: true }).fill(answer);
+      await page.getByRole('button', { name: 'Send', exact: true }).click();
+      await page.locator('[data-reply-outcome][data-state="ok"]').waitFor();
+      // Sent through the fake Twilio; its delivery status comes back live.
+      await waitFor(async () =>
+        twilio.messageRequests.some(
+          (r) => r.params.Body === answer && r.params.To === `whatsapp:${viewport.phone}`,
+        ),
+      );
+      const sent = thread.locator('.outgoing', { hasText: answer });
+      await sent.waitFor();
+      await waitFor(async () =>
+        /Reply (sent|delivered|queued|accepted)/.test(
+          await page.locator('[data-reply-outcome]').innerText(),
+        ),
+      );
+      await sent
+        .locator(
+          '.badge.status-sent, .badge.status-delivered, .badge.status-queued, .badge.status-accepted',
+        )
+        .waitFor();
+      await page.screenshot({ path: path.join(ARTIFACTS, `${viewport.name}-2-replied.png`) });
+      assert.equal(loads, 1, 'still the same page');
+      await context.close();
+    });
+  }
+
+  test('no script errors', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
