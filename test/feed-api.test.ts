@@ -29,6 +29,7 @@ interface LeaderboardBody {
 
 const FEED_FIELDS = [
   'created_at',
+  'group_id',
   'id',
   'image_url',
   'image_url_error',

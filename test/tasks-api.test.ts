@@ -31,6 +31,7 @@ const TASK_FIELDS = [
   'description',
   'due_time',
   'expired_at',
+  'group_id',
   'habit_id',
   'id',
   'points',

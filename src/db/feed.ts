@@ -15,37 +15,50 @@ export interface FeedItemRow {
   image_key: string | null;
   post_content: string | null;
   status: string;
+  /** The group of the post's task (migration 0015 fills it in). */
+  group_id: number | null;
 }
 
 export interface ListFeedQuery {
   limit: number;
   offset: number;
   userId: number | null;
+  /** Only one group's posts (GET /feed?group_id=). */
+  groupId?: number | null;
 }
 
-/** Feed posts, newest first (ties: the later id first), optionally of one user. */
+/** Feed posts, newest first (ties: the later id first), optionally of one user or group. */
 export async function listFeed(
   db: Queryable,
   query: ListFeedQuery,
 ): Promise<{ items: FeedItemRow[]; total: number }> {
-  const where = query.userId === null ? '' : 'WHERE f.user_id = $3';
-  const params: unknown[] = [query.limit, query.offset];
-  if (query.userId !== null) params.push(query.userId);
+  const filters: unknown[] = [];
+  const conditions: string[] = [];
+  if (query.userId !== null) {
+    filters.push(query.userId);
+    conditions.push(`f.user_id = $${filters.length}`);
+  }
+  if (query.groupId !== undefined && query.groupId !== null) {
+    filters.push(query.groupId);
+    conditions.push(`f.group_id = $${filters.length}`);
+  }
+  const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
+  const paging = `LIMIT $${filters.length + 1} OFFSET $${filters.length + 2}`;
   const items = await db.query<FeedItemRow>(
     `SELECT f.id, f.created_at, f.user_id, u.username, f.task_id,
             t.description AS task_description, f.image_url, f.image_key, f.post_content,
-            f.status
+            f.status, f.group_id
      FROM feed f
      JOIN users u ON u.id = f.user_id
      LEFT JOIN tasks t ON t.id = f.task_id
      ${where}
      ORDER BY f.created_at DESC, f.id DESC
-     LIMIT $1 OFFSET $2`,
-    params,
+     ${paging}`,
+    [...filters, query.limit, query.offset],
   );
   const [count] = await db.query<{ total: number }>(
-    `SELECT count(*)::int AS total FROM feed ${query.userId === null ? '' : 'WHERE user_id = $1'}`,
-    query.userId === null ? [] : [query.userId],
+    `SELECT count(*)::int AS total FROM feed f ${where}`,
+    filters,
   );
   return { items, total: count?.total ?? 0 };
 }

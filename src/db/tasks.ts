@@ -3,7 +3,7 @@ import type { Queryable } from './executor.js';
 import { assignmentNoticeSql, cancelStagesSql, scheduleStagesSql } from './reminder-stages-sql.js';
 
 export const taskColumns =
-  'id, created_at, user_id, description, due_time, status, points, completed_at, expired_at, habit_id';
+  'id, created_at, user_id, description, due_time, status, points, completed_at, expired_at, habit_id, group_id';
 
 /** REMINDER_OFFSETS and the current time: what scheduling a task's reminder stages needs. */
 export interface StageSchedule {
@@ -22,6 +22,11 @@ export interface NewTask {
    * decides like a reminder (see src/services/task-notices.ts). Default false.
    */
   notify?: boolean;
+  /**
+   * Its group (one of the user's, checked by the caller); absent or null: the database
+   * picks the user's only group, else the default group (migration 0015).
+   */
+  group_id?: number | null;
 }
 
 /**
@@ -37,8 +42,8 @@ export async function createTask(
   // error (which would abort the caller's transaction).
   const rows = await db.query<TaskRow>(
     `WITH task AS (
-       INSERT INTO tasks (user_id, description, due_time, points)
-       SELECT id, $2, $3::timestamptz, $4 FROM users WHERE id = $1
+       INSERT INTO tasks (user_id, description, due_time, points, group_id)
+       SELECT id, $2, $3::timestamptz, $4, $8::bigint FROM users WHERE id = $1
        RETURNING ${taskColumns}
      ),
      ${scheduleStagesSql('$5', '$6::timestamptz')},
@@ -52,6 +57,7 @@ export async function createTask(
       schedule.offsets,
       schedule.now,
       task.notify === true,
+      task.group_id ?? null,
     ],
   );
   return rows[0] ?? null;

@@ -11,6 +11,8 @@ export interface NewUser {
   phone_number: string | null;
   whatsapp_id?: string | null;
   timezone?: string | null;
+  /** The group they join as they are created (the admin API: the default group unless told). */
+  group_id?: number | null;
 }
 
 /** The columns an update may change; an absent key is left as it is. */
@@ -47,13 +49,29 @@ async function explainDuplicate(
   );
 }
 
-/** Inserts a user. Throws `conflict` when the phone number or WhatsApp id is taken. */
+/**
+ * Inserts a user, in group `group_id` when given (one statement: never a user without the
+ * group they were created for). Throws `conflict` when the phone number or WhatsApp id is taken.
+ */
 export async function createUser(db: Queryable, user: NewUser): Promise<UserRow> {
   try {
     const [row] = await db.query<UserRow>(
-      `INSERT INTO users (username, phone_number, whatsapp_id, timezone)
-       VALUES ($1, $2, $3, $4) RETURNING ${userColumns}`,
-      [user.username, user.phone_number, user.whatsapp_id ?? null, user.timezone ?? null],
+      `WITH created AS (
+         INSERT INTO users (username, phone_number, whatsapp_id, timezone)
+         VALUES ($1, $2, $3, $4) RETURNING ${userColumns}
+       ),
+       membership AS (
+         INSERT INTO group_members (group_id, user_id)
+         SELECT $5::bigint, id FROM created WHERE $5::bigint IS NOT NULL
+       )
+       SELECT * FROM created`,
+      [
+        user.username,
+        user.phone_number,
+        user.whatsapp_id ?? null,
+        user.timezone ?? null,
+        user.group_id ?? null,
+      ],
     );
     return row as UserRow;
   } catch (error) {

@@ -34,6 +34,8 @@ export interface TaskRow {
   expired_at: Date | null;
   /** The habit this task is an occurrence of (src/domain/habit.ts), else null. */
   habit_id: number | null;
+  /** The group whose rules (review, sharing) apply to its proof (src/domain/group.ts). */
+  group_id: number | null;
 }
 
 /** Points a task is worth unless its creator says otherwise. */

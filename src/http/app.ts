@@ -22,6 +22,7 @@ import { registerSecurity } from './plugins/security.js';
 import { conversationsRoutes } from './routes/conversations.js';
 import { eventsRoutes, eventsTokenRoutes } from './routes/events.js';
 import { feedRoutes } from './routes/feed.js';
+import { groupsRoutes } from './routes/groups.js';
 import { habitsRoutes } from './routes/habits.js';
 import { healthRoutes } from './routes/health.js';
 import { leaderboardRoutes } from './routes/leaderboard.js';
@@ -247,6 +248,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       clock: deps.clock ?? (() => new Date()),
     });
     await admin.register(feedRoutes, { db: deps.db, objectUrl });
+    await admin.register(groupsRoutes, {
+      db: deps.db,
+      whatsappNumber: deps.senders?.whatsapp ?? null,
+    });
     await admin.register(leaderboardRoutes, {
     await admin.register(reviewRoutes, {
       db: deps.db,

@@ -209,6 +209,11 @@ export const TaskSchema = Type.Object({
     description:
       'The habit this task is an occurrence of (GET /habits/{id}); null for a one-off task.',
   }),
+  group_id: Type.Union([Type.Integer(), Type.Null()], {
+    description:
+      'The group whose rules (review, sharing) apply to its proof (GET /groups/{id}); null only ' +
+      'when that group was deleted.',
+  }),
   reminders: Type.Array(ReminderSchema, {
     description: 'Its reminder stages and expiry notice, in send order.',
   }),
@@ -231,6 +236,9 @@ export const FeedItemSchema = Type.Object({
   }),
   post_content: Type.Union([Type.String(), Type.Null()]),
   status: Type.String({ description: 'E.g. `published`.' }),
+  group_id: Type.Union([Type.Integer(), Type.Null()], {
+    description: "The group of the post's task (GET /feed?group_id= lists one group's posts).",
+  }),
 });
 
 export const LeaderboardSchema = Type.Object({

@@ -29,6 +29,7 @@ import {
   rejectRepeatedProof,
 } from './proof-check.js';
 import { runCommand } from './commands/index.js';
+import { placeNewSender } from './groups.js';
 import { streakAfterProof } from './habits.js';
 import { type GroupNewsSettings, shareProof } from './group-news.js';
 import { DEFAULT_REVIEW_TIMEOUT_MS, reviewMethodFor, startReview } from './reviews.js';
@@ -112,6 +113,8 @@ export async function runAccountabilityLoop(
   } else {
     const channel = message.from_number.startsWith('whatsapp:') ? 'whatsapp' : 'sms';
     await recordInbound(tx, user.id, message.created_at, channel);
+    // A sender who never joined a group lands in the default one (`join <code>`: that one only).
+    if (created) await placeNewSender(tx, user.id, message.body);
     body =
       (created ? replyTexts.welcome(user.username) : '') +
       (await replyFor(tx, message, stored, user, options));

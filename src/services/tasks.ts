@@ -4,6 +4,7 @@ import { conflict, notFound, unprocessable, validationFailed } from '../domain/e
 import type { ReminderRow } from '../domain/reminder.js';
 import { parseDescription, parseDueTime, type TaskRow, type TaskStatus } from '../domain/task.js';
 import type { Page, UseCaseDeps } from './deps.js';
+import { checkTaskGroup } from './groups.js';
 
 /** What the task rules run against: the database, the clock, and two settings. */
 export interface TaskDeps extends Pick<UseCaseDeps, 'db' | 'clock'> {
@@ -28,6 +29,8 @@ export interface NewTaskInput {
    * 24-hour-window rules of reminders, or recorded as skipped with the reason.
    */
   notify?: boolean;
+  /** One of the user's groups; absent: their only group, else the default group. */
+  group_id?: number;
 }
 
 /** Changes to an active task, as typed; `status` may only cancel it. */
@@ -79,9 +82,12 @@ export async function createTask(deps: TaskDeps, input: NewTaskInput): Promise<T
         'give a due time in the future.',
     );
   }
+  // A group the user is not in is `unprocessable`, like an unknown user.
+  const groupId = await checkTaskGroup(deps.db, input.user_id, input.group_id);
   const task = await tasksTable.createTask(
     deps.db,
     {
+      group_id: groupId,
       user_id: input.user_id,
       description,
       due_time: dueTime,

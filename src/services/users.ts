@@ -4,6 +4,7 @@ import { notFound, validationFailed } from '../domain/errors.js';
 import { parsePhoneNumber } from '../domain/phone.js';
 import { parseTimezone, parseUsername, parseWhatsappId, type UserRow } from '../domain/user.js';
 import type { Page, UseCaseDeps } from './deps.js';
+import { groupForNewUser } from './groups.js';
 import { streaksOfUsers } from './habits.js';
 import { personTimeZoneWithSource, type ZoneSource } from './time-zones.js';
 
@@ -16,6 +17,8 @@ export interface NewUserInput {
   phone_number: string;
   whatsapp_id?: string;
   timezone?: string;
+  /** The group they join; default: the default group. */
+  group_id?: number;
 }
 
 /**
@@ -84,9 +87,14 @@ export async function getUserWithState(deps: UserStateDeps, id: number): Promise
   return userWithState(deps, await getUser(deps, id));
 }
 
-/** Creates a user; a phone number or WhatsApp id already taken is a `conflict`. */
-export function createUser(deps: UserDeps, input: NewUserInput): Promise<UserRow> {
+/**
+ * Creates a user in group `group_id` (unknown: `unprocessable`), else in the default group;
+ * a phone number or WhatsApp id already taken is a `conflict`.
+ */
+export async function createUser(deps: UserDeps, input: NewUserInput): Promise<UserRow> {
+  const group = await groupForNewUser(deps.db, input.group_id);
   return usersTable.createUser(deps.db, {
+    group_id: group?.id ?? null,
     username: parseUsername(input.username),
     phone_number: parsePhoneNumber(input.phone_number),
     whatsapp_id: input.whatsapp_id === undefined ? null : parseWhatsappId(input.whatsapp_id),

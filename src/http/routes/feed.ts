@@ -21,14 +21,15 @@ export async function feedRoutes(app: FastifyInstance, options: FeedRoutesOption
         tags: ['feed'],
         querystring: Type.Object({
           user_id: Type.Optional(IdSchema),
+          group_id: Type.Optional({ ...IdSchema, description: "Only this group's posts." }),
           ...pagingQuery(50),
         }),
         response: { 200: pageOf(FeedItemSchema), 400: ErrorBody, 401: ErrorBody },
       },
     },
     async (request) => {
-      const { limit, offset, user_id } = request.query;
-      const page = await listFeed(options, { limit, offset, userId: user_id });
+      const { limit, offset, user_id, group_id } = request.query;
+      const page = await listFeed(options, { limit, offset, userId: user_id, groupId: group_id });
       const onFailure = (key: string, error: unknown) =>
         request.log.warn({ key, err: error }, 'could not make the URL of a feed photo');
       const items = await Promise.all(

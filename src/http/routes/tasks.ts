@@ -57,6 +57,14 @@ export async function tasksRoutes(app: FastifyInstance, options: TasksRoutesOpti
               description: `Points for completing it, 0 to ${MAX_POINTS_PER_TASK} (default ${options.pointsPerTask}).`,
             }),
           ),
+          group_id: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              description:
+                "One of the user's groups (422 when they are not in it); default: their only group, " +
+                'else the default group.',
+            }),
+          ),
           notify: Type.Optional(
             Type.Boolean({
               default: true,

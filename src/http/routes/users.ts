@@ -83,8 +83,20 @@ export async function usersRoutes(app: FastifyInstance, options: UsersRoutesOpti
           phone_number: PhoneNumber,
           whatsapp_id: Type.Optional(WhatsappId),
           timezone: Type.Optional(Timezone),
+          group_id: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              description: 'The group they join (422 when there is none); default: the default group.',
+            }),
+          ),
         }),
-        response: { 201: UserWithStateSchema, 400: ErrorBody, 401: ErrorBody, 409: ErrorBody },
+        response: {
+          201: UserWithStateSchema,
+          400: ErrorBody,
+          401: ErrorBody,
+          409: ErrorBody,
+          422: ErrorBody,
+        },
       },
     },
     async (request, reply) =>

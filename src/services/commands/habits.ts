@@ -1,5 +1,6 @@
 import { cancelHabit, deleteHabit, findHabitById, reactivateHabit } from '../../db/habits.js';
 import { effectsOfMessage } from '../../db/command-effects.js';
+import { setHabitGroup } from '../../db/groups.js';
 import { reactivateCancelledTask } from '../../db/own-tasks.js';
 import { deletePause, pausedTaskIds } from '../../db/pauses.js';
 import { nextOccurrence, ruleOf, splitHabitText } from '../../domain/habit.js';
@@ -13,6 +14,8 @@ import {
   rewindHabits,
   withStreaks,
 } from '../habits.js';
+import { groupTexts } from '../group-texts.js';
+import { chooseGroup } from '../groups.js';
 import { habitTexts } from '../habit-texts.js';
 import { registerCancelList } from './cancel.js';
 import type { Command, CommandContext } from './command.js';
@@ -30,7 +33,10 @@ export const habitCommand: Command = {
   usage: HABIT_USAGE,
   summary: 'a recurring task, e.g. "habit Gym every mon wed fri at 7am"',
   async run(context, args) {
-    const split = splitHabitText(args);
+    // `habit … in Runners`: one of the person's groups; none named and several: ask which.
+    const choice = await chooseGroup(context.tx, context.user.id, args);
+    if (choice.outcome === 'ask') return groupTexts.whichGroup(`habit ${args}`, choice.groups);
+    const split = splitHabitText(choice.text);
     if (!split || split.description.length === 0) return habitTexts.usage();
     const result = await createHabit(context.tx, {
       userId: context.user.id,
@@ -44,6 +50,9 @@ export const habitCommand: Command = {
       offsets: context.reminderOffsets,
     });
     if (!result) return habitTexts.usage();
+    if (result.created && choice.group) {
+      await setHabitGroup(context.tx, result.habit.id, choice.group.id);
+    }
     await recordCommandEffect(context.tx, {
       userId: context.user.id,
       messageId: context.message.id,

@@ -2,6 +2,7 @@ import { pointsCommand, tasksCommand } from './basic.js';
 import { buttonCommandCandidates } from './buttons.js';
 import { cancelCommand } from './cancel.js';
 import type { Command, CommandContext } from './command.js';
+import { groupCommand, inviteCommand, joinCommand, leaveCommand } from './groups.js';
 import { consentReply } from './consent.js';
 import { consentTexts } from '../consent-texts.js';
 import {
@@ -50,6 +51,10 @@ export const commands: readonly Command[] = [
   timeZoneCommand,
   pointsCommand,
   linkCommand,
+  joinCommand,
+  leaveCommand,
+  groupCommand,
+  inviteCommand,
   logoutCommand,
   approveCommand,
   rejectCommand,

@@ -1,7 +1,10 @@
+import { setTaskGroup } from '../../db/groups.js';
 import { findTaskById, updateActiveTask } from '../../db/tasks.js';
 import { createTaskOfMessage, openTasksOfUser } from '../../db/own-tasks.js';
 import { DESCRIPTION_MAX_LENGTH, type TaskRow } from '../../domain/task.js';
 import { parseDuePhrase } from '../due-phrases.js';
+import { groupTexts } from '../group-texts.js';
+import { chooseGroup } from '../groups.js';
 import { selfServiceTexts } from '../self-service-texts.js';
 import type { Command, CommandContext } from './command.js';
 import { recordCommandEffect, registerUndo } from './undo.js';
@@ -30,7 +33,10 @@ export const newTaskCommand: Command = {
     '(a day without a time is due at 23:59)',
   async run(context, args) {
     const { tx, user, message, now, timeZone } = context;
-    const phrase = parseDuePhrase(args, { now, zone: timeZone });
+    // `new … in Runners`: one of the person's groups; none named and several: ask which.
+    const choice = await chooseGroup(tx, user.id, args);
+    if (choice.outcome === 'ask') return groupTexts.whichGroup(`new ${args}`, choice.groups);
+    const phrase = parseDuePhrase(choice.text, { now, zone: timeZone });
     if (phrase.outcome === 'no_what') return selfServiceTexts.newWithoutWhat();
     if (phrase.outcome === 'no_time') return selfServiceTexts.newWithoutTime(phrase.what);
     if (phrase.outcome === 'past') {
@@ -48,6 +54,7 @@ export const newTaskCommand: Command = {
       { offsets: context.reminderOffsets, now },
     );
     if (!created) return selfServiceTexts.undoGone();
+    if (created.created && choice.group) await setTaskGroup(tx, created.task.id, choice.group.id);
     await recordCommandEffect(tx, {
       userId: user.id,
       messageId: message.id,
