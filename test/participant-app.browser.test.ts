@@ -38,11 +38,14 @@ describe('the participant app in a real browser [pglite]', { skip }, () => {
   let browser: Browser;
   let page: Page;
   let alice: number;
+  let bob: number;
+  let groupId: number;
+  let store: MemoryBlobStore;
   const pageErrors: string[] = [];
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    const store = new MemoryBlobStore();
+    store = new MemoryBlobStore();
     t = await createTestApp(pglite, {
       store,
       senders: { whatsapp: '+15550001111', sms: null },
@@ -64,10 +67,12 @@ describe('the participant app in a real browser [pglite]', { skip }, () => {
       ids.push((response.json() as { id: number }).id);
     }
     alice = ids[0] as number;
+    bob = ids[1] as number;
     await db.query('DELETE FROM group_members');
     const [group] = await db.query<{ id: number }>(
       `INSERT INTO groups (name, invite_code) VALUES ('Morning runners', 'RUNB') RETURNING id`,
     );
+    groupId = Number(group?.id);
     await db.query(`INSERT INTO group_members (group_id, user_id) VALUES ($1, $2), ($1, $3)`, [
       group?.id,
       ids[0],
@@ -135,8 +140,8 @@ describe('the participant app in a real browser [pglite]', { skip }, () => {
       'SELECT body FROM outbound_messages WHERE id = $1',
       [id],
     );
-    const url = /(http\S+\/app\/sign-in\?token=\S+)/.exec(row?.body ?? '')?.[1];
-    assert.ok(url?.startsWith(baseUrl), row?.body);
+    const url = /(http\S+\/app\/sign-in\?token=\S+)/.exec(row?.body ?? '')?.[1] ?? '';
+    assert.ok(url.startsWith(baseUrl), row?.body);
 
     await page.goto(url);
     await page.getByRole('button', { name: 'Continue' }).waitFor();
@@ -157,7 +162,7 @@ describe('the participant app in a real browser [pglite]', { skip }, () => {
     await page.screenshot({ path: `${ARTIFACTS}3-today-added.png` });
   });
 
-  test('Feed shows the group’s photo with who and what; Leaderboards and Me', async () => {
+  test('Feed shows the group’s photos, a new one live; Leaderboards; a review approved; Me', async () => {
     await page.getByRole('link', { name: 'Feed' }).click();
     await page.getByRole('heading', { name: 'Feed' }).waitFor();
     await page.getByText('Ran 5 km along the river').waitFor();
@@ -168,11 +173,66 @@ describe('the participant app in a real browser [pglite]', { skip }, () => {
     await noHorizontalScroll();
     await page.screenshot({ path: `${ARTIFACTS}4-feed.png` });
 
+    // Another member's proof arrives while the page is open: it appears without a reload.
+    const key = 'messages/MMbob/1.png';
+    await store.put(key, Readable.from([makePng(320, 240, 40)]), { contentType: 'image/png' });
+    const post = await insertFeedPost(t.database.db, {
+      user_id: bob,
+      task_id: null,
+      image_url: null,
+      image_key: key,
+      post_content: 'Swam 1 km before work',
+      message_id: null,
+    });
+    await t.database.db.query('UPDATE feed SET group_id = $2 WHERE id = $1', [post?.id, groupId]);
+    await page.getByText('Swam 1 km before work').waitFor();
+    await page.screenshot({ path: `${ARTIFACTS}4b-feed-live.png` });
+
     await page.getByRole('link', { name: 'Boards' }).click();
     await page.getByRole('heading', { name: 'Morning runners' }).waitFor();
     await page.getByRole('button', { name: 'All time' }).click();
     await page.locator('.board li', { hasText: 'Bob' }).waitFor();
     await page.screenshot({ path: `${ARTIFACTS}5-leaderboards.png` });
+
+    // A proof waiting for Alice's review: approved from the Reviews tab.
+    const db = t.database.db;
+    const [task] = await db.query<{ id: number }>(
+      `INSERT INTO tasks (user_id, description, due_time, status, group_id)
+       VALUES ($1, 'Cycle to work', now() + interval '1 hour', 'pending_review', $2) RETURNING id`,
+      [bob, groupId],
+    );
+    const reviewKey = 'messages/MMbob/2.png';
+    await store.put(reviewKey, Readable.from([makePng(320, 240, 250)]), {
+      contentType: 'image/png',
+    });
+    const proof = await insertFeedPost(db, {
+      user_id: bob,
+      task_id: Number(task?.id),
+      image_url: null,
+      image_key: reviewKey,
+      post_content: null,
+      message_id: null,
+      status: 'pending_review',
+    });
+    await db.query('UPDATE feed SET group_id = $2 WHERE id = $1', [proof?.id, groupId]);
+    await db.query(
+      `INSERT INTO proof_reviews (feed_id, task_id, user_id, group_id, owner_address,
+                                  from_number, image_key, method, timeout_at)
+       VALUES ($1, $2, $3, $4, 'whatsapp:+15551230002', 'whatsapp:+15550001111', $5, 'peer',
+               now() + interval '12 hours')`,
+      [proof?.id, task?.id, bob, groupId, reviewKey],
+    );
+    await page.getByRole('link', { name: 'Reviews' }).click();
+    await page.getByText('Cycle to work').waitFor();
+    await page.screenshot({ path: `${ARTIFACTS}5b-reviews.png` });
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.getByText('No proofs waiting for you').waitFor();
+    const [decided] = await db.query<{ status: string }>(
+      'SELECT status FROM proof_reviews WHERE feed_id = $1',
+      [proof?.id],
+    );
+    assert.equal(decided?.status, 'approved');
+    await page.screenshot({ path: `${ARTIFACTS}5c-reviewed.png` });
 
     await page.getByRole('link', { name: 'Me' }).click();
     await page.getByRole('heading', { name: 'Alice' }).waitFor();

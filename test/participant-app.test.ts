@@ -343,6 +343,105 @@ for (const engine of engines) {
       assert.equal(after.statusCode, 401);
     });
 
+    test('Reviews: a proof of my group waits for me; I approve it; another group cannot', async () => {
+      const db = w.t.database.db;
+      const [task] = await db.query<{ id: number }>(
+        `INSERT INTO tasks (user_id, description, due_time, status, group_id)
+         VALUES ($1, 'Swim 1 km', $2, 'pending_review', $3) RETURNING id`,
+        [w.bob, new Date(START.getTime() + 3600_000), w.groupA],
+      );
+      await putPhoto(w.store, 'messages/MMswim/0.jpg', 'photo of bob swimming');
+      const post = await insertFeedPost(db, {
+        user_id: w.bob,
+        task_id: Number(task?.id),
+        image_url: null,
+        image_key: 'messages/MMswim/0.jpg',
+        post_content: null,
+        message_id: null,
+        status: 'pending_review',
+      });
+      await db.query('UPDATE feed SET group_id = $2 WHERE id = $1', [post?.id, w.groupA]);
+      const [review] = await db.query<{ id: number }>(
+        `INSERT INTO proof_reviews (feed_id, task_id, user_id, group_id, owner_address,
+                                    from_number, image_key, method, timeout_at)
+         VALUES ($1, $2, $3, $4, 'whatsapp:+15551230002', 'whatsapp:+15550001111',
+                 'messages/MMswim/0.jpg', 'peer', $5) RETURNING id`,
+        [post?.id, task?.id, w.bob, w.groupA, new Date(START.getTime() + 12 * 3600_000)],
+      );
+      const reviewId = Number(review?.id);
+
+      // Carol (the other group) neither sees it nor may decide it, nor see its photo.
+      const carol = await signIn(w, w.carol);
+      const carolsList = await w.t.app.inject({
+        method: 'GET',
+        url: '/app/api/reviews',
+        headers: { cookie: carol },
+      });
+      assert.deepEqual((carolsList.json() as { items: unknown[] }).items, []);
+      const carolVotes = await w.t.app.inject({
+        method: 'POST',
+        url: `/app/api/reviews/${reviewId}`,
+        headers: { cookie: carol },
+        payload: { approve: true },
+      });
+      assert.equal(carolVotes.statusCode, 404);
+      const carolPhoto = await w.t.app.inject({
+        method: 'GET',
+        url: `/app/api/photo?key=${encodeURIComponent('messages/MMswim/0.jpg')}`,
+        headers: { cookie: carol },
+      });
+      assert.equal(carolPhoto.statusCode, 404);
+
+      // Bob's own proof is not his to approve.
+      const bob = await signIn(w, w.bob);
+      const own = await w.t.app.inject({
+        method: 'POST',
+        url: `/app/api/reviews/${reviewId}`,
+        headers: { cookie: bob },
+        payload: { approve: true },
+      });
+      assert.equal(own.statusCode, 404);
+
+      const alice = await signIn(w, w.alice);
+      const list = (
+        await w.t.app.inject({ method: 'GET', url: '/app/api/reviews', headers: { cookie: alice } })
+      ).json() as { items: { id: number; username: string; what: string; image_url: string }[] };
+      assert.deepEqual(
+        list.items.map((item) => [item.id, item.username, item.what]),
+        [[reviewId, 'Bob', 'Swim 1 km']],
+      );
+      const shown = await w.t.app.inject({
+        method: 'GET',
+        url: list.items[0]?.image_url ?? '',
+        headers: { cookie: alice },
+      });
+      assert.equal(shown.body, 'photo of bob swimming');
+      const noReason = await w.t.app.inject({
+        method: 'POST',
+        url: `/app/api/reviews/${reviewId}`,
+        headers: { cookie: alice },
+        payload: { approve: false },
+      });
+      assert.equal(noReason.statusCode, 400);
+      const approved = await w.t.app.inject({
+        method: 'POST',
+        url: `/app/api/reviews/${reviewId}`,
+        headers: { cookie: alice },
+        payload: { approve: true },
+      });
+      assert.equal(approved.statusCode, 200, approved.body);
+      const [decided] = await db.query<{ status: string; decided_by_user_id: number }>(
+        'SELECT status, decided_by_user_id FROM proof_reviews WHERE id = $1',
+        [reviewId],
+      );
+      assert.equal(decided?.status, 'approved');
+      assert.equal(Number(decided?.decided_by_user_id), w.alice);
+      const [done] = await db.query<{ status: string }>('SELECT status FROM tasks WHERE id = $1', [
+        task?.id,
+      ]);
+      assert.equal(done?.status, 'completed');
+    });
+
     test('export my data, then delete my account: rows and photos gone, a goodbye sent', async () => {
       const cookie = await signIn(w, w.alice);
       await w.t.app.inject({

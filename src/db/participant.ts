@@ -79,14 +79,15 @@ export async function postsOfGroups(
 
 /**
  * Whether the person may see the photo stored under `key`: a post of theirs or of one of
- * their groups (shared, not waiting for review), or a photo they sent themselves.
+ * their groups (published, or waiting for their review), or a photo they sent themselves.
  */
 export async function photoVisibleTo(db: Queryable, userId: number, key: string): Promise<boolean> {
   const rows = await db.query(
     `SELECT 1 FROM feed f
      WHERE f.image_key = $2
        AND (f.user_id = $1
-            OR (f.status NOT IN ('pending_review', 'rejected')
+            -- a proof waiting for review is shown to the members asked to review it
+            OR (f.status <> 'rejected'
                 AND f.group_id IN (SELECT group_id FROM group_members WHERE user_id = $1)))
      UNION ALL
      SELECT 1 FROM messages m, users u
@@ -243,4 +244,39 @@ export async function insertAppMessage(
     ],
   );
   return { ...(row as MessageRow), id: Number(row?.id) };
+}
+
+export interface ReviewWaitingRow {
+  id: number;
+  created_at: Date;
+  username: string;
+  group_name: string | null;
+  task_description: string | null;
+  image_key: string | null;
+  post_content: string | null;
+}
+
+/**
+ * Proofs waiting for a decision in the person's groups, other people's only: what peer
+ * review asks every other member to approve or reject (src/services/reviews.ts).
+ */
+export async function reviewsWaitingFor(
+  db: Queryable,
+  userId: number,
+): Promise<ReviewWaitingRow[]> {
+  const rows = await db.query<ReviewWaitingRow>(
+    `SELECT r.id, r.created_at, u.username, g.name AS group_name,
+            t.description AS task_description, f.image_key, f.post_content
+     FROM proof_reviews r
+     JOIN feed f ON f.id = r.feed_id
+     JOIN users u ON u.id = r.user_id
+     LEFT JOIN groups g ON g.id = r.group_id
+     LEFT JOIN tasks t ON t.id = r.task_id
+     WHERE r.status = 'pending' AND r.user_id <> $1
+       AND r.group_id IN (SELECT group_id FROM group_members WHERE user_id = $1)
+     ORDER BY r.created_at, r.id
+     LIMIT 50`,
+    [userId],
+  );
+  return rows.map((row) => ({ ...row, id: Number(row.id) }));
 }

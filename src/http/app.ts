@@ -32,6 +32,7 @@ import { messageReprocessRoutes } from './routes/message-reprocess.js';
 import { messagesRoutes } from './routes/messages.js';
 import { type AppMetrics, metricsRoutes, observeWebhooks } from './routes/metrics.js';
 import { outboundRoutes } from './routes/outbound.js';
+import { participantEventsRoutes } from './routes/participant-events.js';
 import { participantRoutes } from './routes/participant.js';
 import { signInLinkRoutes } from './routes/sign-in-link.js';
 import { signInRoutes } from './routes/sign-in.js';
@@ -219,6 +220,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => {
     guard.protect(scope);
     await scope.register(eventsRoutes, live);
+  });
+  // The participant app's stream: the session decides what it carries.
+  await app.register(participantEventsRoutes, {
+    ...live,
+    db: deps.db,
+    clock: deps.clock ?? (() => new Date()),
   });
 
   // Everything below holds people's data and requires the API token.

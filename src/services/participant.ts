@@ -11,6 +11,7 @@ import {
   openTasksForToday,
   photoVisibleTo,
   postsOfGroups,
+  reviewsWaitingFor,
 } from '../db/participant.js';
 import { findUserById } from '../db/users.js';
 import { forbidden, notFound, validationFailed } from '../domain/errors.js';
@@ -19,6 +20,8 @@ import type { BlobStore, ObjectStream } from '../storage/adapter.js';
 import { type Command, parseCommand } from './commands/index.js';
 import { activeHabitsOfUser, streaksOfUsers, withStreaks } from './habits.js';
 import { type LeaderboardPeriod, periodLeaderboard } from './leaderboards.js';
+import type { LiveFilter } from './live-events.js';
+import { castVote } from './reviews.js';
 import { type SenderNumbers, addressMessage } from './send-message.js';
 import { endSessionsOfUser, signInTexts } from './sign-in.js';
 import { personTimeZone } from './time-zones.js';
@@ -300,4 +303,70 @@ export async function deleteMyAccount(
     }
   }
   return { deleted: true, photos_removed: removedPhotos };
+}
+
+/** Proofs of my groups' members waiting for my approval. */
+export async function reviewsForMe(deps: ParticipantDeps, userId: number) {
+  const rows = await reviewsWaitingFor(deps.db, userId);
+  return {
+    items: rows.map((row) => ({
+      id: row.id,
+      created_at: row.created_at.toISOString(),
+      username: row.username,
+      group_name: row.group_name,
+      what: row.task_description ?? row.post_content,
+      image_url: row.image_key ? appPhotoUrl(row.image_key) : null,
+    })),
+  };
+}
+
+/**
+ * My vote on a proof, through the same use case as a WhatsApp 👍/👎 or `approve <n>`: it
+ * refuses my own proof, a group I am not in, a decided review and a rejection without a
+ * reason, each with the reply WhatsApp would give.
+ */
+export async function voteOnReview(
+  deps: ParticipantDeps,
+  userId: number,
+  reviewId: number,
+  vote: { approve: boolean; reason: string | null },
+): Promise<{ reply: string }> {
+  if (!vote.approve && !vote.reason?.trim()) {
+    throw validationFailed('Say why you reject it: the owner is told the reason.');
+  }
+  // Only a review waiting for me: another group's proof is not mine to see or decide.
+  const waiting = await reviewsWaitingFor(deps.db, userId);
+  if (!waiting.some((review) => review.id === reviewId)) {
+    throw notFound(`No proof review ${reviewId} waiting for you.`);
+  }
+  return inTransaction(deps.db, async (tx) => {
+    const voter = await person({ db: tx }, userId);
+    const reply = await castVote(
+      tx,
+      {
+        voter,
+        approve: vote.approve,
+        reviewId,
+        repliedSid: null,
+        reason: vote.reason?.trim() ?? '',
+        now: deps.clock(),
+      },
+      { defaultTimezone: deps.defaultTimezone },
+    );
+    return { reply };
+  });
+}
+
+/**
+ * Which live events a participant's stream carries: those about their own rows and their
+ * groups'. Events name a row, never its content, and the page reads it again through the
+ * routes above; the membership is read when the stream opens.
+ */
+export async function liveFilterFor(
+  deps: Pick<ParticipantDeps, 'db'>,
+  userId: number,
+): Promise<LiveFilter> {
+  const groups = new Set(await myGroupIds(deps, userId));
+  return (event) =>
+    event.user_id === userId || (event.group_id !== null && groups.has(event.group_id));
 }

@@ -11,9 +11,11 @@ import {
   leaveGroup,
   me,
   photo,
+  reviewsForMe,
   runPhrase,
   setOptOut,
   today,
+  voteOnReview,
 } from '../../services/participant.js';
 import { participantOf, requireSession, setSessionCookie } from '../plugins/session-auth.js';
 
@@ -114,6 +116,29 @@ export async function participantRoutes(app: FastifyInstance, options: Participa
       },
     },
     async (request) => leaderboards(options, who(request), request.query.period),
+  );
+
+  typed.get('/app/api/reviews', async (request) => reviewsForMe(options, who(request)));
+
+  typed.post(
+    '/app/api/reviews/:id',
+    {
+      schema: {
+        params: Id,
+        body: Type.Object(
+          {
+            approve: Type.Boolean(),
+            reason: Type.Optional(Type.String({ maxLength: 500 })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) =>
+      voteOnReview(options, who(request), request.params.id, {
+        approve: request.body.approve,
+        reason: request.body.reason ?? null,
+      }),
   );
 
   typed.post('/app/api/groups/:id/leave', { schema: { params: Id } }, async (request) =>

@@ -51,6 +51,8 @@ export const commands: readonly Command[] = [
   timeZoneCommand,
   pointsCommand,
   linkCommand,
+  logoutCommand,
+  linkCommand,
   joinCommand,
   leaveCommand,
   groupCommand,

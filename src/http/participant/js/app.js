@@ -7,7 +7,13 @@ const alertBox = document.getElementById('alert');
 const tabs = document.getElementById('tabs');
 const title = document.getElementById('page-title');
 
-const titles = { today: 'Today', feed: 'Feed', leaderboards: 'Leaderboards', me: 'Me' };
+const titles = {
+  today: 'Today',
+  feed: 'Feed',
+  leaderboards: 'Leaderboards',
+  reviews: 'Reviews',
+  me: 'Me',
+};
 let period = 'week';
 
 function showError(error) {
@@ -16,6 +22,7 @@ function showError(error) {
 }
 
 function signedOut() {
+  stopListening();
   tabs.hidden = true;
   title.textContent = 'Taskwire';
   replace(
@@ -308,7 +315,78 @@ async function me() {
   );
 }
 
-const pages = { today, feed, leaderboards, me };
+async function reviews() {
+  const { items } = await api('/reviews');
+  const decide = async (item, approve, card) => {
+    const reason = approve ? undefined : card.querySelector('input').value.trim();
+    const out = card.querySelector('.reply');
+    if (!approve && !reason) {
+      out.textContent = 'Say why you reject it: they are told the reason.';
+      card.querySelector('input').focus();
+      return;
+    }
+    try {
+      const { reply } = await api(`/reviews/${item.id}`, {
+        method: 'POST',
+        body: approve ? { approve } : { approve, reason },
+      });
+      await reviews();
+      view.prepend(h('p', { class: 'reply', role: 'status' }, reply));
+    } catch (error) {
+      out.textContent = error.message;
+    }
+  };
+  replace(
+    view,
+    items.length === 0
+      ? h(
+          'p',
+          { class: 'empty' },
+          'No proofs waiting for you. When a member of a reviewing group sends one, it appears here.',
+        )
+      : h(
+          'ul',
+          { class: 'feed' },
+          items.map((item) => {
+            const reasonId = `reason-${item.id}`;
+            const card = h(
+              'li',
+              { class: 'post card' },
+              item.image_url
+                ? h('img', { src: item.image_url, alt: `Proof by ${item.username}` })
+                : null,
+              h(
+                'p',
+                { class: 'who' },
+                h('strong', {}, item.username),
+                item.group_name ? ` · ${item.group_name}` : '',
+              ),
+              item.what ? h('p', { class: 'what' }, item.what) : null,
+              h('label', { for: reasonId }, 'Reason, if you reject it'),
+              h('input', { id: reasonId, autocomplete: 'off' }),
+              h(
+                'div',
+                { class: 'segmented' },
+                h(
+                  'button',
+                  { type: 'button', class: 'approve', onClick: () => decide(item, true, card) },
+                  'Approve',
+                ),
+                h(
+                  'button',
+                  { type: 'button', class: 'danger', onClick: () => decide(item, false, card) },
+                  'Reject',
+                ),
+              ),
+              h('p', { class: 'reply', role: 'status' }),
+            );
+            return card;
+          }),
+        ),
+  );
+}
+
+const pages = { today, feed, leaderboards, reviews, me };
 
 async function render() {
   const tab = location.hash.slice(1) in pages ? location.hash.slice(1) : 'today';
@@ -321,10 +399,38 @@ async function render() {
   try {
     await pages[tab]();
     tabs.hidden = false;
+    listen();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) signedOut();
     else showError(error);
   }
+}
+
+// Live: the session's own stream (/app/api/events) says which rows changed; the page on
+// show reads them again. EventSource reconnects by itself, sending Last-Event-ID, so a
+// dropped connection resumes without a reload.
+let source = null;
+let refreshTimer = null;
+function listen() {
+  if (source || typeof EventSource === 'undefined') return;
+  source = new EventSource('/app/api/events');
+  const refresh = () => {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => {
+      const tab = location.hash.slice(1) || 'today';
+      const typing =
+        document.activeElement?.tagName === 'INPUT' ||
+        view.querySelector('input:not(:placeholder-shown)');
+      if (tab !== 'me' && !typing) void render();
+    }, 250);
+  };
+  for (const kind of ['post', 'task', 'review', 'user', 'outbound', 'message']) {
+    source.addEventListener(kind, refresh);
+  }
+}
+function stopListening() {
+  source?.close();
+  source = null;
 }
 
 window.addEventListener('hashchange', () => void render());

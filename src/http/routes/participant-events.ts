@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Queryable } from '../../db/executor.js';
+import type { LiveEvents } from '../../services/live-events.js';
+import { liveFilterFor } from '../../services/participant.js';
+import { participantOf, requireSession } from '../plugins/session-auth.js';
+import { lastEventId, streamEvents } from '../sse.js';
+
+export interface ParticipantEventsOptions {
+  db: Queryable;
+  clock: () => Date;
+  hub: LiveEvents;
+  heartbeatMs: number;
+  open: Set<() => void>;
+}
+
+/**
+ * GET /app/api/events: the participant app's live stream (Server-Sent Events, the same
+ * frames as the admin's GET /events), limited by the session to the person's own rows and
+ * their groups'. EventSource sends the cookie by itself, so no token is needed.
+ */
+export async function participantEventsRoutes(
+  app: FastifyInstance,
+  options: ParticipantEventsOptions,
+) {
+  requireSession(app, { db: options.db, clock: options.clock });
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema, hide: true };
+  });
+  app.withTypeProvider<TypeBoxTypeProvider>().get(
+    '/app/api/events',
+    {
+      schema: {
+        querystring: Type.Object({
+          last_event_id: Type.Optional(Type.String({ maxLength: 20 })),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const { userId } = participantOf(request);
+      await streamEvents(request, reply, {
+        hub: options.hub,
+        filter: await liveFilterFor({ db: options.db }, userId),
+        heartbeatMs: options.heartbeatMs,
+        open: options.open,
+        afterId: lastEventId(request, request.query.last_event_id),
+      });
+    },
+  );
+}
