@@ -51,8 +51,6 @@ export const commands: readonly Command[] = [
   timeZoneCommand,
   pointsCommand,
   linkCommand,
-  logoutCommand,
-  linkCommand,
   joinCommand,
   leaveCommand,
   groupCommand,
