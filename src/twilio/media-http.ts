@@ -226,8 +226,15 @@ async function send(
   for (let hop = 0; ; hop += 1) {
     const headers: Record<string, string> = { accept: '*/*' };
     // Decided per hop: a redirect to the CDN (S3) must not carry Twilio's credentials,
-    // and S3 rejects a presigned URL that also has an Authorization header.
-    if (url.origin === twilioOrigin) headers.authorization = authorization;
+    // and S3 rejects a presigned URL that also has an Authorization header. A hop back to
+    // Twilio's origin carries them only to a media resource: a redirect could otherwise
+    // have the account's message list fetched with them and stored as a photo. Any other
+    // path there (a stand-in's signed download link, say) is asked like a CDN, without.
+    if (
+      url.origin === twilioOrigin &&
+      (hop === 0 || isTwilioMediaResource(url, options.apiBaseUrl))
+    )
+      headers.authorization = authorization;
     const init = {
       method: request.method,
       headers,
@@ -259,21 +266,16 @@ async function send(
     }
     url = nextLocation(url, response.headers.get('location'), request.label);
     assertRedirectAllowed(url, rule, request.label);
-    // A hop back to Twilio's origin carries the credentials: only to a media resource, or
-    // a redirect (from the CDN, say) could have the account's message list fetched with
-    // them and stored as a photo.
-    if (url.origin === twilioOrigin)
-      assertTwilioMediaRedirect(url, options.apiBaseUrl, request.label);
   }
 }
 
-function assertTwilioMediaRedirect(next: URL, apiBaseUrl: string, label: string): void {
+/** Whether `url` is one of Twilio's media resources (see parseTwilioMediaUrl). */
+function isTwilioMediaResource(url: URL, apiBaseUrl: string): boolean {
   try {
-    parseTwilioMediaUrl(next.href, apiBaseUrl, { allowJson: true });
+    parseTwilioMediaUrl(url.href, apiBaseUrl, { allowJson: true });
+    return true;
   } catch {
-    throw new MediaRefusedError(
-      `A redirect for ${label} led back to ${next.origin} but not to a Twilio media resource; Twilio credentials are sent only to media resources.`,
-    );
+    return false;
   }
 }
 
