@@ -40,6 +40,7 @@ import { type SimulatorRoutesOptions, simulatorRoutes } from './routes/simulator
 import { tasksRoutes } from './routes/tasks.js';
 import { DEFAULT_REMINDER_OFFSETS } from '../domain/reminder.js';
 import { type StatusUpdate, twilioWebhookRoutes } from './routes/twilio-webhook.js';
+import { userDeletionRoutes } from './routes/user-deletion.js';
 import { usersRoutes } from './routes/users.js';
 
 export interface AppDeps {
@@ -274,6 +275,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await admin.register(conversationsRoutes, {
       db: deps.db,
       clock: deps.clock ?? (() => new Date()),
+    });
+    await admin.register(userDeletionRoutes, {
+      db: deps.db,
+      store: deps.store,
+      clock: deps.clock ?? (() => new Date()),
+      defaultTimezone: deps.defaultTimezone ?? 'UTC',
+      pointsPerTask: deps.pointsPerTask ?? DEFAULT_POINTS_PER_TASK,
+      reminderOffsets: deps.reminderOffsets ?? DEFAULT_REMINDER_OFFSETS,
+      senders: deps.senders ?? { whatsapp: null, sms: null },
     });
     await admin.register(outboundRoutes, {
       db: deps.db,
