@@ -30,9 +30,11 @@ CREATE TABLE group_members (
 CREATE INDEX group_members_by_user ON group_members (user_id, group_id);
 
 -- A deployment keeps working unchanged: one default group holding everybody, and every
--- existing task, habit and post in it.
-INSERT INTO groups (name, invite_code, is_default)
-VALUES ('Everyone', upper(substr(md5(random()::text || clock_timestamp()::text), 1, 8)), true);
+-- existing task, habit and post in it. Its proofs are shared with nobody and it sends no
+-- digests (share `off`) until an admin turns that on: nobody starts getting news of
+-- everybody else's photos just by upgrading.
+INSERT INTO groups (name, invite_code, is_default, share)
+VALUES ('Everyone', upper(substr(md5(random()::text || clock_timestamp()::text), 1, 8)), true, 'off');
 INSERT INTO group_members (group_id, user_id)
 SELECT g.id, u.id FROM groups g CROSS JOIN users u WHERE g.is_default;
 
