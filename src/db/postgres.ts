@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { connectFailure, isConnectionError } from './connection-errors.js';
 import type { Database, Queryable } from './executor.js';
+import { statementNames } from './prepared-statements.js';
 
 const INT8_OID = 20;
 
@@ -55,10 +56,22 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   // Fail at start-up, with one clear line, rather than on the first webhook.
   await connectWithRetry(pool, options);
 
-  const query = async <Row>(sql: string, params?: readonly unknown[]): Promise<Row[]> => {
-    const result = await pool.query(sql, params as unknown[] | undefined);
-    return result.rows as Row[];
+  // Each statement is parsed and planned once per connection (src/db/prepared-statements.ts).
+  const names = statementNames();
+  const run = async <Row>(
+    target: pg.Pool | pg.PoolClient,
+    sql: string,
+    params: readonly unknown[] | undefined,
+  ): Promise<Row[]> => {
+    try {
+      return (await target.query(names.config(sql, params))).rows as Row[];
+    } catch (error) {
+      names.failed(error);
+      throw error;
+    }
   };
+  const query = <Row>(sql: string, params?: readonly unknown[]): Promise<Row[]> =>
+    run<Row>(pool, sql, params);
   return {
     engine: 'postgres',
     maxConcurrency: options.poolSize,
@@ -66,9 +79,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     async transaction(work) {
       const { client, failure, giveBack } = await checkOut(pool);
       const scoped: Queryable = {
-        async query<Row>(sql: string, params?: readonly unknown[]) {
-          return (await client.query(sql, params as unknown[] | undefined)).rows as Row[];
-        },
+        query: <Row>(sql: string, params?: readonly unknown[]) => run<Row>(client, sql, params),
         async exec(sql: string) {
           await client.query(sql);
         },
