@@ -75,6 +75,7 @@ async function loadUsers(section) {
             { label: 'Zone' },
             { label: 'Pause' },
             { label: 'Points', class: 'number' },
+            { label: 'App' },
           ],
           users.map((user) => ({
             props: { dataset: { userId: user.id, optedOut: String(user.opted_out_at != null) } },
@@ -88,10 +89,38 @@ async function loadUsers(section) {
               zoneCell(user),
               pauseCell(user),
               String(user.points),
+              signInLinkButton(user),
             ],
           })),
         ),
   );
+}
+
+/**
+ * "Send sign-in link": the person gets a single-use link to the participant app (/app) on
+ * WhatsApp; the answer never contains it, so the admin cannot sign in as them.
+ */
+function signInLinkButton(user) {
+  if (!user.phone_number || user.opted_out_at) return '—';
+  const button = h(
+    'button',
+    {
+      class: 'button small',
+      type: 'button',
+      onClick: async () => {
+        const sent = await withBusy(button, () =>
+          api(`/users/${user.id}/sign-in-link`, { method: 'POST' }),
+        );
+        if (sent) {
+          notify(
+            `Sign-in link sent to ${user.username}, valid until ${formatDateTime(sent.expires_at)}.`,
+          );
+        }
+      },
+    },
+    'Send sign-in link',
+  );
+  return button;
 }
 
 const CHANNELS = { whatsapp: 'WhatsApp', template: 'WhatsApp template', sms: 'SMS' };
