@@ -192,6 +192,51 @@ describe('the admin inbox in a real browser [pglite]', { skip }, () => {
     });
   }
 
+  test('people are edited and deleted in place; deleting asks first', async () => {
+    const created = await api('POST', '/users', {
+      username: 'Katherine Johnson',
+      phone_number: '+15550200003',
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(`${baseUrl}/#people`);
+    await page.getByLabel('API token', { exact: true }).fill(TEST_API_TOKEN);
+    await page.getByRole('button', { name: 'Open the dashboard' }).click();
+    const row = page.locator(`[data-users] tr[data-user-id="${created.id as number}"]`);
+    await row.getByRole('button', { name: 'Edit Katherine Johnson' }).click();
+    await row.getByLabel('Name').fill('Katherine Goble');
+    await row.getByRole('button', { name: 'Save' }).click();
+    await row.locator('td', { hasText: 'Katherine Goble' }).first().waitFor();
+    assert.equal((await api('GET', `/users/${created.id as number}`)).username, 'Katherine Goble');
+
+    // Words stay whole in the table cells: only long tokens may break anywhere.
+    const wrapping = await page.evaluate(() => {
+      const cell = document.querySelector('[data-users] td') as unknown as object;
+      const style = (
+        globalThis as unknown as {
+          getComputedStyle(e: object): { overflowWrap: string; wordBreak: string };
+        }
+      ).getComputedStyle(cell);
+      return { overflowWrap: style.overflowWrap, wordBreak: style.wordBreak };
+    });
+    assert.deepEqual(wrapping, { overflowWrap: 'break-word', wordBreak: 'normal' });
+
+    await row.getByRole('button', { name: 'Delete Katherine Goble' }).click();
+    const question = row.getByRole('alertdialog', { name: 'Delete Katherine Goble?' });
+    await question.waitFor();
+    assert.match(await question.innerText(), /removed for good/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'people-delete-asks.png') });
+    await question.getByRole('button', { name: 'Keep them' }).click();
+    await row.getByRole('button', { name: 'Delete Katherine Goble' }).click();
+    await row.getByRole('button', { name: 'Delete Katherine Goble', exact: true }).last().click();
+    await row.waitFor({ state: 'detached' });
+    const users = (await api('GET', '/users')).items as { id: number }[];
+    assert.ok(!users.some((user) => user.id === created.id), 'deleted');
+    await context.close();
+  });
+
   test('no script errors', () => {
     assert.deepEqual(pageErrors, []);
   });

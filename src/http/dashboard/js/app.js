@@ -5,13 +5,17 @@ import { loadFeed } from './feed.js';
 import { loadLeaderboard } from './leaderboard.js';
 import { refreshInbox } from './inbox.js';
 import { startLive, stopLive } from './live.js';
+import { enhancePeople } from './people-edit.js';
 import { loadPeople } from './people.js';
 import { clearError } from './ui.js';
 
 const views = {
   feed: loadFeed,
   leaderboard: loadLeaderboard,
-  people: loadPeople,
+  people: async (section) => {
+    enhancePeople(section, () => loadPeople(section));
+    await loadPeople(section);
+  },
   messages: refreshInbox,
 };
 /** Lists that refresh themselves while visible; the others have forms that must not jump. */
