@@ -86,7 +86,8 @@ export async function usersRoutes(app: FastifyInstance, options: UsersRoutesOpti
           group_id: Type.Optional(
             Type.Integer({
               minimum: 1,
-              description: 'The group they join (422 when there is none); default: the default group.',
+              description:
+                'The group they join (422 when there is none); default: the default group.',
             }),
           ),
         }),
