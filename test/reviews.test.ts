@@ -60,12 +60,12 @@ for (const engine of engines) {
       return client.repliesTo(who.address).at(-1)?.params.Body ?? '';
     }
 
-    async function group(review: 'peer' | 'model', members: Person[]) {
+    async function group(review: 'peer' | 'model', members: Person[], share = 'off') {
       groupCount += 1;
       const [row] = await t.service.db.query<{ id: number }>(
         `INSERT INTO groups (name, review, share, invite_code)
-         VALUES ($1, $2, 'off', upper(substr(md5(random()::text), 1, 8))) RETURNING id`,
-        [`Group ${groupCount}`, review],
+         VALUES ($1, $2, $3, upper(substr(md5(random()::text), 1, 8))) RETURNING id`,
+        [`Group ${groupCount}`, review, share],
       );
       const id = Number(row!.id);
       await t.service.db.query(
@@ -135,8 +135,11 @@ for (const engine of engines) {
       const bob = await person('Bob', '8002');
       const cy = await person('Cy', '8003');
       const zed = await person('Zed', '8004');
-      const groupId = await group('peer', [ada, bob, cy]);
+      const eve = await person('Eve', '8005');
+      const groupId = await group('peer', [ada, bob, cy], 'instant');
       await group('peer', [zed]);
+      const newsTo = (who: Person) =>
+        client.repliesTo(who.address).filter((r) => /Ada finished/.test(r.params.Body ?? ''));
       for (const who of [bob, cy, zed]) await writes(who, 'tasks');
       const taskId = await taskIn(groupId, ada, 'Run 5k');
 
@@ -159,6 +162,14 @@ for (const engine of engines) {
         'not the owner nor outsiders',
       );
 
+      await waitForQueuesIdle(t.service.db);
+      assert.equal(newsTo(cy).length, 0, 'not shared while it waits for review');
+      // Eve joins the group (and writes) after the requests went out: she hears of it once it is approved.
+      await t.service.db.query('INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)', [
+        groupId,
+        eve.id,
+      ]);
+      await writes(eve, 'tasks');
       assert.match(await writes(ada, `approve ${review.id}`), /cannot review your own proof/);
       assert.match(await writes(zed, `approve ${review.id}`), /Only members of the group/);
       assert.equal((await taskOf(taskId)).status, 'pending_review');
@@ -185,8 +196,15 @@ for (const engine of engines) {
             ),
           ),
       );
+      // Approved: shared with the group like any proof, once.
+      await waitFor(async () => newsTo(eve).length === 1);
+      assert.equal(newsTo(eve)[0]?.params.Body, '📸 Ada finished “Run 5k”');
       assert.match(await writes(cy, `reject ${review.id} blurry`), /already approved/);
       assert.equal(await pointsOf(ada), 10, 'points once');
+      await waitForQueuesIdle(t.service.db);
+      assert.equal(newsTo(eve).length, 1, 'told once');
+      assert.equal(newsTo(cy).length + newsTo(bob).length, 0, 'the reviewers saw it already');
+      assert.equal(newsTo(ada).length, 0, 'not the owner');
       const feed = (await client.api('GET', `/feed?user_id=${ada.id}`)).body.items as {
         status: string;
       }[];

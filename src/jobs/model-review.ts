@@ -16,7 +16,7 @@ export interface ModelReviewDeps {
   judge: JudgeProof | null;
   /** A verdict at least this sure decides (PROOF_MODEL_CONFIDENCE, default 0.8). */
   minConfidence: number;
-  settings: Pick<ReviewSettings, 'timeoutMs' | 'defaultTimezone'>;
+  settings: Pick<ReviewSettings, 'timeoutMs' | 'defaultTimezone' | 'groupNews'>;
   clock?: () => Date;
 }
 

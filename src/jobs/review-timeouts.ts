@@ -1,6 +1,7 @@
 import type { Database } from '../db/executor.js';
 import { lockNextTimedOutReview } from '../db/reviews.js';
 import { maskPhoneNumbers } from '../domain/redact.js';
+import type { GroupNewsSettings } from '../services/group-news.js';
 import { approveNextTimedOut } from '../services/reviews.js';
 import type { WorkerLog } from './queue-worker.js';
 
@@ -10,6 +11,8 @@ export interface ReviewTimeoutOptions {
   log: WorkerLog;
   /** TZ, for the owner's message. */
   defaultTimezone: string;
+  /** How an approved proof is shared with the group. */
+  groupNews?: GroupNewsSettings;
   /** The current time; tests inject a clock and call `runDue()` themselves. */
   clock?: () => Date;
   batchSize?: number;

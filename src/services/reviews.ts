@@ -27,10 +27,10 @@ import { conflict, notFound, validationFailed } from '../domain/errors.js';
 import { insideWhatsAppWindow } from '../domain/reminder.js';
 import type { TaskRow } from '../domain/task.js';
 import type { UserRow } from '../domain/user.js';
+import { type GroupNewsSettings, sharePublishedPost } from './group-news.js';
 import { streakAfterProof } from './habits.js';
 import { formatDueTime } from './reply-texts.js';
 import { personTimeZone } from './time-zones.js';
-import { sharePublishedPost } from './group-news.js';
 
 /**
  * Peer and model review of proofs (issue 16). In a group whose `review` is `peer` or
@@ -65,6 +65,11 @@ export interface ReviewSettings {
   modelConfigured: boolean;
   /** TZ */
   defaultTimezone: string;
+  /**
+   * How an approved proof is shared with the group (src/services/group-news.ts); without
+   * it, shared as text (no photo URL) from the number the proof was sent to.
+   */
+  groupNews?: GroupNewsSettings;
 }
 
 export const reviewTexts = {
@@ -220,7 +225,7 @@ export async function decideReview(
   tx: Queryable,
   reviewId: number,
   decision: Decision,
-  settings: Pick<ReviewSettings, 'defaultTimezone'>,
+  settings: Pick<ReviewSettings, 'defaultTimezone' | 'groupNews'>,
 ): Promise<DecideOutcome | null> {
   const decided = await decideReviewRow(tx, reviewId, decision);
   if (!decided) {
@@ -242,7 +247,8 @@ export async function decideReview(
     await sharePublishedPost(
       tx,
       decided.feed_id,
-      { defaultTimezone: settings.defaultTimezone, whatsappNumber: null },
+      // With the workers' settings the photo goes with it; else text from the proof's number.
+      settings.groupNews ?? { defaultTimezone: settings.defaultTimezone, whatsappNumber: null },
       decision.at,
     );
     if (task && owner) {
@@ -333,7 +339,7 @@ export async function castVote(
 /** Approves every review whose REVIEW_TIMEOUT passed, one transaction each (SKIP LOCKED). */
 export async function approveNextTimedOut(
   db: Database,
-  settings: Pick<ReviewSettings, 'defaultTimezone'>,
+  settings: Pick<ReviewSettings, 'defaultTimezone' | 'groupNews'>,
   now: Date,
   lockNext: (tx: Queryable, now: Date) => Promise<number | null>,
 ): Promise<boolean> {

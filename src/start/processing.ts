@@ -256,7 +256,11 @@ export function createWorkers(
           })
         : null,
       minConfidence: model?.minConfidence ?? 0.8,
-      settings: { timeoutMs: config.review.timeoutMs, defaultTimezone: config.defaultTimezone },
+      settings: {
+        timeoutMs: config.review.timeoutMs,
+        defaultTimezone: config.defaultTimezone,
+        groupNews: groupNewsSettings(config, store),
+      },
     }),
     workerOptions,
   );
@@ -265,6 +269,7 @@ export function createWorkers(
     pollMs: config.worker.pollMs,
     log: workerLog,
     defaultTimezone: config.defaultTimezone,
+    groupNews: groupNewsSettings(config, store),
   });
 
   return {
