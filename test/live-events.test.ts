@@ -83,6 +83,16 @@ for (const engine of engines) {
       );
     });
 
+    test('an open stream ends when the app closes, rather than holding the shutdown', async () => {
+      const own = await createTestApp(engine);
+      await own.app.listen({ host: '127.0.0.1', port: 0 });
+      const ownUrl = `http://127.0.0.1:${(own.app.server.address() as AddressInfo).port}`;
+      const stream = await openEventStream(`${ownUrl}/events?token=${await eventsToken(ownUrl)}`);
+      assert.equal(stream.status, 200);
+      await own.close();
+      await stream.closed;
+    });
+
     test('after a drop, Last-Event-ID resumes with what was missed, and only that', async () => {
       const first = await open(`?token=${await eventsToken(baseUrl)}`);
       const seen = await addUser('Linus', '+15550170003');
