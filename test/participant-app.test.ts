@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { insertFeedPost } from '../src/db/feed.js';
 import type { UserRow } from '../src/domain/user.js';
 import type { CommandContext } from '../src/services/commands/command.js';
 import { linkCommand, logoutCommand } from '../src/services/commands/sign-in.js';
+import { createLogger } from '../src/start/logger.js';
 import { MemoryBlobStore } from './fakes/memory-blob-store.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/databases.js';
@@ -44,10 +45,11 @@ async function putPhoto(store: MemoryBlobStore, key: string, bytes: string): Pro
 }
 
 /** Alice and Bob in group A, Carol alone in group B; one photo post each. */
-async function buildWorld(engine: (typeof engines)[number]): Promise<World> {
+async function buildWorld(engine: (typeof engines)[number], logLines?: string[]): Promise<World> {
   const store = new MemoryBlobStore();
   const clock = { now: START };
   const t = await createTestApp(engine, {
+    ...(logLines ? { logger: captureLogger(logLines) } : {}),
     store,
     clock: () => clock.now,
     senders: { whatsapp: WHATSAPP_SENDER, sms: null },
@@ -87,6 +89,16 @@ async function buildWorld(engine: (typeof engines)[number]): Promise<World> {
     await db.query('UPDATE feed SET group_id = $2 WHERE id = $1', [post?.id, group]);
   }
   return { t, store, clock, alice, bob, carol, groupA, groupB };
+}
+
+function captureLogger(lines: string[]) {
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return createLogger('debug', stream);
 }
 
 /** The admin's "send sign-in link"; resolves to the token the person received. */
@@ -509,3 +521,54 @@ for (const engine of engines) {
     });
   });
 }
+
+describe('the participant app keeps tokens and numbers out of the logs [pglite]', () => {
+  test('sign-in, API calls, a refused link and deletion log no token, cookie or number', async () => {
+    const lines: string[] = [];
+    const w = await buildWorld(engines[0] as (typeof engines)[number], lines);
+    try {
+      const { token } = await sendLink(w, w.alice);
+      const url = `/app/sign-in?token=${encodeURIComponent(token)}`;
+      await w.t.app.inject({ method: 'GET', url });
+      const post = await w.t.app.inject({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: '',
+      });
+      const cookie = String(post.headers['set-cookie']).split(';')[0] as string;
+      const session = decodeURIComponent(cookie.split('=')[1] ?? '');
+      await w.t.app.inject({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: '',
+      });
+      await w.t.app.inject({ method: 'GET', url: '/app/api/me', headers: { cookie } });
+      await w.t.app.inject({
+        method: 'GET',
+        url: '/app/api/me',
+        headers: { cookie: `taskwire_session=${session}x` },
+      });
+      await w.t.app.inject({
+        method: 'GET',
+        url: `/app/api/feed?group_id=${w.groupB}`,
+        headers: { cookie },
+      });
+      await w.t.app.inject({ method: 'DELETE', url: '/app/api/me', headers: { cookie } });
+
+      const text = lines.join('\n');
+      assert.ok(
+        lines.some((line) => line.includes('"path":"/app/sign-in"')),
+        'the requests are logged',
+      );
+      assert.ok(lines.some((line) => line.includes('"status":410')));
+      for (const secret of [token, token.split('.')[1], session, session.split('.')[1]]) {
+        assert.ok(!text.includes(secret as string), 'a token reached the log');
+      }
+      assert.doesNotMatch(text, /555123000\d/, 'a phone number reached the log');
+    } finally {
+      await w.t.close();
+    }
+  });
+});
