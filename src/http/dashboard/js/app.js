@@ -72,8 +72,11 @@ async function showView(name = currentView()) {
   startLive(liveChange);
   clearError();
   for (const link of document.querySelectorAll('#nav a')) {
-    if (link.dataset.tab === name) link.setAttribute('aria-current', 'page');
-    else link.removeAttribute('aria-current');
+    if (link.dataset.tab === name) {
+      link.setAttribute('aria-current', 'page');
+      // On a phone the one-row tabs scroll sideways: keep the current one in sight.
+      link.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+    } else link.removeAttribute('aria-current');
   }
   for (const other of Object.keys(views)) byId(other).hidden = other !== name;
   const section = byId(name);
