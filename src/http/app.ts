@@ -26,8 +26,8 @@ import { groupsRoutes } from './routes/groups.js';
 import { habitsRoutes } from './routes/habits.js';
 import { healthRoutes } from './routes/health.js';
 import { leaderboardRoutes } from './routes/leaderboard.js';
-import { messageMediaRoutes } from './routes/message-media.js';
 import { reviewRoutes } from './routes/reviews.js';
+import { messageMediaRoutes } from './routes/message-media.js';
 import { messageReprocessRoutes } from './routes/message-reprocess.js';
 import { messagesRoutes } from './routes/messages.js';
 import { type AppMetrics, metricsRoutes, observeWebhooks } from './routes/metrics.js';
@@ -260,12 +260,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       db: deps.db,
       whatsappNumber: deps.senders?.whatsapp ?? null,
     });
-    await admin.register(leaderboardRoutes, {
     await admin.register(reviewRoutes, {
       db: deps.db,
       clock: deps.clock ?? (() => new Date()),
       defaultTimezone: deps.defaultTimezone ?? 'UTC',
     });
+    await admin.register(leaderboardRoutes, {
       db: deps.db,
       clock: deps.clock ?? (() => new Date()),
       defaultTimezone: deps.defaultTimezone ?? 'UTC',

@@ -54,10 +54,10 @@ export interface AccountabilityOptions {
   pauseMaxDaysPer30?: number;
   /** Where the participant app is: the `link` command's magic links point there. */
   appBaseUrl?: string;
-  /** Peer and model review (REVIEW_TIMEOUT, PROOF_MODEL_URL): src/services/reviews.ts. */
-  review?: { timeoutMs: number; modelConfigured: boolean };
   /** How proofs are shared with the group (src/services/group-news.ts). */
   groupNews?: GroupNewsSettings;
+  /** Peer and model review (REVIEW_TIMEOUT, PROOF_MODEL_URL): src/services/reviews.ts. */
+  review?: { timeoutMs: number; modelConfigured: boolean };
 }
 
 const isImage = (item: StoredMedia) =>
@@ -184,29 +184,24 @@ async function replyFor(
     if (repeated) return repeated;
     // Unique on task, on message and on proof bytes: a second post for any is impossible,
     // so a re-processed message can never complete a task or award points twice.
+    // A group that reviews proofs: the post waits for the decision (src/services/reviews.ts).
+    const groupId = await taskGroupId(tx, task.id);
+    const review = await reviewMethodFor(tx, groupId);
     const post = await insertFeedPost(tx, {
       user_id: user.id,
       task_id: task.id,
       image_url: photo.url ?? null,
       // The URL is built from the key when the feed is read, for the address it is read on.
-    // A group that reviews proofs: the post waits for the decision (src/services/reviews.ts).
-    const groupId = await taskGroupId(tx, task.id);
-    const review = await reviewMethodFor(tx, groupId);
       image_key: photo.key ?? null,
       post_content: message.body || null,
       message_id: message.id,
       proof: proofFingerprint(photo),
+      status: review === 'none' ? 'published' : 'pending_review',
     });
     // Also unique on the photo's bytes: a worker racing with the same photo got there first.
     if (!post) {
       return (await rejectRepeatedProof(tx, proof, proofCheck)) ?? replyTexts.photoWithoutTask();
     }
-      status: review === 'none' ? 'published' : 'pending_review',
-    await completeTask(tx, task.id);
-    const total = (await addPoints(tx, user.id, task.points)) ?? user.points + task.points;
-    // The other members hear of it, in this transaction: once each, however often it runs.
-    await shareProof(
-      tx,
     if (review !== 'none') {
       return startReview(
         tx,
@@ -234,6 +229,11 @@ async function replyFor(
         now,
       );
     }
+    await completeTask(tx, task.id);
+    const total = (await addPoints(tx, user.id, task.points)) ?? user.points + task.points;
+    // The other members hear of it, in this transaction: once each, however often it runs.
+    await shareProof(
+      tx,
       {
         feedId: post.id,
         author: user,

@@ -197,14 +197,14 @@ export function createWorkers(
         autoRegister: config.autoRegister,
         proofDuplicateDistance: config.proofDuplicateDistance,
         defaultTimezone: config.defaultTimezone,
-        review: {
-          timeoutMs: config.review.timeoutMs,
-          modelConfigured: config.review.model !== null,
-        },
         reminderOffsets: config.reminders.offsetsMinutes,
         pointsPerTask: config.pointsPerTask,
         pauseMaxDaysPer30: config.pauseMaxDaysPer30,
         appBaseUrl: config.publicUrl ?? localServiceUrl(config),
+        review: {
+          timeoutMs: config.review.timeoutMs,
+          modelConfigured: config.review.model !== null,
+        },
         groupNews: groupNewsSettings(config, store),
       },
       log: workerLog,
@@ -223,20 +223,6 @@ export function createWorkers(
   const reminders = createReminderScheduler(db, noticeSettings(config), {
     pollMs: config.worker.pollMs,
     log: workerLog,
-  });
-
-  // Habit occurrences become tasks as their local day starts (src/jobs/habit-occurrences.ts).
-  const habits = createHabitOccurrenceJob(db, {
-    pollMs: config.worker.pollMs,
-    log: workerLog,
-    offsets: config.reminders.offsetsMinutes,
-  });
-
-  // Daily share digests and the Sunday digest, at each group's evening hour.
-  const digests = createGroupDigestJob(db, {
-    pollMs: Math.max(config.worker.pollMs, 1000),
-    log: workerLog,
-    settings: groupNewsSettings(config, store),
   });
 
   // Review by a vision model (review: model groups), outside the processing transaction.
@@ -272,6 +258,20 @@ export function createWorkers(
     groupNews: groupNewsSettings(config, store),
   });
 
+  // Habit occurrences become tasks as their local day starts (src/jobs/habit-occurrences.ts).
+  const habits = createHabitOccurrenceJob(db, {
+    pollMs: config.worker.pollMs,
+    log: workerLog,
+    offsets: config.reminders.offsetsMinutes,
+  });
+
+  // Daily share digests and the Sunday digest, at each group's evening hour.
+  const digests = createGroupDigestJob(db, {
+    pollMs: Math.max(config.worker.pollMs, 1000),
+    log: workerLog,
+    settings: groupNewsSettings(config, store),
+  });
+
   return {
     inbound,
     outbound,
@@ -281,6 +281,8 @@ export function createWorkers(
       await outbound.start();
       await reminders.start();
       habits.start();
+      await modelReviews.start();
+      reviewTimeouts.start();
       digests.start();
     },
     wake() {
@@ -292,12 +294,10 @@ export function createWorkers(
         outbound.stop(graceMs),
         reminders.stop(),
         habits.stop(),
+        modelReviews.stop(graceMs),
+        reviewTimeouts.stop(),
         digests.stop(),
       ]);
     },
-      await modelReviews.start();
-      reviewTimeouts.start();
   };
 }
-        modelReviews.stop(graceMs),
-        reviewTimeouts.stop(),
