@@ -324,6 +324,40 @@ for (const engine of engines) {
       assert.equal(after.statusCode, 401);
     });
 
+    test('Me: time zone and pause by phrase, opt-out and back, leave a group', async () => {
+      const cookie = await signIn(w, w.carol);
+      const call = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: object) =>
+        w.t.app.inject({ method, url, headers: { cookie }, ...(payload ? { payload } : {}) });
+      assert.equal(
+        (await call('POST', '/app/api/phrases', { text: 'tz Europe/Paris' })).statusCode,
+        200,
+      );
+      const paused = await call('POST', '/app/api/phrases', { text: 'pause 1 day' });
+      assert.equal(paused.statusCode, 200, paused.body);
+      let me = (await call('GET', '/app/api/me')).json() as {
+        timezone: string;
+        pause: unknown;
+        opted_out: boolean;
+        groups: { id: number }[];
+      };
+      assert.equal(me.timezone, 'Europe/Paris');
+      assert.notEqual(me.pause, null, (paused.json() as { reply: string }).reply);
+      await call('POST', '/app/api/phrases', { text: 'resume' });
+      me = (await call('PATCH', '/app/api/me', { opted_out: true })).json() as typeof me;
+      assert.equal(me.opted_out, true);
+      me = (await call('PATCH', '/app/api/me', { opted_out: false })).json() as typeof me;
+      assert.equal(me.opted_out, false);
+      assert.equal((await call('POST', `/app/api/groups/${w.groupA}/leave`)).statusCode, 404);
+      me = (await call('POST', `/app/api/groups/${w.groupB}/leave`)).json() as typeof me;
+      assert.deepEqual(me.groups, []);
+      assert.equal((await call('GET', `/app/api/feed?group_id=${w.groupB}`)).statusCode, 403);
+      await w.t.database.db.query('INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)', [
+        w.groupB,
+        w.carol,
+      ]);
+      assert.equal((await call('POST', '/app/logout')).statusCode, 204);
+    });
+
     test('the link and logout commands over WhatsApp', async () => {
       const db = w.t.database.db;
       const [user] = await db.query<UserRow>('SELECT * FROM users WHERE id = $1', [w.carol]);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Queryable } from '../db/executor.js';
+import type { Database, Queryable } from '../db/executor.js';
 import { enqueueOutbound } from '../db/outbound.js';
 import {
   type TokenRow,
@@ -127,19 +127,27 @@ export async function exchangeSignInToken(
   token: string,
   now: Date,
 ): Promise<{ session: string; userId: number; expiresAt: Date } | null> {
-  const row = await verify(token, (selector) => usableSignInToken(db, selector, now));
-  if (!row || !(await markSignInTokenUsed(db, row.id, now))) return null;
-  await scrubLinkFromOutbound(db, row.user_id, token);
-  const session = newToken();
-  const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
-  await insertToken(db, 'sessions', {
-    userId: row.user_id,
-    selector: session.selector,
-    verifierHash: session.verifierHash,
-    expiresAt,
+  // One transaction: the link is used up only if the session is created with it.
+  return inTransaction(db, async (tx) => {
+    const row = await verify(token, (selector) => usableSignInToken(tx, selector, now));
+    if (!row || !(await markSignInTokenUsed(tx, row.id, now))) return null;
+    await scrubLinkFromOutbound(tx, row.user_id, token);
+    const session = newToken();
+    const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
+    await insertToken(tx, 'sessions', {
+      userId: row.user_id,
+      selector: session.selector,
+      verifierHash: session.verifierHash,
+      expiresAt,
+    });
+    return { session: session.token, userId: row.user_id, expiresAt };
   });
-  return { session: session.token, userId: row.user_id, expiresAt };
 }
+
+const inTransaction = <T>(db: Queryable, work: (tx: Queryable) => Promise<T>): Promise<T> =>
+  'transaction' in db && typeof (db as Database).transaction === 'function'
+    ? (db as Database).transaction(work)
+    : work(db);
 
 /** The session a cookie names, if it is live. */
 export async function sessionOf(
