@@ -108,6 +108,11 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         },
         { name: 'feed', description: 'Photo proofs of completed tasks.' },
         {
+          name: 'groups',
+          description:
+            'Groups, their members and invite links; every task, habit and post belongs to one.',
+        },
+        {
           name: 'reviews',
           description: 'Proofs waiting for a peer or the vision model, and their decisions.',
         },
