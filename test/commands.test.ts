@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { commands, helpText, parseCommand } from '../src/services/commands/index.js';
+import { commandHelp, commands, helpText, parseCommand } from '../src/services/commands/index.js';
+import { replyTexts } from '../src/services/reply-texts.js';
 
 describe('the WhatsApp command table', () => {
   test('the first word picks the command, in any case, with trailing punctuation', () => {
@@ -30,5 +31,18 @@ describe('the WhatsApp command table', () => {
   test('no two commands share a first word', () => {
     const words = commands.flatMap((command) => [command.name, ...(command.aliases ?? [])]);
     assert.equal(new Set(words).size, words.length);
+  });
+
+  test('help fits in one Twilio message, even after the welcome of a long profile name', () => {
+    const welcome = replyTexts.welcome('W'.repeat(100));
+    assert.ok((welcome + helpText()).length <= 1600, `${(welcome + helpText()).length} characters`);
+  });
+
+  test('"help <command>" says how to write that command and what it does', () => {
+    const habit = commands.find((command) => command.name === 'habit');
+    assert.ok(habit);
+    assert.equal(commandHelp('habit'), `${habit.usage}: ${habit.summary}`);
+    assert.match(commandHelp('SCORE'), /^points \(also: score\): /);
+    assert.match(commandHelp('frobnicate'), /^There is no command "frobnicate"\. .*Commands: /s);
   });
 });

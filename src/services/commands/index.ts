@@ -27,10 +27,10 @@ export type { Command, CommandContext } from './command.js';
 const helpCommand: Command = {
   name: 'help',
   aliases: ['info', 'commands'],
-  usage: 'help',
-  summary: 'this list',
-  async run() {
-    return helpText();
+  usage: 'help [command]',
+  summary: 'the commands; "help habit" says how to write one',
+  async run(_context, args) {
+    return args ? commandHelp(args) : helpText();
   },
 };
 
@@ -61,14 +61,28 @@ export const commands: readonly Command[] = [
   helpCommand,
 ];
 
+/**
+ * What the service is, every command's usage, and how to stop (carriers require HELP to
+ * say so). Only the usages: with every command's explanation it would run past the 1,600
+ * characters Twilio sends in one message; `help <command>` gives one command's.
+ */
 export function helpText(): string {
   return (
-    // What the service is, what to do, and how to stop (carriers require HELP to say so).
     'Taskwire is your accountability group: tasks and habits, reminders before they are due, ' +
     'and points when you send a photo that proves your current task is done.\n' +
-    `Commands:\n${commands.map((command) => `• ${command.usage}: ${command.summary}`).join('\n')}\n` +
+    `Commands: ${commands.map((command) => command.usage).join(' · ')}\n` +
+    'Write "help" and a command to learn more, e.g. "help habit".\n' +
     consentTexts.helpFooter()
   );
+}
+
+/** `help <command>`: how to write one command and what it does. */
+export function commandHelp(name: string): string {
+  const parsed = parseCommand(name);
+  if (!parsed) return `There is no command "${name.slice(0, 40)}". ${helpText()}`;
+  const { command } = parsed;
+  const aliases = command.aliases?.length ? ` (also: ${command.aliases.join(', ')})` : '';
+  return `${command.usage}${aliases}: ${command.summary}`;
 }
 
 /** The command a message starts with, and the rest of it; null when it starts with none. */
