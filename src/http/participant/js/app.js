@@ -298,6 +298,7 @@ async function me() {
         async () => {
           if (!confirm('Delete your account, messages, tasks and photos for good?')) return;
           await api('/me', { method: 'DELETE' });
+          stopListening();
           replace(
             view,
             h(
