@@ -77,6 +77,10 @@ for (const engine of engines) {
       const cy = `+1${base + 2}`;
       await say(cy, 'hello', 'Cy');
       assert.ok((await membersOf(everyone.id)).includes('Cy'), 'never joined: default group');
+      // A code nobody has joins nothing: the default group, as for any other first message.
+      const dee = `+1${base + 3}`;
+      assert.match(await say(dee, 'join WRONG234', 'Dee'), /No group has the invite code WRONG234/);
+      assert.ok((await membersOf(everyone.id)).includes('Dee'), 'a failed join: default group');
 
       assert.match(await say(ben, `join ${code}`), /already in Runners/);
       assert.match(await say(ben, 'join NOPE2345'), /No group has the invite code NOPE2345/);

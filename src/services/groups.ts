@@ -10,6 +10,7 @@ import {
   type GroupShare,
   inviteCodeFrom,
   joinUrl,
+  normalizeInviteCode,
   parseGroupName,
   parseGroupTimezone,
 } from '../domain/group.js';
@@ -178,10 +179,15 @@ export async function checkTaskGroup(
 
 // --- Over WhatsApp -------------------------------------------------------------------------
 
-/** A sender just registered: in the default group, unless their first words join another. */
+/**
+ * A sender just registered: in the default group, unless their first message joins another
+ * by a code that exists (`join <code>` then puts them in that group only: the command runs
+ * next in this transaction). A code nobody has is no joining: default group.
+ */
 export async function placeNewSender(tx: Queryable, userId: number, body: string): Promise<void> {
-  // `join <code>` puts them in that group only (the command runs next in this transaction).
-  if (/^\s*join\b/i.test(body)) return;
+  const join = /^\s*join\s+(\S+)/i.exec(body);
+  const code = join ? normalizeInviteCode(join[1] ?? '') : null;
+  if (code && (await groupsTable.findGroupByCode(tx, code))) return;
   const group = await groupsTable.findDefaultGroup(tx);
   if (group) await groupsTable.addMember(tx, { groupId: group.id, userId });
 }
