@@ -1,10 +1,7 @@
 import type { Database } from '../db/executor.js';
-import { maskPhoneNumbers } from '../domain/redact.js';
 import { type GroupNewsSettings, runDigestsDue } from '../services/group-news.js';
+import { createPeriodicJob } from './periodic-job.js';
 import type { WorkerLog } from './queue-worker.js';
-
-/** The longest wait between failing runs, in poll intervals. */
-const MAX_BACKOFF_POLLS = 30;
 
 export interface GroupDigestJobOptions {
   /** How often to look for digests that have come due (a minute is plenty: they are daily). */
@@ -30,60 +27,26 @@ export interface GroupDigestJob {
  */
 export function createGroupDigestJob(db: Database, options: GroupDigestJobOptions): GroupDigestJob {
   const clock = options.clock ?? (() => new Date());
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> | null = null;
-  let stopped = true;
-  let failures = 0;
-
   async function runDue(): Promise<number> {
     const done = await runDigestsDue(db, options.settings, clock());
     if (done > 0) options.log.info({ digests: done }, 'group digests decided');
     return done;
   }
 
-  function schedule(delayMs: number) {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      timer = null;
-      running = runDue()
-        .then(
-          () => {
-            failures = 0;
-            return options.pollMs;
-          },
-          (error: unknown) => {
-            // While the database is away: one attempt and one log line per 2, 4 … 30 polls.
-            failures += 1;
-            const retryInMs = options.pollMs * Math.min(2 ** (failures - 1), MAX_BACKOFF_POLLS);
-            options.log.error(
-              {
-                err: maskPhoneNumbers(error instanceof Error ? error.message : String(error)),
-                retryInMs,
-              },
-              'group digest run failed; retrying',
-            );
-            return retryInMs;
-          },
-        )
-        .then((next) => {
-          running = null;
-          schedule(next);
-        });
-    }, delayMs);
-    timer.unref();
-  }
+  const job = createPeriodicJob({
+    name: 'group digest',
+    pollMs: options.pollMs,
+    log: options.log,
+    // One run decides every digest due: the next is a poll later.
+    run: async () => {
+      await runDue();
+      return false;
+    },
+  });
 
   return {
-    start() {
-      stopped = false;
-      schedule(0);
-    },
+    start: () => void job.start(),
     runDue,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      timer = null;
-      await running;
-    },
+    stop: () => job.stop(),
   };
 }

@@ -1,10 +1,7 @@
 import type { Database } from '../db/executor.js';
-import { maskPhoneNumbers } from '../domain/redact.js';
 import { openNextHabitDue } from '../services/habits.js';
+import { createPeriodicJob } from './periodic-job.js';
 import type { WorkerLog } from './queue-worker.js';
-
-/** The longest wait between failing runs, in poll intervals. */
-const MAX_BACKOFF_POLLS = 30;
 
 export interface HabitOccurrenceJobOptions {
   /** How often to look for habits whose next occurrence has opened (WORKER_POLL_MS). */
@@ -38,11 +35,6 @@ export function createHabitOccurrenceJob(
 ): HabitOccurrenceJob {
   const clock = options.clock ?? (() => new Date());
   const batchSize = options.batchSize ?? 100;
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> | null = null;
-  let stopped = true;
-  let failures = 0;
-
   async function runDue(): Promise<number> {
     let done = 0;
     while (
@@ -55,49 +47,17 @@ export function createHabitOccurrenceJob(
     return done;
   }
 
-  function schedule(delayMs: number) {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      timer = null;
-      running = runDue()
-        .then(
-          (done) => {
-            failures = 0;
-            return done === batchSize ? 0 : options.pollMs;
-          },
-          (error: unknown) => {
-            // While the database is away: one attempt and one log line per 2, 4 … 30 polls.
-            failures += 1;
-            const retryInMs = options.pollMs * Math.min(2 ** (failures - 1), MAX_BACKOFF_POLLS);
-            options.log.error(
-              {
-                err: maskPhoneNumbers(error instanceof Error ? error.message : String(error)),
-                retryInMs,
-              },
-              'habit occurrence run failed; retrying',
-            );
-            return retryInMs;
-          },
-        )
-        .then((next) => {
-          running = null;
-          schedule(next);
-        });
-    }, delayMs);
-    timer.unref();
-  }
+  const job = createPeriodicJob({
+    name: 'habit occurrence',
+    pollMs: options.pollMs,
+    log: options.log,
+    // A full batch means more has opened: go on at once rather than after pollMs.
+    run: async () => (await runDue()) === batchSize,
+  });
 
   return {
-    start() {
-      stopped = false;
-      schedule(0);
-    },
+    start: () => void job.start(),
     runDue,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      timer = null;
-      await running;
-    },
+    stop: () => job.stop(),
   };
 }

@@ -1,15 +1,12 @@
 import type { Database } from '../db/executor.js';
 import { backfillStages } from '../db/reminders.js';
-import { maskPhoneNumbers } from '../domain/redact.js';
 import {
   type NoticeSettings,
   expireNextOverdueTask,
   sendNextDueReminder,
 } from '../services/task-notices.js';
+import { createPeriodicJob } from './periodic-job.js';
 import type { WorkerLog } from './queue-worker.js';
-
-/** The longest wait between failing runs, in poll intervals. */
-const MAX_BACKOFF_POLLS = 30;
 
 export interface ReminderSchedulerOptions {
   /** How often to look for due stages and overdue tasks (WORKER_POLL_MS). */
@@ -43,11 +40,6 @@ export function createReminderScheduler(
 ): ReminderScheduler {
   const clock = options.clock ?? (() => new Date());
   const batchSize = options.batchSize ?? 100;
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> | null = null;
-  let stopped = true;
-  // Runs that failed in a row; see schedule.
-  let failures = 0;
 
   async function drain(step: (now: Date) => Promise<boolean>): Promise<number> {
     let done = 0;
@@ -66,55 +58,20 @@ export function createReminderScheduler(
     return { expired, reminders };
   }
 
-  function schedule(delayMs: number) {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      timer = null;
-      running = runDue()
-        .then(({ expired, reminders }) =>
-          // A full batch means more is due: go on at once rather than after pollMs.
-          expired === batchSize || reminders === batchSize ? 0 : options.pollMs,
-        )
-        .then(
-          (next) => {
-            failures = 0;
-            return next;
-          },
-          (error: unknown) => {
-            // Back off while runs keep failing (the database is away): one attempt, and
-            // one log line, per 2, 4, ... up to 30 poll intervals rather than every poll.
-            failures += 1;
-            const retryInMs = options.pollMs * Math.min(2 ** (failures - 1), MAX_BACKOFF_POLLS);
-            options.log.error(
-              {
-                err: maskPhoneNumbers(error instanceof Error ? error.message : String(error)),
-                retryInMs,
-              },
-              'reminder run failed; retrying',
-            );
-            return retryInMs;
-          },
-        )
-        .then((next) => {
-          running = null;
-          schedule(next);
-        });
-    }, delayMs);
-    timer.unref();
-  }
-
-  return {
-    async start() {
-      stopped = false;
+  const job = createPeriodicJob({
+    name: 'reminder',
+    pollMs: options.pollMs,
+    log: options.log,
+    // A full batch means more is due: go on at once rather than after pollMs.
+    run: async () => {
+      const { expired, reminders } = await runDue();
+      return expired === batchSize || reminders === batchSize;
+    },
+    // Active tasks get their missing stages before the first run.
+    prepare: async () => {
       await backfillStages(db, settings.offsets, clock());
-      schedule(0);
     },
-    runDue,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      timer = null;
-      await running;
-    },
-  };
+  });
+
+  return { start: () => job.start(), runDue, stop: () => job.stop() };
 }

@@ -1,8 +1,8 @@
 import type { Database } from '../db/executor.js';
 import { lockNextTimedOutReview } from '../db/reviews.js';
-import { maskPhoneNumbers } from '../domain/redact.js';
 import type { GroupNewsSettings } from '../services/group-news.js';
 import { approveNextTimedOut } from '../services/reviews.js';
+import { createPeriodicJob } from './periodic-job.js';
 import type { WorkerLog } from './queue-worker.js';
 
 export interface ReviewTimeoutOptions {
@@ -37,10 +37,6 @@ export function createReviewTimeoutJob(
 ): ReviewTimeoutJob {
   const clock = options.clock ?? (() => new Date());
   const batchSize = options.batchSize ?? 100;
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> | null = null;
-  let stopped = true;
-
   async function runDue(): Promise<number> {
     let done = 0;
     while (
@@ -53,40 +49,18 @@ export function createReviewTimeoutJob(
     return done;
   }
 
-  function schedule(delayMs: number) {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      timer = null;
-      running = runDue()
-        .then(
-          (done) => (done === batchSize ? 0 : options.pollMs),
-          (error: unknown) => {
-            options.log.error(
-              { err: maskPhoneNumbers(error instanceof Error ? error.message : String(error)) },
-              'review timeout run failed; retrying',
-            );
-            return options.pollMs * 10;
-          },
-        )
-        .then((next) => {
-          running = null;
-          schedule(next);
-        });
-    }, delayMs);
-    timer.unref();
-  }
+  const job = createPeriodicJob({
+    name: 'review timeout',
+    pollMs: options.pollMs,
+    log: options.log,
+    run: async () => (await runDue()) === batchSize,
+    // A failing run waits ten polls, each time (no growing back-off).
+    retryMs: () => options.pollMs * 10,
+  });
 
   return {
-    start() {
-      stopped = false;
-      schedule(0);
-    },
+    start: () => void job.start(),
     runDue,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      timer = null;
-      await running;
-    },
+    stop: () => job.stop(),
   };
 }
