@@ -6,20 +6,15 @@
  * host would not load; the API answers relative URLs built from the stored keys.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
+import { browserSkip as skip, launchChromium, openPage } from './helpers/browser.js';
 import { pglite } from './helpers/databases.js';
 import { makePng } from './helpers/png.js';
 import { startTestService, type TestService } from './helpers/service.js';
 import { signedForm, TEST_API_TOKEN, whatsAppParams } from './helpers/twilio-webhook.js';
 import { waitFor } from './helpers/worker.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is missing: install Chromium (apt-get install chromium) to run the browser tests`;
 
 const GROUP_NUMBER = '+14155238886';
 const PHONE = '+15550002222';
@@ -91,19 +86,7 @@ describe('photos load wherever the dashboard is opened [pglite]', { skip }, () =
       return ((await feed.json()) as { total: number }).total > 0;
     }, 15_000);
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
@@ -115,11 +98,8 @@ describe('photos load wherever the dashboard is opened [pglite]', { skip }, () =
   for (const host of ['127.0.0.1', 'localhost']) {
     test(`at http://${host}:PORT the feed and the messages show the photo`, async () => {
       const origin = `http://${host}:${port}`;
-      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await openPage(browser, { viewport: { width: 1280, height: 900 } }, pageErrors);
       try {
-        const page = await context.newPage();
-        page.setDefaultTimeout(15_000);
-        page.on('pageerror', (error) => pageErrors.push(error.message));
         page.on('console', (message) => {
           if (message.type() === 'error') pageErrors.push(`${host}: ${message.text()}`);
         });
@@ -139,6 +119,8 @@ describe('photos load wherever the dashboard is opened [pglite]', { skip }, () =
         );
 
         await page.getByRole('link', { name: 'Messages', exact: true }).click();
+        // Messages is an inbox: the photo shows in the sender's conversation.
+        await page.locator('.conversation').first().click();
         await page.locator('article.message .thumb img').waitFor();
         await page.waitForFunction(imageLoaded, 'article.message .thumb img');
         const thumbSource = await page
@@ -146,7 +128,7 @@ describe('photos load wherever the dashboard is opened [pglite]', { skip }, () =
           .evaluate((image) => (image as unknown as PageImage).currentSrc ?? '');
         assert.ok(thumbSource.startsWith(`${origin}/storage/notes/messages/`), thumbSource);
       } finally {
-        await context.close();
+        await page.context().close();
       }
     });
   }

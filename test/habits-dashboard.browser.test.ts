@@ -6,24 +6,22 @@
  * pause; the leaderboard shows the streak. Screenshots go to test-artifacts/dashboard/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
+import {
+  artifactsDir,
+  browserSkip as skip,
+  launchChromium,
+  openPage,
+  screenshot,
+} from './helpers/browser.js';
 import { pglite } from './helpers/databases.js';
 import { makePng } from './helpers/png.js';
 import { freePort, startTestService, type TestService } from './helpers/service.js';
 import { signedForm, TEST_API_TOKEN, whatsAppParams } from './helpers/twilio-webhook.js';
 import { waitFor } from './helpers/worker.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is missing: install Chromium (apt-get install chromium) to run the browser tests`;
-
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/dashboard/', import.meta.url));
 const GROUP_NUMBER = '+14155238886';
 const PHONE = '+15550002222';
 
@@ -53,7 +51,6 @@ describe('habits and streaks in the dashboard [pglite]', { skip }, () => {
   const zone = zoneWithTimeLeftToday();
 
   before(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
     twilio = await startFakeTwilio();
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
@@ -63,19 +60,12 @@ describe('habits and streaks in the dashboard [pglite]', { skip }, () => {
       TWILIO_API_BASE_URL: twilio.apiBaseUrl,
       TWILIO_WHATSAPP_NUMBER: GROUP_NUMBER,
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
-    const context = await browser.newContext({
-      viewport: { width: 1280, height: 900 },
-      timezoneId: 'Europe/Paris',
-      locale: 'en-GB',
-    });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (error) => pageErrors.push(error.message));
+    browser = await launchChromium();
+    page = await openPage(
+      browser,
+      { viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Paris', locale: 'en-GB' },
+      pageErrors,
+    );
   });
 
   after(async () => {
@@ -104,8 +94,8 @@ describe('habits and streaks in the dashboard [pglite]', { skip }, () => {
     assert.equal(response.status, 200);
   };
 
-  const shot = (name: string) =>
-    page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+  const artifacts = artifactsDir('dashboard');
+  const shot = (name: string) => screenshot(page, artifacts, name);
 
   test('a habit proved by WhatsApp shows its streak, its task, and the person’s pause', async () => {
     const ada = await api('POST', '/users', {
