@@ -444,10 +444,11 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
       await mobile.getByRole('button', { name: 'Open the dashboard' }).click();
       for (const [tab, name] of [
         ['Feed', '10-mobile-feed'],
-        // "People and tasks" is "People" on a phone: the header is one row.
+        // Short tab names on a phone ("People and tasks" is "People", "Messages" "Inbox",
+        // "Leaderboard" "Ranks"): the header is one row.
         ['People', '11-mobile-people'],
-        ['Messages', '12-mobile-messages'],
-        ['Leaderboard', '13-mobile-leaderboard'],
+        ['Inbox', '12-mobile-messages'],
+        ['Ranks', '13-mobile-leaderboard'],
       ] as const) {
         await openTab(tab, mobile);
         await mobile.locator('section.view:not([hidden])').waitFor();

@@ -135,6 +135,13 @@ describe('the admin inbox in a real browser [pglite]', { skip }, () => {
           tops: items.map((item) => Math.round(item.getBoundingClientRect().top)),
           bottoms: items.map((item) => Math.round(item.getBoundingClientRect().bottom)),
           overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+          tabsHidden: (() => {
+            const nav = document.querySelector('#nav') as unknown as {
+              scrollWidth: number;
+              clientWidth: number;
+            };
+            return nav.scrollWidth - nav.clientWidth;
+          })(),
         };
       });
       const firstBottom = Math.min(...header.bottoms);
@@ -144,6 +151,7 @@ describe('the admin inbox in a real browser [pglite]', { skip }, () => {
       );
       assert.ok(header.height < 64, `header height ${header.height}`);
       assert.equal(header.overflow, 0, 'the page does not scroll sideways');
+      assert.ok(header.tabsHidden <= 0, `every tab in sight (${header.tabsHidden}px hidden)`);
 
       // The message arrives while the page is open: no Refresh, no reload.
       const text = `Ran 5 km along the river (${viewport.name})`;
