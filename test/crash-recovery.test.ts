@@ -4,14 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
 import { createPostgresDatabase, engines, makeTempDir } from './helpers/databases.js';
+import { serveSettings } from './helpers/processes.js';
 import { freePort } from './helpers/service.js';
-import {
-  TEST_ACCOUNT_SID,
-  TEST_API_TOKEN,
-  TEST_AUTH_TOKEN,
-  signedForm,
-  whatsAppParams,
-} from './helpers/twilio-webhook.js';
+import { TEST_API_TOKEN, signedForm, whatsAppParams } from './helpers/twilio-webhook.js';
 import { waitFor } from './helpers/worker.js';
 
 /** `taskwire serve` as a real child process, from source. */
@@ -66,13 +61,7 @@ for (const engine of engines) {
       const baseUrl = `http://127.0.0.1:${port}`;
       const env = {
         DATA_DIR: temp.dir,
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        API_TOKEN: TEST_API_TOKEN,
-        TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
-        TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
-        TWILIO_API_BASE_URL: twilio.apiBaseUrl,
-        MEDIA_REDIRECT_ALLOWLIST: twilio.cdnBaseUrl,
+        ...serveSettings(port, twilio),
         // The embedded database gets an hour's lease: only releasing the dead process's
         // claims at start can bring the message back within this test. Postgres keeps the
         // default lease (another process might still be working there).

@@ -3,16 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
 import { createPostgresDatabase, makeTempDir, postgres } from './helpers/databases.js';
-import { type CliProcess, cleanEnv, runCli, waitReady } from './helpers/processes.js';
-import { freePort } from './helpers/service.js';
+import { type CliProcess, startServe, waitReady } from './helpers/processes.js';
 import { terminateBackends } from './helpers/tcp-proxy.js';
-import {
-  TEST_ACCOUNT_SID,
-  TEST_API_TOKEN,
-  TEST_AUTH_TOKEN,
-  signedForm,
-  whatsAppParams,
-} from './helpers/twilio-webhook.js';
+import { TEST_API_TOKEN, signedForm, whatsAppParams } from './helpers/twilio-webhook.js';
 import { waitFor } from './helpers/worker.js';
 
 // Issue 12, item 1: every backend of the service's database is terminated three times
@@ -37,29 +30,17 @@ describe('pg_terminate_backend under load [postgres]', { skip: postgres.skip }, 
     cleanup.push(() => database.drop());
     const temp = makeTempDir('taskwire-terminate-');
     cleanup.push(() => temp.remove());
-    const port = await freePort();
-    baseUrl = `http://127.0.0.1:${port}`;
-    serve = runCli(
-      ['serve'],
-      cleanEnv({
-        DATABASE_URL: database.url,
-        DATA_DIR: temp.dir,
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        API_TOKEN: TEST_API_TOKEN,
-        TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
-        TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
-        TWILIO_API_BASE_URL: twilio.apiBaseUrl,
-        MEDIA_REDIRECT_ALLOWLIST: twilio.cdnBaseUrl,
-        TWILIO_WHATSAPP_NUMBER: GROUP,
-        WORKER_POLL_MS: '100',
-        WORKER_BACKOFF_MS: '100',
-        WORKER_LEASE_MS: '3000',
-        WORKER_MAX_ATTEMPTS: '10',
-        DATABASE_POOL_SIZE: '6',
-        ...(process.env.DEBUG_CHILD ? { LOG_LEVEL: 'info' } : {}),
-      }),
-    );
+    ({ process: serve, baseUrl } = await startServe(twilio, {
+      DATABASE_URL: database.url,
+      DATA_DIR: temp.dir,
+      TWILIO_WHATSAPP_NUMBER: GROUP,
+      WORKER_POLL_MS: '100',
+      WORKER_BACKOFF_MS: '100',
+      WORKER_LEASE_MS: '3000',
+      WORKER_MAX_ATTEMPTS: '10',
+      DATABASE_POOL_SIZE: '6',
+      ...(process.env.DEBUG_CHILD ? { LOG_LEVEL: 'info' } : {}),
+    }));
     await waitReady(baseUrl, serve);
   });
   after(async () => {

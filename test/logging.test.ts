@@ -5,10 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../src/start/logger.js';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
 import { makeTempDir } from './helpers/databases.js';
-import { type CliProcess, cleanEnv, runCli, waitReady } from './helpers/processes.js';
-import { freePort } from './helpers/service.js';
+import { type CliProcess, startServe, waitReady } from './helpers/processes.js';
 import {
-  TEST_ACCOUNT_SID,
   TEST_API_TOKEN,
   TEST_AUTH_TOKEN,
   signedForm,
@@ -65,27 +63,15 @@ describe('the logs of a running service (LOG_LEVEL=debug)', () => {
 
   before(async () => {
     twilio = await startFakeTwilio();
-    const port = await freePort();
-    baseUrl = `http://127.0.0.1:${port}`;
-    serve = runCli(
-      ['serve'],
-      cleanEnv({
-        DATA_DIR: temp.dir,
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        LOG_LEVEL: 'debug',
-        API_TOKEN: TEST_API_TOKEN,
-        TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
-        TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
-        TWILIO_API_BASE_URL: twilio.apiBaseUrl,
-        MEDIA_REDIRECT_ALLOWLIST: twilio.cdnBaseUrl,
-        TWILIO_WHATSAPP_NUMBER: GROUP,
-        WORKER_POLL_MS: '100',
-        WORKER_BACKOFF_MS: '50',
-        WORKER_MAX_ATTEMPTS: '2',
-        MEDIA_TIMEOUT_MS: '500',
-      }),
-    );
+    ({ process: serve, baseUrl } = await startServe(twilio, {
+      DATA_DIR: temp.dir,
+      LOG_LEVEL: 'debug',
+      TWILIO_WHATSAPP_NUMBER: GROUP,
+      WORKER_POLL_MS: '100',
+      WORKER_BACKOFF_MS: '50',
+      WORKER_MAX_ATTEMPTS: '2',
+      MEDIA_TIMEOUT_MS: '500',
+    }));
     await waitReady(baseUrl, serve);
   });
   after(async () => {

@@ -3,15 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
 import { createPostgresDatabase, makeTempDir, postgres } from './helpers/databases.js';
-import { type CliProcess, cleanEnv, runCli, waitReady } from './helpers/processes.js';
-import { freePort } from './helpers/service.js';
-import {
-  TEST_ACCOUNT_SID,
-  TEST_API_TOKEN,
-  TEST_AUTH_TOKEN,
-  signedForm,
-  whatsAppParams,
-} from './helpers/twilio-webhook.js';
+import { type ServeProcess, startServe, waitReady } from './helpers/processes.js';
+import { TEST_API_TOKEN, signedForm, whatsAppParams } from './helpers/twilio-webhook.js';
 import type { Database } from '../src/db/executor.js';
 import { openPostgres } from '../src/db/postgres.js';
 import { waitFor, waitForQueuesIdle } from './helpers/worker.js';
@@ -27,7 +20,7 @@ describe('two serve processes on one Postgres database', { skip: postgres.skip }
   let twilio: FakeTwilio;
   // The test's own connection to the shared database, to see when both queues are idle.
   let db: Database;
-  const serves: { process: CliProcess; baseUrl: string }[] = [];
+  const serves: ServeProcess[] = [];
   const cleanup: (() => Promise<void> | void)[] = [];
 
   before(async () => {
@@ -40,26 +33,15 @@ describe('two serve processes on one Postgres database', { skip: postgres.skip }
     const temp = makeTempDir('taskwire-scale-');
     cleanup.push(() => temp.remove());
     for (let i = 0; i < 2; i += 1) {
-      const port = await freePort();
-      const baseUrl = `http://127.0.0.1:${port}`;
-      const process = runCli(
-        ['serve'],
-        cleanEnv({
+      serves.push(
+        await startServe(twilio, {
           DATABASE_URL: database.url,
           DATA_DIR: temp.dir,
-          HOST: '127.0.0.1',
-          PORT: String(port),
-          API_TOKEN: TEST_API_TOKEN,
-          TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
-          TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
-          TWILIO_API_BASE_URL: twilio.apiBaseUrl,
-          MEDIA_REDIRECT_ALLOWLIST: twilio.cdnBaseUrl,
           TWILIO_WHATSAPP_NUMBER: GROUP,
           WORKER_POLL_MS: '100',
           DATABASE_POOL_SIZE: '8',
         }),
       );
-      serves.push({ process, baseUrl });
     }
     await Promise.all(serves.map((serve) => waitReady(serve.baseUrl, serve.process)));
   });

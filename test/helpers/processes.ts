@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { variables } from '../../src/config/variables.js';
+import { freePort } from './service.js';
+import { TEST_ACCOUNT_SID, TEST_API_TOKEN, TEST_AUTH_TOKEN } from './twilio-webhook.js';
 import { waitFor } from './worker.js';
 
 // The CLI as `npx taskwire` runs it: real child processes, from source. The one copy of
@@ -126,4 +128,42 @@ export async function waitReady(baseUrl: string, serve?: CliProcess): Promise<vo
       return false;
     }
   }, 60_000);
+}
+
+/**
+ * What every test's `taskwire serve` is given: 127.0.0.1:`port`, the test API token and
+ * Twilio credentials (so signedForm's signatures verify), and Twilio's API and media at the
+ * fake's addresses.
+ */
+export function serveSettings(
+  port: number,
+  twilio: { apiBaseUrl: string; cdnBaseUrl: string },
+): Record<string, string> {
+  return {
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    API_TOKEN: TEST_API_TOKEN,
+    TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
+    TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
+    TWILIO_API_BASE_URL: twilio.apiBaseUrl,
+    MEDIA_REDIRECT_ALLOWLIST: twilio.cdnBaseUrl,
+  };
+}
+
+export interface ServeProcess {
+  process: CliProcess;
+  baseUrl: string;
+}
+
+/**
+ * Starts `taskwire serve` on a free port in a clean environment with serveSettings and then
+ * `settings`. It does not wait: `waitReady(baseUrl, process)` (several may start at once).
+ */
+export async function startServe(
+  twilio: { apiBaseUrl: string; cdnBaseUrl: string },
+  settings: Record<string, string>,
+): Promise<ServeProcess> {
+  const port = await freePort();
+  const serve = runCli(['serve'], cleanEnv({ ...serveSettings(port, twilio), ...settings }));
+  return { process: serve, baseUrl: `http://127.0.0.1:${port}` };
 }
