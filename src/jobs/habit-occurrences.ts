@@ -35,6 +35,7 @@ export function createHabitOccurrenceJob(
 ): HabitOccurrenceJob {
   const clock = options.clock ?? (() => new Date());
   const batchSize = options.batchSize ?? 100;
+
   async function runDue(): Promise<number> {
     let done = 0;
     while (

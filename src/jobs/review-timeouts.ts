@@ -37,6 +37,7 @@ export function createReviewTimeoutJob(
 ): ReviewTimeoutJob {
   const clock = options.clock ?? (() => new Date());
   const batchSize = options.batchSize ?? 100;
+
   async function runDue(): Promise<number> {
     let done = 0;
     while (
