@@ -27,6 +27,7 @@ export interface GroupDigestJob {
  */
 export function createGroupDigestJob(db: Database, options: GroupDigestJobOptions): GroupDigestJob {
   const clock = options.clock ?? (() => new Date());
+
   async function runDue(): Promise<number> {
     const done = await runDigestsDue(db, options.settings, clock());
     if (done > 0) options.log.info({ digests: done }, 'group digests decided');
