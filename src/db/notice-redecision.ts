@@ -1,8 +1,12 @@
 import type { ReminderChannel } from '../domain/reminder.js';
-import type { TaskRow } from '../domain/task.js';
 import type { Queryable } from './executor.js';
-import type { TaskWithUser } from './reminders.js';
-import { taskColumns } from './tasks.js';
+import {
+  prefixed,
+  splitTaskUser,
+  type TaskUserRow,
+  type TaskWithUser,
+  userFields,
+} from './reminders.js';
 
 /**
  * What re-deciding a queued reminder or expiry notice at send time reads and writes: the
@@ -15,54 +19,15 @@ export async function noticeRecipient(
   tx: Queryable,
   claim: { id: number; claims: number },
 ): Promise<TaskWithUser | null> {
-  const rows = await tx.query<
-    TaskRow & {
-      u_id: number;
-      u_username: string;
-      u_phone_number: string | null;
-      u_whatsapp_id: string | null;
-      u_timezone: string | null;
-      u_last_whatsapp_inbound_at: Date | null;
-      u_opted_out_at: Date | null;
-    }
-  >(
-    `SELECT ${taskColumns
-      .split(',')
-      .map((column) => `t.${column.trim()}`)
-      .join(', ')},
-            u.id AS u_id, u.username AS u_username, u.phone_number AS u_phone_number,
-            u.whatsapp_id AS u_whatsapp_id, u.timezone AS u_timezone,
-            u.last_whatsapp_inbound_at AS u_last_whatsapp_inbound_at, u.opted_out_at AS u_opted_out_at
+  const rows = await tx.query<TaskUserRow>(
+    `SELECT ${prefixed('t')}, ${userFields}
      FROM outbound_messages o
      JOIN tasks t ON t.id = o.task_id
      JOIN users u ON u.id = o.user_id
      WHERE o.id = $1 AND o.claims = $2 AND o.status = 'submitting'`,
     [claim.id, claim.claims],
   );
-  const row = rows[0];
-  if (!row) return null;
-  const {
-    u_id,
-    u_username,
-    u_phone_number,
-    u_whatsapp_id,
-    u_timezone,
-    u_last_whatsapp_inbound_at,
-    u_opted_out_at,
-    ...task
-  } = row;
-  return {
-    task: task as TaskRow,
-    user: {
-      id: u_id,
-      username: u_username,
-      phone_number: u_phone_number,
-      whatsapp_id: u_whatsapp_id,
-      timezone: u_timezone,
-      last_whatsapp_inbound_at: u_last_whatsapp_inbound_at,
-      opted_out_at: u_opted_out_at,
-    },
-  };
+  return rows[0] ? splitTaskUser(rows[0]) : null;
 }
 
 /**

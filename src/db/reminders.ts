@@ -40,11 +40,12 @@ export interface TaskWithUser {
   >;
 }
 
-const userFields = `u.id AS u_id, u.username AS u_username, u.phone_number AS u_phone_number,
+/** The user columns of a task-with-user query, `u_`-prefixed for splitTaskUser. */
+export const userFields = `u.id AS u_id, u.username AS u_username, u.phone_number AS u_phone_number,
   u.whatsapp_id AS u_whatsapp_id, u.timezone AS u_timezone,
   u.last_whatsapp_inbound_at AS u_last_whatsapp_inbound_at, u.opted_out_at AS u_opted_out_at`;
 
-type TaskUserRow = TaskRow & {
+export type TaskUserRow = TaskRow & {
   u_id: number;
   u_username: string;
   u_phone_number: string | null;
@@ -54,7 +55,7 @@ type TaskUserRow = TaskRow & {
   u_opted_out_at: Date | null;
 };
 
-const splitTaskUser = (row: TaskUserRow): TaskWithUser => {
+export const splitTaskUser = (row: TaskUserRow): TaskWithUser => {
   const {
     u_id,
     u_username,
@@ -79,7 +80,8 @@ const splitTaskUser = (row: TaskUserRow): TaskWithUser => {
   };
 };
 
-const prefixed = (alias: string) =>
+/** The task columns, each qualified by `alias`. */
+export const prefixed = (alias: string) =>
   taskColumns
     .split(',')
     .map((column) => `${alias}.${column.trim()}`)
