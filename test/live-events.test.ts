@@ -54,6 +54,16 @@ for (const engine of engines) {
       await refused.arrayBuffer();
     });
 
+    test('a last_event_id that is no event id is a 400 saying so, not a stream from now', async () => {
+      const token = await eventsToken(baseUrl);
+      for (const bad of ['abc', '1e300', '99999999999999999999', '-1']) {
+        const response = await fetch(`${baseUrl}/events?token=${token}&last_event_id=${bad}`);
+        assert.equal(response.status, 400, bad);
+        const body = (await response.json()) as { error: { code: string; message: string } };
+        assert.match(body.error.message, /last_event_id/);
+      }
+    });
+
     test('a new person and an inbound message arrive on the stream; heartbeats keep it open', async () => {
       const stream = await open(`?token=${await eventsToken(baseUrl)}`);
       assert.equal(stream.status, 200);

@@ -92,7 +92,7 @@ export async function eventsRoutes(app: FastifyInstance, options: EventsRoutesOp
         security: [{ bearerAuth: [] }, { eventsToken: [] }],
         querystring: Type.Object({
           token: Type.Optional(Type.String({ maxLength: 100 })),
-          last_event_id: Type.Optional(Type.String({ maxLength: 20 })),
+          last_event_id: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
         }),
         response: {
           200: {

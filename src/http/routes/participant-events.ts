@@ -33,7 +33,7 @@ export async function participantEventsRoutes(
     {
       schema: {
         querystring: Type.Object({
-          last_event_id: Type.Optional(Type.String({ maxLength: 20 })),
+          last_event_id: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
         }),
       },
     },
