@@ -17,9 +17,9 @@ import { createTwilioSender } from '../src/twilio/sender.js';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
 import { createTestApp } from './helpers/app.js';
 import { type TestDatabase, engines } from './helpers/databases.js';
+import { baseNoticeSettings } from './helpers/notices.js';
 import { quietLog, storeMessages } from './helpers/worker.js';
 
-const GROUP_NUMBER = '+14155238886';
 const CONTENT_SID = `HX${'c3'.repeat(16)}`;
 const BUTTONS_SID = `HX${'d4'.repeat(16)}`;
 const NOTICE_SID = `HX${'e5'.repeat(16)}`;
@@ -28,14 +28,7 @@ const MINUTE = 60_000;
 const T0 = new Date(Math.floor(Date.now() / MINUTE) * MINUTE);
 const at = (minutes: number) => new Date(T0.getTime() + minutes * MINUTE);
 
-const baseSettings: NoticeSettings = {
-  offsets: [60, 15],
-  defaultTimezone: 'UTC',
-  whatsappNumber: GROUP_NUMBER,
-  smsNumber: null,
-  contentSid: null,
-  smsFallback: false,
-};
+const baseSettings = baseNoticeSettings;
 
 let phoneSeq = 0;
 const newPhone = () =>

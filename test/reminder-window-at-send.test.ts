@@ -12,23 +12,16 @@ import type { NoticeSettings } from '../src/services/task-notices.js';
 import { createTwilioSender } from '../src/twilio/sender.js';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
 import { type TestDatabase, engines } from './helpers/databases.js';
+import { baseNoticeSettings } from './helpers/notices.js';
 import { quietLog } from './helpers/worker.js';
 
-const GROUP_NUMBER = '+14155238886';
 const SMS_NUMBER = '+15550001111';
 const CONTENT_SID = `HX${'c3'.repeat(16)}`;
 const MINUTE = 60_000;
 const T0 = new Date('2026-03-02T09:00:00Z');
 const at = (minutes: number) => new Date(T0.getTime() + minutes * MINUTE);
 
-const baseSettings: NoticeSettings = {
-  offsets: [60, 15],
-  defaultTimezone: 'UTC',
-  whatsappNumber: GROUP_NUMBER,
-  smsNumber: null,
-  contentSid: null,
-  smsFallback: false,
-};
+const baseSettings = baseNoticeSettings;
 
 let phoneSeq = 0;
 const newPhone = () =>

@@ -21,6 +21,7 @@ import type { NoticeSettings } from '../src/services/task-notices.js';
 import { createTwilioSender } from '../src/twilio/sender.js';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
 import { type TestDatabase, engines, lockWaiters, postgres } from './helpers/databases.js';
+import { baseNoticeSettings } from './helpers/notices.js';
 import { quietLog, storeMessages, waitFor } from './helpers/worker.js';
 
 const GROUP_NUMBER = '+14155238886';
@@ -30,14 +31,8 @@ const MINUTE = 60_000;
 const T0 = new Date('2026-03-02T09:00:00Z');
 const at = (minutes: number) => new Date(T0.getTime() + minutes * MINUTE);
 
-const baseSettings: NoticeSettings = {
-  offsets: [60, 15],
-  defaultTimezone: 'UTC',
-  whatsappNumber: GROUP_NUMBER,
-  smsNumber: null,
-  contentSid: null,
-  smsFallback: false,
-};
+// Its whatsappNumber is GROUP_NUMBER.
+const baseSettings = baseNoticeSettings;
 
 /** An injected clock: tests move it; nothing sleeps. */
 function testClock(start: Date) {
