@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { insertFeedPost } from '../src/db/feed.js';
@@ -486,6 +487,62 @@ for (const engine of engines) {
         task?.id,
       ]);
       assert.equal(done?.status, 'completed');
+    });
+
+    test('the live stream carries my groups’ events only, and needs a session', async () => {
+      await w.t.app.listen({ port: 0, host: '127.0.0.1' });
+      const port = (w.t.app.server.address() as AddressInfo).port;
+      const cookie = await signIn(w, w.bob);
+      const refused = await fetch(`http://127.0.0.1:${port}/app/api/events`);
+      assert.equal(refused.status, 401);
+      await refused.body?.cancel();
+
+      const controller = new AbortController();
+      const response = await fetch(`http://127.0.0.1:${port}/app/api/events`, {
+        headers: { cookie },
+        signal: controller.signal,
+      });
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/);
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      try {
+        // Carol's group first, then Bob's: only the second may arrive.
+        for (const [user, group, text] of [
+          [w.carol, w.groupB, 'carol again'],
+          [w.alice, w.groupA, 'alice again'],
+        ] as const) {
+          const post = await insertFeedPost(w.t.database.db, {
+            user_id: user,
+            task_id: null,
+            image_url: null,
+            post_content: text,
+            message_id: null,
+          });
+          await w.t.database.db.query('UPDATE feed SET group_id = $2 WHERE id = $1', [
+            post?.id,
+            group,
+          ]);
+        }
+        let buffered = '';
+        interface Frame {
+          kind: string;
+          group_id: number | null;
+          user_id: number | null;
+        }
+        let first = null as Frame | null;
+        while (!first) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffered += new TextDecoder().decode(value);
+          const frame = /event: (post)\ndata: (.+)\n/.exec(buffered);
+          if (frame) first = JSON.parse(frame[2] as string) as Frame;
+        }
+        assert.equal(first?.group_id, w.groupA);
+        assert.equal(first?.user_id, w.alice);
+      } finally {
+        controller.abort();
+        await reader.cancel().catch(() => {});
+      }
     });
 
     test('export my data, then delete my account: rows and photos gone, a goodbye sent', async () => {

@@ -109,3 +109,12 @@ export async function scrubLinkFromOutbound(
     [userId, token],
   );
 }
+
+/** Whether the session with this id is live (not expired, not revoked, not deleted). */
+export async function sessionLiveById(db: Queryable, id: number, now: Date): Promise<boolean> {
+  const rows = await db.query(
+    `SELECT 1 FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2`,
+    [id, now],
+  );
+  return rows.length > 0;
+}

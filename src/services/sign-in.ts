@@ -9,6 +9,7 @@ import {
   revokeSession,
   revokeSessionsOfUser,
   scrubLinkFromOutbound,
+  sessionLiveById,
   usableSignInToken,
 } from '../db/sessions.js';
 import { findUserById } from '../db/users.js';
@@ -164,3 +165,12 @@ export const endSession = (db: Queryable, sessionId: number, now: Date) =>
 
 export const endSessionsOfUser = (db: Queryable, userId: number, now: Date) =>
   revokeSessionsOfUser(db, userId, now);
+
+/** Whether a session (by id) is still live: not revoked, not expired, its person there. */
+export async function sessionStillLive(
+  db: Queryable,
+  sessionId: number,
+  now: Date,
+): Promise<boolean> {
+  return sessionLiveById(db, sessionId, now);
+}

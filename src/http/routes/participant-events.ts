@@ -4,8 +4,12 @@ import { Type } from 'typebox';
 import type { Queryable } from '../../db/executor.js';
 import type { LiveEvents } from '../../services/live-events.js';
 import { liveFilterFor } from '../../services/participant.js';
+import { sessionStillLive } from '../../services/sign-in.js';
 import { participantOf, requireSession } from '../plugins/session-auth.js';
 import { lastEventId, streamEvents } from '../sse.js';
+
+/** How often an open stream checks that its session still holds. */
+const SESSION_CHECK_MS = 30_000;
 
 export interface ParticipantEventsOptions {
   db: Queryable;
@@ -38,10 +42,25 @@ export async function participantEventsRoutes(
       },
     },
     async (request, reply) => {
-      const { userId } = participantOf(request);
+      const { userId, sessionId } = participantOf(request);
+      const mine = await liveFilterFor({ db: options.db }, userId);
+      // A session ended while its stream is open (logout elsewhere, `logout` on WhatsApp,
+      // the account deleted) stops carrying anything at the next check; the browser's next
+      // reconnection is then refused.
+      let live = true;
+      const check = setInterval(() => {
+        void sessionStillLive(options.db, sessionId, options.clock()).then(
+          (still) => {
+            live &&= still;
+          },
+          () => {},
+        );
+      }, SESSION_CHECK_MS);
+      check.unref();
+      request.raw.once('close', () => clearInterval(check));
       await streamEvents(request, reply, {
         hub: options.hub,
-        filter: await liveFilterFor({ db: options.db }, userId),
+        filter: (event) => live && mine(event),
         heartbeatMs: options.heartbeatMs,
         open: options.open,
         afterId: lastEventId(request, request.query.last_event_id),
