@@ -105,10 +105,10 @@ for (const engine of engines) {
           id: number;
         };
         return message.processed ? message : null;
-        // Postgres: the default 30-second lease, plus time to start and to copy the photo on
-        // a loaded machine (the 5-minute lease this replaced would time out). PGlite: at once
-        // after restart; the same bound is generous.
-      }, 45_000);
+        // Postgres: the default 30-second lease (renewed every 10 s until the kill), plus
+        // time to start and to copy the stalled photo on a loaded machine: under the
+        // 5-minute lease this replaced, it would time out. PGlite: at once after restart.
+      }, 90_000);
       // The killed attempt counts; on a loaded machine a slow heartbeat may add one more.
       assert.ok(processed.attempts >= 2, `attempts ${processed.attempts}`);
       const stored = await fetch(`${baseUrl}/messages/${processed.id}/media/0`, {
