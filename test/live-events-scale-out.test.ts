@@ -2,16 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
 import { createPostgresDatabase, makeTempDir, postgres } from './helpers/databases.js';
-import { type CliProcess, cleanEnv, runCli, waitReady } from './helpers/processes.js';
-import { freePort } from './helpers/service.js';
+import { type ServeProcess, startServe, waitReady } from './helpers/processes.js';
 import { eventData, eventsToken, openEventStream, type SseClient } from './helpers/sse.js';
-import {
-  TEST_ACCOUNT_SID,
-  TEST_API_TOKEN,
-  TEST_AUTH_TOKEN,
-  signedForm,
-  whatsAppParams,
-} from './helpers/twilio-webhook.js';
+import { signedForm, whatsAppParams } from './helpers/twilio-webhook.js';
 import { waitFor } from './helpers/worker.js';
 
 // Live events across instances: a page's stream is open on one `taskwire serve`, the
@@ -22,7 +15,7 @@ const GROUP = '+14155238886';
 
 describe('live events across two serve processes on Postgres', { skip: postgres.skip }, () => {
   let twilio: FakeTwilio;
-  const serves: { process: CliProcess; baseUrl: string }[] = [];
+  const serves: ServeProcess[] = [];
   const streams: SseClient[] = [];
   const cleanup: (() => Promise<void> | void)[] = [];
 
@@ -33,24 +26,14 @@ describe('live events across two serve processes on Postgres', { skip: postgres.
     const temp = makeTempDir('taskwire-live-');
     cleanup.push(() => temp.remove());
     for (let i = 0; i < 2; i += 1) {
-      const port = await freePort();
-      const baseUrl = `http://127.0.0.1:${port}`;
-      const process = runCli(
-        ['serve'],
-        cleanEnv({
+      serves.push(
+        await startServe(twilio, {
           DATABASE_URL: database.url,
           DATA_DIR: temp.dir,
-          HOST: '127.0.0.1',
-          PORT: String(port),
-          API_TOKEN: TEST_API_TOKEN,
-          TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
-          TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
-          TWILIO_API_BASE_URL: twilio.apiBaseUrl,
           TWILIO_WHATSAPP_NUMBER: GROUP,
           WORKER_POLL_MS: '100',
         }),
       );
-      serves.push({ process, baseUrl });
     }
     await Promise.all(serves.map((serve) => waitReady(serve.baseUrl, serve.process)));
   });
