@@ -262,6 +262,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
     await admin.register(reviewRoutes, {
       db: deps.db,
+      objectUrl,
       clock: deps.clock ?? (() => new Date()),
       defaultTimezone: deps.defaultTimezone ?? 'UTC',
     });

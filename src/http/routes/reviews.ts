@@ -1,12 +1,15 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { UseCaseDeps } from '../../services/deps.js';
-import { adminDecide, listReviewsForApi } from '../../services/reviews.js';
+import { adminDecide, listReviewsForApi, type ReviewAnswer } from '../../services/reviews.js';
 import { ErrorBody, IdSchema, pageOf, pagingQuery } from '../schemas.js';
+import { answerImageUrl, type ObjectUrl } from '../storage-urls.js';
 
 export interface ReviewRoutesOptions extends Pick<UseCaseDeps, 'db' | 'clock'> {
   defaultTimezone: string;
+  /** The URL of an object key: `image_url` is built from the photo's key when answering. */
+  objectUrl: ObjectUrl;
 }
 
 const ReviewSchema = Type.Object({
@@ -39,6 +42,12 @@ const ReviewSchema = Type.Object({
     description: "The model's { matches, confidence, reason }, or why peers reviewed instead.",
   }),
   image_key: Type.Union([Type.String(), Type.Null()]),
+  image_url: Type.Union([Type.String(), Type.Null()], {
+    description: 'Where a browser loads the photo (as GET /feed answers it); null without one.',
+  }),
+  image_url_error: Type.Union([Type.String(), Type.Null()], {
+    description: 'Why image_url is null although there is a photo (storage could not sign it).',
+  }),
 });
 
 const idParams = Type.Object({ id: IdSchema });
@@ -47,6 +56,15 @@ const idParams = Type.Object({ id: IdSchema });
 export async function reviewRoutes(app: FastifyInstance, options: ReviewRoutesOptions) {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
   const settings = { defaultTimezone: options.defaultTimezone };
+  // The dashboard shows the photo under review, so each answer carries its URL.
+  const withImageUrl = async (review: ReviewAnswer, log: FastifyBaseLogger) => ({
+    ...review,
+    ...(await answerImageUrl(
+      { image_url: null, image_key: review.image_key },
+      options.objectUrl,
+      (key, error) => log.warn({ key, err: error }, 'could not make the URL of a review photo'),
+    )),
+  });
   typed.get(
     '/reviews',
     {
@@ -75,7 +93,8 @@ export async function reviewRoutes(app: FastifyInstance, options: ReviewRoutesOp
         limit,
         offset,
       });
-      return { ...page, limit, offset };
+      const items = await Promise.all(page.items.map((item) => withImageUrl(item, request.log)));
+      return { items, total: page.total, limit, offset };
     },
   );
   typed.post(
@@ -95,12 +114,15 @@ export async function reviewRoutes(app: FastifyInstance, options: ReviewRoutesOp
       },
     },
     async (request) =>
-      adminDecide(
-        options.db,
-        request.params.id,
-        { approve: true, reason: null },
-        settings,
-        options.clock(),
+      withImageUrl(
+        await adminDecide(
+          options.db,
+          request.params.id,
+          { approve: true, reason: null },
+          settings,
+          options.clock(),
+        ),
+        request.log,
       ),
   );
   typed.post(
@@ -121,12 +143,15 @@ export async function reviewRoutes(app: FastifyInstance, options: ReviewRoutesOp
       },
     },
     async (request) =>
-      adminDecide(
-        options.db,
-        request.params.id,
-        { approve: false, reason: request.body.reason },
-        settings,
-        options.clock(),
+      withImageUrl(
+        await adminDecide(
+          options.db,
+          request.params.id,
+          { approve: false, reason: request.body.reason },
+          settings,
+          options.clock(),
+        ),
+        request.log,
       ),
   );
 }
