@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createPeriodicJob } from '../src/jobs/periodic-job.js';
+import { createPeriodicJob, drainBatch } from '../src/jobs/periodic-job.js';
 import { waitFor } from './helpers/worker.js';
 
 // The run loop under the reminder scheduler, habit occurrences, review timeouts and group
@@ -82,4 +82,34 @@ test('retryMs replaces the back-off; a full batch runs again at once; wake() run
   await withPrepare.start();
   assert.ok(prepared);
   await withPrepare.stop();
+});
+
+test('drainBatch claims until a claim finds nothing or the batch is full, and counts what it did', async () => {
+  // Five rows are due; each claim takes one.
+  let due = 5;
+  let claims = 0;
+  const claimOne = async () => {
+    claims += 1;
+    if (due === 0) return false;
+    due -= 1;
+    return true;
+  };
+
+  // A full batch stops at its size, leaving the rest for the next run, without claiming more.
+  assert.equal(await drainBatch(claimOne, 3), 3);
+  assert.equal(due, 2);
+  assert.equal(claims, 3);
+
+  // The rest: two claims that found a row, then one that found none ends the batch.
+  assert.equal(await drainBatch(claimOne, 3), 2);
+  assert.equal(due, 0);
+  assert.equal(claims, 6);
+
+  // A failing claim rejects the batch (the periodic job backs off).
+  await assert.rejects(
+    drainBatch(async () => {
+      throw new Error('database unavailable');
+    }, 3),
+    /database unavailable/,
+  );
 });

@@ -1,6 +1,6 @@
 import type { Database } from '../db/executor.js';
 import { openNextHabitDue } from '../services/habits.js';
-import { createPeriodicJob } from './periodic-job.js';
+import { createPeriodicJob, drainBatch } from './periodic-job.js';
 import type { WorkerLog } from './queue-worker.js';
 
 export interface HabitOccurrenceJobOptions {
@@ -37,13 +37,10 @@ export function createHabitOccurrenceJob(
   const batchSize = options.batchSize ?? 100;
 
   async function runDue(): Promise<number> {
-    let done = 0;
-    while (
-      done < batchSize &&
-      (await db.transaction((tx) => openNextHabitDue(tx, clock(), options.offsets)))
-    ) {
-      done += 1;
-    }
+    const done = await drainBatch(
+      () => db.transaction((tx) => openNextHabitDue(tx, clock(), options.offsets)),
+      batchSize,
+    );
     if (done > 0) options.log.info({ habits: done }, 'habit occurrences created');
     return done;
   }

@@ -4,6 +4,22 @@ import type { WorkerLog } from './queue-worker.js';
 /** The longest wait between failing runs, in poll intervals. */
 const MAX_BACKOFF_POLLS = 30;
 
+/**
+ * One batch of a job whose every step is one transaction that claims one due row with SKIP
+ * LOCKED: `claimOne` runs, one call after another, until it finds nothing more or
+ * `batchSize` calls did something. Resolves to how many did; a full batch (`=== batchSize`)
+ * means more may be due, and the periodic job's `run` says so to go on at once. One row per
+ * transaction keeps each lock short and lets any number of processes share the work.
+ */
+export async function drainBatch(
+  claimOne: () => Promise<boolean>,
+  batchSize: number,
+): Promise<number> {
+  let done = 0;
+  while (done < batchSize && (await claimOne())) done += 1;
+  return done;
+}
+
 export interface PeriodicJobOptions {
   /** Names the job in its failure log line: `<name> run failed; retrying`. */
   name: string;

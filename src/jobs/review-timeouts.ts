@@ -2,7 +2,7 @@ import type { Database } from '../db/executor.js';
 import { lockNextTimedOutReview } from '../db/reviews.js';
 import type { GroupNewsSettings } from '../services/group-news.js';
 import { approveNextTimedOut } from '../services/reviews.js';
-import { createPeriodicJob } from './periodic-job.js';
+import { createPeriodicJob, drainBatch } from './periodic-job.js';
 import type { WorkerLog } from './queue-worker.js';
 
 export interface ReviewTimeoutOptions {
@@ -39,13 +39,10 @@ export function createReviewTimeoutJob(
   const batchSize = options.batchSize ?? 100;
 
   async function runDue(): Promise<number> {
-    let done = 0;
-    while (
-      done < batchSize &&
-      (await approveNextTimedOut(db, options, clock(), lockNextTimedOutReview))
-    ) {
-      done += 1;
-    }
+    const done = await drainBatch(
+      () => approveNextTimedOut(db, options, clock(), lockNextTimedOutReview),
+      batchSize,
+    );
     if (done > 0) options.log.info({ approved: done }, 'reviews approved on timeout');
     return done;
   }
