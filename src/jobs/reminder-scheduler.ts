@@ -5,7 +5,7 @@ import {
   expireNextOverdueTask,
   sendNextDueReminder,
 } from '../services/task-notices.js';
-import { createPeriodicJob } from './periodic-job.js';
+import { createPeriodicJob, drainBatch } from './periodic-job.js';
 import type { WorkerLog } from './queue-worker.js';
 
 export interface ReminderSchedulerOptions {
@@ -41,17 +41,11 @@ export function createReminderScheduler(
   const clock = options.clock ?? (() => new Date());
   const batchSize = options.batchSize ?? 100;
 
-  async function drain(step: (now: Date) => Promise<boolean>): Promise<number> {
-    let done = 0;
-    while (done < batchSize && (await step(clock()))) done += 1;
-    return done;
-  }
-
   async function runDue() {
     // Expiry first: after downtime, a task both overdue and with due stages expires and
     // its stages are cancelled, rather than reminding about a task already past due.
-    const expired = await drain((now) => expireNextOverdueTask(db, settings, now));
-    const reminders = await drain((now) => sendNextDueReminder(db, settings, now));
+    const expired = await drainBatch(() => expireNextOverdueTask(db, settings, clock()), batchSize);
+    const reminders = await drainBatch(() => sendNextDueReminder(db, settings, clock()), batchSize);
     if (expired + reminders > 0) {
       options.log.info({ expired, reminders }, 'reminders and expiry decided');
     }
