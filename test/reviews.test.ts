@@ -199,6 +199,8 @@ for (const engine of engines) {
       // Approved: shared with the group like any proof, once.
       await waitFor(async () => newsTo(eve).length === 1);
       assert.equal(newsTo(eve)[0]?.params.Body, '📸 Ada finished “Run 5k”');
+      // With the photo the review requests carried, though a vote's path has no storage settings.
+      assert.deepEqual(newsTo(eve)[0]?.mediaUrls, request.mediaUrls, 'the photo goes with it');
       assert.match(await writes(cy, `reject ${review.id} blurry`), /already approved/);
       assert.equal(await pointsOf(ada), 10, 'points once');
       await waitForQueuesIdle(t.service.db);

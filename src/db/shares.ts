@@ -1,5 +1,6 @@
 import type { UserRow } from '../domain/user.js';
 import type { Queryable } from './executor.js';
+import { outboundQueue } from './outbound.js';
 import { userColumns } from './users.js';
 
 /** A group's sharing rules, as sharing and the digests need them. */
@@ -86,47 +87,81 @@ export const membersToTell = (
 export type ShareStatus = 'sent' | 'pending' | 'digested' | 'skipped';
 
 export interface NewShare {
-  feedId: number;
   userId: number;
-  groupId: number;
-  status: ShareStatus;
+  status: 'sent' | 'pending' | 'skipped';
   reason?: string | null;
-  decidedAt?: Date | null;
 }
 
 /**
- * Records that a member is to hear (or was decided not to hear) of a post. False when a
- * row for that post and person exists already: they were told, or will be, once.
+ * Records, in one statement for all the members, that each is to hear (or was decided not
+ * to hear) of a post; `sent` and `skipped` rows are decided at `at`. Resolves to the members
+ * whose row is new: one that exists already (unique per post and person) is kept as it was,
+ * so nobody is told twice.
  */
-export async function insertShare(db: Queryable, share: NewShare): Promise<boolean> {
-  const rows = await db.query(
+export async function insertShares(
+  db: Queryable,
+  post: { feedId: number; groupId: number },
+  shares: readonly NewShare[],
+  at: Date,
+): Promise<Set<number>> {
+  if (shares.length === 0) return new Set();
+  const rows = await db.query<{ user_id: number }>(
     `INSERT INTO shares (feed_id, user_id, group_id, status, reason, decided_at)
-     VALUES ($1, $2, $3, $4, $5, $6)
+     SELECT $1, s.user_id, $2, s.status, s.reason,
+            CASE WHEN s.status = 'pending' THEN NULL ELSE $3::timestamptz END
+     FROM unnest($4::bigint[], $5::text[], $6::text[]) AS s(user_id, status, reason)
      ON CONFLICT (feed_id, user_id) DO NOTHING
-     RETURNING feed_id`,
+     RETURNING user_id`,
     [
-      share.feedId,
-      share.userId,
-      share.groupId,
-      share.status,
-      share.reason ?? null,
-      share.decidedAt ?? null,
+      post.feedId,
+      post.groupId,
+      at,
+      shares.map((share) => share.userId),
+      shares.map((share) => share.status),
+      shares.map((share) => share.reason ?? null),
     ],
   );
-  return rows.length > 0;
+  return new Set(rows.map((row) => Number(row.user_id)));
 }
 
-export const attachShareOutbound = (
-  db: Queryable,
-  feedId: number,
-  userId: number,
-  outboundId: number | null,
-) =>
-  db.query('UPDATE shares SET outbound_message_id = $3 WHERE feed_id = $1 AND user_id = $2', [
-    feedId,
-    userId,
-    outboundId,
-  ]);
+/**
+ * Queues one instant share message per recipient (all with the same text and photo) and
+ * links each `sent` share row to its message: one statement, and one NOTIFY for the
+ * outbound workers, delivered at commit. Resolves to the messages queued.
+ */
+export async function enqueueShareMessages(
+  tx: Queryable,
+  post: { feedId: number; taskId: number },
+  message: { from: string; body: string; mediaUrls: readonly string[] },
+  recipients: readonly { userId: number; to: string }[],
+): Promise<number> {
+  if (recipients.length === 0) return 0;
+  const rows = await tx.query<{ queued: number; notified?: unknown }>(
+    `WITH queued AS (
+       INSERT INTO outbound_messages (kind, user_id, to_number, from_number, body, media_urls,
+                                      task_id)
+       SELECT 'share', r.user_id, r.to_number, $3, $4, $5::jsonb, $2
+       FROM unnest($6::bigint[], $7::text[]) AS r(user_id, to_number)
+       RETURNING id, user_id
+     ),
+     linked AS (
+       UPDATE shares s SET outbound_message_id = q.id
+       FROM queued q WHERE s.feed_id = $1 AND s.user_id = q.user_id
+     )
+     SELECT (SELECT count(*) FROM queued)::int AS queued, pg_notify($8, '')::text AS notified`,
+    [
+      post.feedId,
+      post.taskId,
+      message.from,
+      message.body,
+      JSON.stringify(message.mediaUrls),
+      recipients.map((recipient) => recipient.userId),
+      recipients.map((recipient) => recipient.to),
+      outboundQueue.channel,
+    ],
+  );
+  return Number(rows[0]?.queued ?? 0);
+}
 
 /** The members of a group who have news waiting for their daily digest. */
 export async function membersWithPendingShares(db: Queryable, groupId: number): Promise<number[]> {

@@ -3,13 +3,14 @@ import { findHabitById } from '../db/habits.js';
 import { enqueueOutbound } from '../db/outbound.js';
 import { lastWhatsAppNumberWrittenTo } from '../db/reminders.js';
 import {
+  type NewShare,
   type ShareGroupRow,
-  attachShareOutbound,
   claimDigest,
   decideDigest,
+  enqueueShareMessages,
   groupOfPost,
   groupsWithDigests,
-  insertShare,
+  insertShares,
   lockPendingShares,
   membersToTell,
   membersWithPendingShares,
@@ -61,15 +62,18 @@ function silenced(user: UserRow): string | null {
   return null;
 }
 
-/** An absolute http(s) URL of the photo, or none: Twilio cannot fetch a relative one. */
+/** An absolute http(s) URL, or none: Twilio cannot fetch a relative one. */
+const fetchable = (url: string | null | undefined): string | null =>
+  url && /^https?:\/\//i.test(url) ? url : null;
+
+/** The photo's URL where Twilio can fetch it, or none. */
 async function fetchablePhotoUrl(
   key: string | null,
   settings: GroupNewsSettings,
 ): Promise<string | null> {
   if (!key || !settings.photoUrl) return null;
   try {
-    const url = await settings.photoUrl(key);
-    return /^https?:\/\//i.test(url) ? url : null;
+    return fetchable(await settings.photoUrl(key));
   } catch {
     // The news is worth more than its photo: sent without it.
     return null;
@@ -82,17 +86,25 @@ export interface ProofPost {
   author: UserRow;
   task: TaskRow;
   imageKey: string | null;
+  /**
+   * The photo's URL as recorded when the proof was processed (a reviewed proof's, which its
+   * review requests carried): used when `settings` give none, so a share after approval
+   * carries the photo whoever approved it.
+   */
+  photoUrl?: string | null;
   /** The number the proof was sent to: the sender for instant shares without TWILIO_WHATSAPP_NUMBER. */
   receivedOn: string;
 }
 
 /**
  * Tells the other members of the proof's group, run in the proof's processing transaction
- * right after its feed post: one `shares` row per member (unique per post and person, so a
- * re-processed message tells nobody twice). In an `instant` group a member inside their
- * 24-hour window gets the news now, with the photo when Twilio can fetch it; anyone else
- * waits for the daily digest; in a `digest` group everybody does; `off` records nothing.
- * Opted-out members are recorded as skipped.
+ * right after its feed post (or in the one approving a reviewed proof): one `shares` row per
+ * member, all in one statement (unique per post and person, so a re-processed message tells
+ * nobody twice). In an `instant` group a member inside their 24-hour window gets the news
+ * now, with the photo when Twilio can fetch it; anyone else waits for the daily digest; in a
+ * `digest` group everybody does; `off` records nothing. Opted-out members are recorded as
+ * skipped. Whether the window is still open and the member still opted in is checked again
+ * when the message is sent (src/services/group-send-time.ts).
  */
 export async function shareProof(
   tx: Queryable,
@@ -107,60 +119,53 @@ export async function shareProof(
     authorId: proof.author.id,
   });
   if (members.length === 0) return 0;
+  // An SMS proof's number is no WhatsApp sender: then only TWILIO_WHATSAPP_NUMBER will do.
+  const from =
+    settings.whatsappNumber ?? (proof.receivedOn.startsWith('whatsapp:') ? proof.receivedOn : null);
+  const shares: NewShare[] = members.map((member) => {
+    const reason = silenced(member);
+    if (reason) return { userId: member.id, status: 'skipped', reason };
+    const instant =
+      group.share === 'instant' &&
+      from !== null &&
+      insideWhatsAppWindow(member.last_whatsapp_inbound_at, now);
+    return { userId: member.id, status: instant ? 'sent' : 'pending' };
+  });
+  const recorded = await insertShares(tx, { feedId: proof.feedId, groupId: group.id }, shares, now);
+  const recipients = members
+    .filter((member, i) => shares[i]?.status === 'sent' && recorded.has(member.id))
+    .map((member) => ({ userId: member.id, to: withWhatsApp(whatsappAddressOf(member) ?? '') }));
+  if (recipients.length === 0 || from === null) return 0;
   let streak: number | null = null;
   if (proof.task.habit_id !== null) {
     const habit = await findHabitById(tx, proof.task.habit_id);
     if (habit) streak = (await streaksOfHabit(tx, habit)).current;
   }
-  const body = groupNewsTexts.proof(proof.author.username, proof.task.description, streak);
-  const mediaUrl =
-    group.share === 'instant' ? await fetchablePhotoUrl(proof.imageKey, settings) : null;
-  // An SMS proof's number is no WhatsApp sender: then only TWILIO_WHATSAPP_NUMBER will do.
-  const from =
-    settings.whatsappNumber ?? (proof.receivedOn.startsWith('whatsapp:') ? proof.receivedOn : null);
-  let told = 0;
-  for (const member of members) {
-    const base = { feedId: proof.feedId, userId: member.id, groupId: group.id };
-    const reason = silenced(member);
-    if (reason) {
-      await insertShare(tx, { ...base, status: 'skipped', reason, decidedAt: now });
-      continue;
-    }
-    const instant =
-      group.share === 'instant' &&
-      from !== null &&
-      insideWhatsAppWindow(member.last_whatsapp_inbound_at, now);
-    if (!instant || from === null) {
-      await insertShare(tx, { ...base, status: 'pending' });
-      continue;
-    }
-    if (!(await insertShare(tx, { ...base, status: 'sent', decidedAt: now }))) continue;
-    const outbound = await enqueueOutbound(tx, {
-      kind: 'share',
-      inboundMessageId: null,
-      userId: member.id,
-      taskId: proof.task.id,
-      to: withWhatsApp(whatsappAddressOf(member) ?? ''),
+  const mediaUrl = (await fetchablePhotoUrl(proof.imageKey, settings)) ?? fetchable(proof.photoUrl);
+  return enqueueShareMessages(
+    tx,
+    { feedId: proof.feedId, taskId: proof.task.id },
+    {
       from: withWhatsApp(from),
-      body,
+      body: groupNewsTexts.proof(proof.author.username, proof.task.description, streak),
       mediaUrls: mediaUrl ? [mediaUrl] : [],
-    });
-    await attachShareOutbound(tx, proof.feedId, member.id, outbound?.id ?? null);
-    told += 1;
-  }
-  return told;
+    },
+    recipients,
+  );
 }
 
 /**
  * Shares a proof that was published after a review (src/services/reviews.ts), in the
- * transaction that approves it: as shareProof, from the post alone. A post without its
- * task or author shares nothing.
+ * transaction that approves it: as shareProof, from the post alone, with the photo URL the
+ * review recorded when `settings` give none. A post without its task or author shares
+ * nothing.
  */
 export async function sharePublishedPost(
   tx: Queryable,
   feedId: number,
   settings: GroupNewsSettings,
   now: Date,
+  photoUrl: string | null = null,
 ): Promise<number> {
   const post = await postForSharing(tx, feedId);
   if (!post || post.task_id === null) return 0;
@@ -169,7 +174,14 @@ export async function sharePublishedPost(
   if (!author || !task) return 0;
   return shareProof(
     tx,
-    { feedId, author, task, imageKey: post.image_key, receivedOn: post.to_number ?? '' },
+    {
+      feedId,
+      author,
+      task,
+      imageKey: post.image_key,
+      photoUrl,
+      receivedOn: post.to_number ?? '',
+    },
     settings,
     now,
   );

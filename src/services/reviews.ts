@@ -243,13 +243,15 @@ export async function decideReview(
         ? null
         : await completeReviewedTask(tx, decided.task_id, decision.at);
     await setFeedStatus(tx, decided.feed_id, 'published');
-    // Published now: the members who were not asked to review it hear of it (group-news.ts).
+    // Published now: the members who were not asked to review it hear of it (group-news.ts),
+    // with the photo its review requests carried, whoever decided (a vote's or the admin's
+    // path has no storage settings); without the workers' settings, from the proof's number.
     await sharePublishedPost(
       tx,
       decided.feed_id,
-      // With the workers' settings the photo goes with it; else text from the proof's number.
       settings.groupNews ?? { defaultTimezone: settings.defaultTimezone, whatsappNumber: null },
       decision.at,
+      decided.image_url,
     );
     if (task && owner) {
       const total = (await addPoints(tx, owner.id, task.points)) ?? owner.points + task.points;
