@@ -64,7 +64,8 @@ export async function optOutRecipient(
 
 /**
  * Withholds a claimed outbound message whose recipient is opted out: the message becomes
- * `canceled` with the reason, and the reminder stage or notice that recorded it `skipped`.
+ * `canceled` with the reason, and the reminder stage or notice, share or review request
+ * that recorded it `skipped`.
  * One statement, fenced by the claim. Resolves to the reason, or null when the recipient
  * is not opted out (or the claim was lost).
  */
@@ -96,6 +97,15 @@ export async function withholdFromOptedOut(
        SET status = 'skipped', reason = withheld.reason, decided_at = $3::timestamptz
        FROM withheld WHERE t.outbound_message_id = withheld.id
        RETURNING t.id
+     ),
+     share AS (
+       UPDATE shares s
+       SET status = 'skipped', reason = withheld.reason, decided_at = $3::timestamptz
+       FROM withheld WHERE s.outbound_message_id = withheld.id
+     ),
+     request AS (
+       UPDATE review_requests r SET skipped = withheld.reason
+       FROM withheld WHERE r.outbound_message_id = withheld.id
      )
      SELECT reason FROM withheld`,
     [claim.id, claim.claims, now],

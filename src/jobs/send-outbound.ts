@@ -3,6 +3,7 @@ import { type ClaimedOutbound, markOutboundSubmitted } from '../db/outbound.js';
 import { withdrawStaleReminder } from '../db/reminders.js';
 import { ClaimLostError, PermanentJobError } from '../domain/processing-errors.js';
 import { rememberRefusedRecipient, withholdIfOptedOut } from '../services/consent.js';
+import { recheckQueuedGroupMessage } from '../services/group-send-time.js';
 import { type NoticeSettings, redecideQueuedNotice } from '../services/task-notices.js';
 import type { SendMessage } from '../twilio/sender.js';
 import type { ProcessJob } from './queue-worker.js';
@@ -16,7 +17,8 @@ export { outboundQueue } from '../db/outbound.js';
  * network errors are retried with back-off by the worker. A reminder is checked once more
  * first: one whose task is no longer active, or whose due time passed while it waited, is
  * withdrawn instead of sent. A free-form reminder or expiry notice whose user's 24-hour
- * window closed while it waited is decided again (template, SMS or skipped) with `notices`.
+ * window closed while it waited is decided again (template, SMS or skipped) with `notices`;
+ * a share or review request in that case is not sent (src/services/group-send-time.ts).
  */
 export function sendOutboundJob(deps: {
   db: Database;
@@ -34,6 +36,10 @@ export function sendOutboundJob(deps: {
       const withdrawn = await withdrawStaleReminder(deps.db, job, clock());
       if (withdrawn !== null) return;
     }
+    // A share or review request whose 24-hour window closed while it waited is not sent.
+    const group = await recheckQueuedGroupMessage(deps.db, job, clock());
+    if ('lost' in group) throw new ClaimLostError(job.id);
+    if ('skipped' in group) return;
     if (deps.notices) {
       const decision = await redecideQueuedNotice(deps.db, job, deps.notices, clock());
       if ('lost' in decision) throw new ClaimLostError(job.id);

@@ -51,6 +51,7 @@ const unsolicited: ReadonlySet<OutboundKind> = new Set<OutboundKind>([
   'share',
   'share_digest',
   'weekly_digest',
+  'review_request',
 ]);
 
 /**
