@@ -8,7 +8,7 @@ import type {
 import type { Queryable } from './executor.js';
 
 export const groupColumns =
-  'id, created_at, name, timezone, review, share, invite_code, is_default';
+  'id, created_at, name, timezone, review, share, invite_code, is_default, digest_hour';
 
 /** A new group; values already parsed (see domain/group.ts). */
 export interface NewGroup {
@@ -16,6 +16,7 @@ export interface NewGroup {
   timezone: string | null;
   review: GroupReview;
   share: GroupShare;
+  digest_hour: number | null;
   invite_code: string;
 }
 
@@ -25,11 +26,11 @@ export interface NewGroup {
  */
 export async function insertGroup(db: Queryable, group: NewGroup): Promise<GroupRow | null> {
   const rows = await db.query<GroupRow>(
-    `INSERT INTO groups (name, timezone, review, share, invite_code)
-     VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO groups (name, timezone, review, share, digest_hour, invite_code)
+     VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (invite_code) DO NOTHING
      RETURNING ${groupColumns}`,
-    [group.name, group.timezone, group.review, group.share, group.invite_code],
+    [group.name, group.timezone, group.review, group.share, group.digest_hour, group.invite_code],
   );
   return rows[0] ?? null;
 }
@@ -68,8 +69,10 @@ export async function findDefaultGroup(db: Queryable): Promise<GroupRow | null> 
   return rows[0] ?? null;
 }
 
-export type GroupChanges = Partial<Pick<GroupRow, 'name' | 'timezone' | 'review' | 'share'>>;
-const changeableColumns = ['name', 'timezone', 'review', 'share'] as const;
+export type GroupChanges = Partial<
+  Pick<GroupRow, 'name' | 'timezone' | 'review' | 'share' | 'digest_hour'>
+>;
+const changeableColumns = ['name', 'timezone', 'review', 'share', 'digest_hour'] as const;
 
 /** Changes the given columns of a group; null when there is no such group. */
 export async function updateGroup(

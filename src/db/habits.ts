@@ -6,7 +6,7 @@ import { type StageSchedule, taskColumns } from './tasks.js';
 
 export const habitColumns = `id, created_at, user_id, description, schedule_text, rrule, local_time,
   time_zone, weekly_quota, points, status, cancelled_at, to_char(next_local_date, 'YYYY-MM-DD')
-  AS next_local_date, next_due_at, next_opens_at`;
+  AS next_local_date, next_due_at, next_opens_at, group_id`;
 
 export interface NewHabit {
   user_id: number;
@@ -22,6 +22,8 @@ export interface NewHabit {
   first: Occurrence | null;
   /** The clock's now: the rule's intervals count from this local date (ruleOf). */
   createdAt: Date;
+  /** One of the owner's groups; null or absent: the database picks (migration 0015). */
+  group_id?: number | null;
 }
 
 /**
@@ -36,9 +38,9 @@ export async function insertHabit(
   const rows = await db.query<HabitRow>(
     `INSERT INTO habits (user_id, description, schedule_text, rrule, local_time, time_zone,
        weekly_quota, points, created_by_message_id, next_local_date, next_due_at, next_opens_at,
-       created_at)
+       created_at, group_id)
      SELECT id, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, $11::timestamptz, $12::timestamptz,
-       $13::timestamptz
+       $13::timestamptz, $14::bigint
      FROM users WHERE id = $1
      ON CONFLICT (created_by_message_id) DO NOTHING
      RETURNING ${habitColumns}`,
@@ -56,6 +58,7 @@ export async function insertHabit(
       habit.first?.dueAt ?? null,
       habit.first?.opensAt ?? null,
       habit.createdAt,
+      habit.group_id ?? null,
     ],
   );
   if (rows[0]) return { habit: rows[0], created: true };
@@ -150,6 +153,19 @@ export async function updateHabit(
     values,
   );
   return rows[0] ?? null;
+}
+
+/**
+ * Moves a habit to another group with its occurrences still open (active): proofs already
+ * sent, completed or waiting for review stay in the group that saw them, with their points.
+ */
+export async function moveHabitToGroup(db: Queryable, id: number, groupId: number): Promise<void> {
+  await db.query(
+    `WITH habit AS (UPDATE habits SET group_id = $2 WHERE id = $1 RETURNING id)
+     UPDATE tasks SET group_id = $2 FROM habit
+     WHERE tasks.habit_id = habit.id AND tasks.status = 'active'`,
+    [id, groupId],
+  );
 }
 
 /**

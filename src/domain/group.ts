@@ -28,6 +28,8 @@ export interface GroupRow {
   share: GroupShare;
   invite_code: string;
   is_default: boolean;
+  /** The evening hour (0–23, group time) of its daily and Sunday digests; null: SHARE_DIGEST_HOUR. */
+  digest_hour: number | null;
 }
 
 /** A member as GET /groups/{id} lists them. */
@@ -49,6 +51,17 @@ export function parseGroupName(input: string): string {
     );
   }
   return name;
+}
+
+/** A group's digest hour: a whole hour 0 to 23, or null for SHARE_DIGEST_HOUR. */
+export function parseDigestHour(input: number | null): number | null {
+  if (input === null) return null;
+  if (!Number.isInteger(input) || input < 0 || input > 23) {
+    throw validationFailed(
+      `digest_hour must be a whole hour from 0 to 23 (group time), or null for SHARE_DIGEST_HOUR; got ${input}.`,
+    );
+  }
+  return input;
 }
 
 export const parseGroupTimezone = (input: string | null): string | null =>

@@ -51,6 +51,8 @@ export interface HabitRow {
   next_local_date: string | null;
   next_due_at: Date | null;
   next_opens_at: Date | null;
+  /** The group whose rules apply to its occurrences' proofs; null only when it was deleted. */
+  group_id: number | null;
 }
 
 /** A habit's schedule once parsed: what the `habits` row stores. */

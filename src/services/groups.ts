@@ -11,6 +11,7 @@ import {
   inviteCodeFrom,
   joinUrl,
   normalizeInviteCode,
+  parseDigestHour,
   parseGroupName,
   parseGroupTimezone,
 } from '../domain/group.js';
@@ -31,6 +32,8 @@ export interface NewGroupInput {
   timezone?: string | null;
   review?: GroupReview;
   share?: GroupShare;
+  /** The evening hour (0–23, group time) of its digests; null or absent: SHARE_DIGEST_HOUR. */
+  digest_hour?: number | null;
 }
 
 export type GroupChangesInput = Partial<NewGroupInput>;
@@ -47,6 +50,7 @@ export async function createGroup(deps: GroupDeps, input: NewGroupInput): Promis
     timezone: parseGroupTimezone(input.timezone ?? null),
     review: input.review ?? 'none',
     share: input.share ?? 'instant',
+    digest_hour: parseDigestHour(input.digest_hour ?? null),
   };
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const row = await groupsTable.insertGroup(deps.db, {
@@ -78,7 +82,10 @@ export async function getGroup(deps: GroupDeps, id: number): Promise<GroupWithMe
   return { ...forApi(deps, group), members: await groupsTable.membersOfGroup(deps.db, id) };
 }
 
-/** PATCH /groups/{id}: at least one of name, timezone (null: TZ), review, share. */
+/**
+ * PATCH /groups/{id}: at least one of name, timezone (null: TZ), review, share, digest_hour
+ * (null: SHARE_DIGEST_HOUR).
+ */
 export async function updateGroup(
   deps: GroupDeps,
   id: number,
@@ -89,12 +96,15 @@ export async function updateGroup(
   if (input.timezone !== undefined) changes.timezone = parseGroupTimezone(input.timezone);
   if (input.review !== undefined) changes.review = input.review;
   if (input.share !== undefined) changes.share = input.share;
+  if (input.digest_hour !== undefined) changes.digest_hour = parseDigestHour(input.digest_hour);
   if (Object.keys(changes).length === 0) {
     throw validationFailed(
-      'Nothing to change: send at least one of name, timezone (null for TZ), review, share.',
+      'Nothing to change: send at least one of name, timezone (null for TZ), review, share, ' +
+        'digest_hour (null for SHARE_DIGEST_HOUR).',
     );
   }
-  // A null timezone is a change (back to TZ): the table keeps null, drops only undefined.
+  // A null timezone or digest_hour is a change (back to the deployment's setting): the
+  // table keeps null, drops only undefined.
   const row = await groupsTable.updateGroup(deps.db, id, changes);
   if (!row) throw notFound(`No group with id ${id}.`);
   return forApi(deps, row);
@@ -175,6 +185,28 @@ export async function checkTaskGroup(
     );
   }
   return groupId;
+}
+
+/**
+ * POST /habits: the group a habit an admin gives goes to. A named group is checked as for
+ * a task (unknown or not the owner's: `unprocessable`). None named: the owner's only group;
+ * in several, `unprocessable` listing them, as `habit` over WhatsApp asks which rather than
+ * guess (a habit's every proof follows its group's review and sharing rules). In none
+ * (removed from every group): null, and the database picks the default group.
+ */
+export async function chooseHabitGroup(
+  db: Queryable,
+  userId: number,
+  groupId: number | undefined,
+): Promise<number | null> {
+  if (groupId !== undefined) return checkTaskGroup(db, userId, groupId);
+  const groups = await groupsTable.groupsOfUser(db, userId);
+  if (groups.length <= 1) return groups[0]?.id ?? null;
+  const listed = groups.map((group) => `${group.id} (${group.name})`).join(', ');
+  throw unprocessable(
+    `User ${userId} is in ${groups.length} groups; say which this habit belongs to with ` +
+      `group_id, one of ${listed}.`,
+  );
 }
 
 // --- Over WhatsApp -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import {
   insertHabit,
   insertOccurrence,
   listHabits,
+  moveHabitToGroup,
   occurrenceOutcomes,
   updateHabit,
 } from '../db/habits.js';
@@ -39,6 +40,7 @@ import {
   wallTimeOf,
 } from '../domain/local-time.js';
 import { parseDescription } from '../domain/task.js';
+import { checkTaskGroup, chooseHabitGroup } from './groups.js';
 import { habitTexts } from './habit-texts.js';
 import { personTimeZone } from './time-zones.js';
 
@@ -132,6 +134,8 @@ export interface CreateHabitInput {
   messageId: number | null;
   now: Date;
   offsets: readonly number[];
+  /** One of the owner's groups, already checked; null or absent: the database picks. */
+  groupId?: number | null;
 }
 
 /**
@@ -165,6 +169,7 @@ export async function createHabit(
     messageId: input.messageId,
     first,
     createdAt: input.now,
+    group_id: input.groupId ?? null,
   });
   if (!result || !result.created) return result;
   await openDueOccurrences(tx, result.habit, input.now, input.offsets);
@@ -221,8 +226,9 @@ function checkZone(zone: string): string {
 
 /**
  * POST /habits: a habit for a person, on the schedule `habit` takes (a phrase or an
- * RRULE), in `time_zone` or else the person's zone. Its first occurrence is created at
- * once when its local day (week) has already started, like a habit set by WhatsApp.
+ * RRULE), in `time_zone` or else the person's zone, in `group_id` or else the person's
+ * only group (chooseHabitGroup). Its first occurrence is created at once when its local
+ * day (week) has already started, like a habit set by WhatsApp.
  */
 export async function createHabitForApi(
   deps: HabitDeps,
@@ -232,6 +238,7 @@ export async function createHabitForApi(
     schedule: string;
     time_zone?: string;
     points?: number;
+    group_id?: number;
   },
 ): Promise<HabitForApi> {
   const description = parseDescription(input.description);
@@ -241,6 +248,7 @@ export async function createHabitForApi(
     unprocessable(`No user with id ${input.user_id}; create the user first with POST /users.`);
   if (!user) throw noUser();
   const zone = checkZone(input.time_zone ?? personTimeZone(user, deps.defaultTimezone));
+  const groupId = await chooseHabitGroup(deps.db, input.user_id, input.group_id);
   const result = await createHabit(deps.db, {
     userId: input.user_id,
     description,
@@ -251,25 +259,34 @@ export async function createHabitForApi(
     messageId: null,
     now: deps.clock(),
     offsets: deps.reminderOffsets,
+    groupId,
   });
   if (!result) throw noUser();
   return getHabit(deps, result.habit.id);
 }
 
 /**
- * PATCH /habits/{id}: description, points, schedule (phrase or RRULE), or `status:
- * cancelled` (its open occurrences are cancelled too). Only an active habit changes.
+ * PATCH /habits/{id}: description, points, schedule (phrase or RRULE), `group_id` (another
+ * of the owner's groups: the habit and its open occurrences move, proofs already sent stay
+ * where they were seen), or `status: cancelled` (its open occurrences are cancelled too).
+ * Only an active habit changes.
  */
 export async function updateHabitForApi(
   deps: HabitDeps,
   id: number,
-  changes: { description?: string; schedule?: string; points?: number; status?: 'cancelled' },
+  changes: {
+    description?: string;
+    schedule?: string;
+    points?: number;
+    group_id?: number;
+    status?: 'cancelled';
+  },
 ): Promise<HabitForApi> {
   const habit = await findHabitById(deps.db, id);
   if (!habit) throw notFound(`No habit with id ${id}.`);
   if (Object.values(changes).every((value) => value === undefined)) {
     throw validationFailed(
-      'Nothing to change: send at least one of description, schedule, points, status ("cancelled").',
+      'Nothing to change: send at least one of description, schedule, points, group_id, status ("cancelled").',
     );
   }
   if (habit.status !== 'active') {
@@ -279,6 +296,10 @@ export async function updateHabitForApi(
   // Parse everything before writing anything: a bad schedule changes nothing.
   const description =
     changes.description !== undefined ? parseDescription(changes.description) : undefined;
+  const groupId =
+    changes.group_id !== undefined
+      ? await checkTaskGroup(deps.db, Number(habit.user_id), changes.group_id)
+      : null;
   let schedule;
   if (changes.schedule !== undefined) {
     const parsed = parseScheduleOrThrow(changes.schedule);
@@ -304,6 +325,7 @@ export async function updateHabitForApi(
     ...(schedule ? { schedule } : {}),
   });
   if (!updated) throw notFound(`No habit with id ${id}.`);
+  if (groupId !== null) await moveHabitToGroup(deps.db, id, groupId);
   if (changes.status === 'cancelled') await cancelHabit(deps.db, id, now);
   return getHabit(deps, id);
 }

@@ -44,6 +44,16 @@ const Share = oneOf(
   groupShares,
   '`instant` (default): each member is told of each proof; `digest`: once a day; `off`.',
 );
+// One schema with a type list, not a union: with coerceTypes a union's integer branch
+// would turn null into 0, and a null-first union would turn 0 into null.
+const DigestHour = Type.Unsafe<number | null>({
+  type: ['integer', 'null'],
+  minimum: 0,
+  maximum: 23,
+  description:
+    "The evening hour, 0 to 23 in the group's time zone, from which its daily digest of shared " +
+    'proofs and its Sunday digest of the week go out; null: SHARE_DIGEST_HOUR (default 19).',
+});
 const Role = oneOf(groupRoles, '`admin` or `member` (default).');
 
 const GroupSchema = Type.Object({
@@ -57,6 +67,10 @@ const GroupSchema = Type.Object({
   is_default: Type.Boolean({
     description:
       'The group holding everybody from before groups, and where a sender who never joined one lands.',
+  }),
+  digest_hour: Type.Union([Type.Integer(), Type.Null()], {
+    description:
+      'Hour (0–23, group time) of its daily and Sunday digests; null: SHARE_DIGEST_HOUR.',
   }),
   join_url: Type.Union([Type.String(), Type.Null()], {
     description:
@@ -95,6 +109,7 @@ export async function groupsRoutes(app: FastifyInstance, options: GroupsRoutesOp
           timezone: Type.Optional(Type.Union([Timezone, Type.Null()])),
           review: Type.Optional(Review),
           share: Type.Optional(Share),
+          digest_hour: Type.Optional(DigestHour),
         }),
         response: { 201: GroupSchema, 400: ErrorBody, 401: ErrorBody },
       },
@@ -135,7 +150,7 @@ export async function groupsRoutes(app: FastifyInstance, options: GroupsRoutesOp
     '/groups/:id',
     {
       schema: {
-        summary: "Change a group's name, time zone, review or sharing",
+        summary: "Change a group's name, time zone, review, sharing or digest hour",
         tags: ['groups'],
         params: GroupIdParams,
         body: Type.Object({
@@ -145,6 +160,7 @@ export async function groupsRoutes(app: FastifyInstance, options: GroupsRoutesOp
           ),
           review: Type.Optional(Review),
           share: Type.Optional(Share),
+          digest_hour: Type.Optional(DigestHour),
         }),
         response: { 200: GroupSchema, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody },
       },

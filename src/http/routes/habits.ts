@@ -49,6 +49,11 @@ export const HabitSchema = Type.Object({
       'one taken out by a pause is skipped.',
   }),
   best_streak: Type.Integer({ description: 'The longest such run so far.' }),
+  group_id: Type.Union([Type.Integer(), Type.Null()], {
+    description:
+      "The group whose rules (review, sharing) apply to its occurrences' proofs (GET /groups/{id}); " +
+      'null only when that group was deleted.',
+  }),
 });
 
 const Description = Type.String({
@@ -69,6 +74,7 @@ const Points = (defaultPoints: number) =>
     maximum: MAX_POINTS_PER_TASK,
     description: `Points per completed occurrence, 0 to ${MAX_POINTS_PER_TASK} (default ${defaultPoints}).`,
   });
+const GroupId = (description: string) => Type.Integer({ minimum: 1, description });
 const HabitIdParams = Type.Object({ id: IdSchema });
 const CancelStatus = Type.Unsafe<'cancelled'>({
   type: 'string',
@@ -122,6 +128,13 @@ export async function habitsRoutes(app: FastifyInstance, options: HabitsRoutesOp
             }),
           ),
           points: Type.Optional(Points(options.pointsPerTask)),
+          group_id: Type.Optional(
+            GroupId(
+              "One of the person's groups (422 when they are not in it); default: their only " +
+                'group. A person in several groups must be given one (422 listing them), as ' +
+                "WhatsApp's `habit` asks which.",
+            ),
+          ),
         }),
         response: { 201: HabitSchema, 400: ErrorBody, 401: ErrorBody, 422: ErrorBody },
       },
@@ -154,6 +167,12 @@ export async function habitsRoutes(app: FastifyInstance, options: HabitsRoutesOp
           description: Type.Optional(Description),
           schedule: Type.Optional(Schedule),
           points: Type.Optional(Points(options.pointsPerTask)),
+          group_id: Type.Optional(
+            GroupId(
+              "Move it to another of the person's groups (422 when they are not in it): the " +
+                'habit and its open occurrences; proofs already sent stay in the group that saw them.',
+            ),
+          ),
           status: Type.Optional(CancelStatus),
         }),
         response: {
@@ -162,6 +181,7 @@ export async function habitsRoutes(app: FastifyInstance, options: HabitsRoutesOp
           401: ErrorBody,
           404: ErrorBody,
           409: ErrorBody,
+          422: ErrorBody,
         },
       },
     },
