@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import type { Queryable } from '../../db/executor.js';
 import type { SenderNumbers } from '../../services/send-message.js';
 import { sendSignInLink } from '../../services/sign-in.js';
+import { type Limit, limiter } from '../plugins/sign-in-limits.js';
 import { ErrorBody } from '../schemas.js';
 
 export interface SignInLinkRoutesOptions {
@@ -12,10 +13,22 @@ export interface SignInLinkRoutesOptions {
   /** PUBLIC_URL, else null: the link is then built from the request's own origin. */
   publicUrl: string | null;
   clock: () => Date;
+  /** Links sent to one person (default 10 per 15 minutes, a link's lifetime). */
+  perPerson?: Limit;
 }
+
+/** Links one person may be sent per 15 minutes (a link's lifetime) by the admin route. */
+export const SIGN_IN_LINKS_PER_PERSON: Limit = { max: 10, windowMs: 15 * 60_000 };
 
 /** POST /users/{id}/sign-in-link: the dashboard's "Send sign-in link" (admin). */
 export async function signInLinkRoutes(app: FastifyInstance, options: SignInLinkRoutesOptions) {
+  // Each press is a WhatsApp message to the person: a stuck button or a script must not
+  // flood their phone, whoever holds the API token.
+  const perPerson = limiter(
+    app,
+    options.perPerson ?? SIGN_IN_LINKS_PER_PERSON,
+    (request) => `user:${(request.params as { id: number }).id}`,
+  );
   app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/users/:id/sign-in-link',
     {
@@ -35,8 +48,12 @@ export async function signInLinkRoutes(app: FastifyInstance, options: SignInLink
           }),
           404: ErrorBody,
           422: ErrorBody,
+          429: ErrorBody,
         },
       },
+      // After validation: the id is a number then, one key per person however it is spelt.
+      preHandler: async (request, reply) =>
+        perPerson(request, reply, `Too many sign-in links sent to user ${request.params.id}`),
     },
     async (request, reply) => {
       const baseUrl = options.publicUrl ?? `${request.protocol}://${request.host}`;

@@ -9,11 +9,18 @@ import {
   signInLinkUsable,
 } from '../../services/sign-in.js';
 import { SESSION_COOKIE, readCookie, setSessionCookie } from '../plugins/session-auth.js';
+import {
+  DEFAULT_SIGN_IN_LIMITS,
+  type SignInLimits,
+  signInLimitHook,
+} from '../plugins/sign-in-limits.js';
 import { sessionOf } from '../../services/sign-in.js';
 
 export interface SignInRoutesOptions {
   db: Queryable;
   clock: () => Date;
+  /** Requests per client address and per link (default DEFAULT_SIGN_IN_LIMITS). */
+  limits?: SignInLimits;
 }
 
 const escapeHtml = (text: string): string =>
@@ -66,31 +73,41 @@ export async function signInRoutes(app: FastifyInstance, options: SignInRoutesOp
     route.schema = { ...route.schema, hide: true };
   });
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+  // Both the page and Continue count: either tells a guesser whether a token is good.
+  const limited = signInLimitHook(app, options.limits ?? DEFAULT_SIGN_IN_LIMITS);
 
-  typed.get(SIGN_IN_PATH, { schema: { querystring: Query } }, async (request, reply) => {
-    const token = request.query.token ?? '';
-    if (!(await signInLinkUsable(options.db, token, options.clock()))) {
-      return page(reply, 410, 'Link expired', expiredBody);
-    }
-    return page(
-      reply,
-      200,
-      'Sign in to Taskwire',
-      '<p>Continue to open your tasks, your groups’ feed and leaderboards on this device.</p>' +
-        '<form method="post"><button type="submit" class="primary">Continue</button></form>',
-    );
-  });
+  typed.get(
+    SIGN_IN_PATH,
+    { schema: { querystring: Query }, onRequest: limited },
+    async (request, reply) => {
+      const token = request.query.token ?? '';
+      if (!(await signInLinkUsable(options.db, token, options.clock()))) {
+        return page(reply, 410, 'Link expired', expiredBody);
+      }
+      return page(
+        reply,
+        200,
+        'Sign in to Taskwire',
+        '<p>Continue to open your tasks, your groups’ feed and leaderboards on this device.</p>' +
+          '<form method="post"><button type="submit" class="primary">Continue</button></form>',
+      );
+    },
+  );
 
-  typed.post(SIGN_IN_PATH, { schema: { querystring: Query } }, async (request, reply) => {
-    const exchanged = await exchangeSignInToken(
-      options.db,
-      request.query.token ?? '',
-      options.clock(),
-    );
-    if (!exchanged) return page(reply, 410, 'Link expired', expiredBody);
-    setSessionCookie(request, reply, exchanged.session);
-    return reply.status(303).header('location', '/app/').send();
-  });
+  typed.post(
+    SIGN_IN_PATH,
+    { schema: { querystring: Query }, onRequest: limited },
+    async (request, reply) => {
+      const exchanged = await exchangeSignInToken(
+        options.db,
+        request.query.token ?? '',
+        options.clock(),
+      );
+      if (!exchanged) return page(reply, 410, 'Link expired', expiredBody);
+      setSessionCookie(request, reply, exchanged.session);
+      return reply.status(303).header('location', '/app/').send();
+    },
+  );
 
   typed.post('/app/logout', async (request, reply) => {
     const cookie = readCookie(request, SESSION_COOKIE);
