@@ -16,10 +16,54 @@ function field(id, label, input) {
   return h('div', { class: 'field' }, h('label', { for: id }, label), input);
 }
 
+/** The row's buttons under a form or a question: the action, then one that restores the row. */
+function inlineActions(action, keepText, restore) {
+  return h(
+    'div',
+    { class: 'inline-edit-actions' },
+    action,
+    h(
+      'button',
+      { class: 'button subtle small', type: 'button', onClick: () => restore() },
+      keepText,
+    ),
+  );
+}
+
+/**
+ * Turns `row` into a form of `fields` (label and input pairs, the first focused) with Save
+ * and Keep as it was. Save runs `save()` with its button busy; when it answered, `savedText`
+ * of the answer is said and `reload()` redraws the lists (which replaces the form).
+ */
+function editInRow(row, { label, fields, save, savedText, reload }) {
+  let restore = null;
+  const form = h(
+    'form',
+    {
+      class: 'inline-edit',
+      'aria-label': label,
+      onSubmit: async (submit) => {
+        submit.preventDefault();
+        const saved = await withBusy(form.querySelector('button[type=submit]'), save);
+        if (!saved) return;
+        notify(savedText(saved));
+        await reload();
+      },
+    },
+    ...fields.map(([text, input]) => field(input.id, text, input)),
+    inlineActions(
+      h('button', { class: 'button primary small', type: 'submit' }, 'Save'),
+      'Keep as it was',
+      () => restore(),
+    ),
+  );
+  restore = inRow(row, form);
+  fields[0][1].focus();
+}
+
 /** Edit and Delete buttons for a person's row. `reload()` redraws the lists afterwards. */
 export function userActions(user, reload) {
   const edit = (event) => {
-    const row = event.currentTarget.closest('tr');
     const name = h('input', {
       id: `edit-user-${user.id}-name`,
       name: 'username',
@@ -35,40 +79,20 @@ export function userActions(user, reload) {
       inputmode: 'tel',
       value: user.phone_number ?? '',
     });
-    let restore = null;
-    const form = h(
-      'form',
-      {
-        class: 'inline-edit',
-        'aria-label': `Edit ${user.username}`,
-        onSubmit: async (submit) => {
-          submit.preventDefault();
-          const saved = await withBusy(form.querySelector('button[type=submit]'), () =>
-            api(`/users/${user.id}`, {
-              method: 'PATCH',
-              body: { username: name.value.trim(), phone_number: phone.value.trim() },
-            }),
-          );
-          if (!saved) return;
-          notify(`Saved ${saved.username}.`);
-          await reload();
-        },
-      },
-      field(name.id, 'Name', name),
-      field(phone.id, 'WhatsApp phone number', phone),
-      h(
-        'div',
-        { class: 'inline-edit-actions' },
-        h('button', { class: 'button primary small', type: 'submit' }, 'Save'),
-        h(
-          'button',
-          { class: 'button subtle small', type: 'button', onClick: () => restore() },
-          'Keep as it was',
-        ),
-      ),
-    );
-    restore = inRow(row, form);
-    name.focus();
+    editInRow(event.currentTarget.closest('tr'), {
+      label: `Edit ${user.username}`,
+      fields: [
+        ['Name', name],
+        ['WhatsApp phone number', phone],
+      ],
+      save: () =>
+        api(`/users/${user.id}`, {
+          method: 'PATCH',
+          body: { username: name.value.trim(), phone_number: phone.value.trim() },
+        }),
+      savedText: (saved) => `Saved ${saved.username}.`,
+      reload,
+    });
   };
 
   const remove = (event) => {
@@ -97,16 +121,7 @@ export function userActions(user, reload) {
         h('strong', {}, `Delete ${user.username}?`),
         ' Their messages, tasks, habits, posts and photos are removed for good and they are told; only anonymous totals stay.',
       ),
-      h(
-        'div',
-        { class: 'inline-edit-actions' },
-        yes,
-        h(
-          'button',
-          { class: 'button subtle small', type: 'button', onClick: () => restore() },
-          'Keep them',
-        ),
-      ),
+      inlineActions(yes, 'Keep them', () => restore()),
     );
     restore = inRow(row, question);
     yes.focus();
@@ -147,7 +162,6 @@ export function taskEditButton(task, reload) {
       type: 'button',
       'aria-label': `Edit task “${task.description}”`,
       onClick: (event) => {
-        const row = event.currentTarget.closest('tr');
         const description = h('input', {
           id: `edit-task-${task.id}-description`,
           required: true,
@@ -160,43 +174,20 @@ export function taskEditButton(task, reload) {
           required: true,
           value: dateToLocalInput(new Date(task.due_time)),
         });
-        let restore = null;
-        const form = h(
-          'form',
-          {
-            class: 'inline-edit',
-            'aria-label': `Edit task “${task.description}”`,
-            onSubmit: async (submit) => {
-              submit.preventDefault();
-              const saved = await withBusy(form.querySelector('button[type=submit]'), () =>
-                api(`/tasks/${task.id}`, {
-                  method: 'PATCH',
-                  body: {
-                    description: description.value.trim(),
-                    due_time: localInputToIso(due.value),
-                  },
-                }),
-              );
-              if (!saved) return;
-              notify(`Saved “${saved.description}”.`);
-              await reload();
-            },
-          },
-          field(description.id, 'Task', description),
-          field(due.id, 'Due', due),
-          h(
-            'div',
-            { class: 'inline-edit-actions' },
-            h('button', { class: 'button primary small', type: 'submit' }, 'Save'),
-            h(
-              'button',
-              { class: 'button subtle small', type: 'button', onClick: () => restore() },
-              'Keep as it was',
-            ),
-          ),
-        );
-        restore = inRow(row, form);
-        description.focus();
+        editInRow(event.currentTarget.closest('tr'), {
+          label: `Edit task “${task.description}”`,
+          fields: [
+            ['Task', description],
+            ['Due', due],
+          ],
+          save: () =>
+            api(`/tasks/${task.id}`, {
+              method: 'PATCH',
+              body: { description: description.value.trim(), due_time: localInputToIso(due.value) },
+            }),
+          savedText: (saved) => `Saved “${saved.description}”.`,
+          reload,
+        });
       },
     },
     'Edit',
