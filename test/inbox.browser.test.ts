@@ -6,23 +6,21 @@
  * The header stays one row on the phone. Screenshots go to test-artifacts/inbox/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
+import {
+  artifactsDir,
+  browserSkip as skip,
+  launchChromium,
+  openPage,
+  screenshot,
+} from './helpers/browser.js';
 import { pglite } from './helpers/databases.js';
 import { freePort, startTestService, type TestService } from './helpers/service.js';
 import { signedForm, TEST_API_TOKEN, whatsAppParams } from './helpers/twilio-webhook.js';
 import { waitFor } from './helpers/worker.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is missing: install Chromium (apt-get install chromium) to run the browser tests`;
-
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/inbox/', import.meta.url));
 const GROUP_NUMBER = '+14155238886';
 
 interface Box {
@@ -46,10 +44,12 @@ describe('the admin inbox in a real browser [pglite]', { skip }, () => {
   let t: TestService;
   let baseUrl: string;
   let browser: Browser;
+  let artifacts: string;
   const pageErrors: string[] = [];
+  const shot = (page: Page, name: string) => screenshot(page, artifacts, name);
 
   before(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
+    artifacts = artifactsDir('inbox');
     twilio = await startFakeTwilio();
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
@@ -59,11 +59,7 @@ describe('the admin inbox in a real browser [pglite]', { skip }, () => {
       TWILIO_API_BASE_URL: twilio.apiBaseUrl,
       TWILIO_WHATSAPP_NUMBER: GROUP_NUMBER,
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -90,9 +86,7 @@ describe('the admin inbox in a real browser [pglite]', { skip }, () => {
   };
 
   test('the inbox with nothing in it says how messages get here', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(error.message));
+    const page = await openPage(browser, { viewport: { width: 1280, height: 800 } }, pageErrors);
     await page.goto(`${baseUrl}/#messages`);
     await page.getByLabel('API token', { exact: true }).fill(TEST_API_TOKEN);
     await page.getByRole('button', { name: 'Open the dashboard' }).click();
@@ -101,20 +95,18 @@ describe('the admin inbox in a real browser [pglite]', { skip }, () => {
     const text = await empty.innerText();
     assert.match(text, new RegExp(`${baseUrl}/webhook/twilio`), 'the webhook URL to paste');
     assert.match(text, /taskwire simulate/);
-    await page.screenshot({ path: path.join(ARTIFACTS, 'empty.png'), fullPage: true });
-    await context.close();
+    await shot(page, 'empty');
+    await page.context().close();
   });
 
   for (const viewport of VIEWPORTS) {
     test(`${viewport.name} ${viewport.width}×${viewport.height}: a message appears live, the admin replies`, async () => {
       await api('POST', '/users', { username: viewport.person, phone_number: viewport.phone });
-      const context = await browser.newContext({
-        viewport: { width: viewport.width, height: viewport.height },
-        locale: 'en-GB',
-      });
-      const page: Page = await context.newPage();
-      page.setDefaultTimeout(15_000);
-      page.on('pageerror', (error) => pageErrors.push(error.message));
+      const page = await openPage(
+        browser,
+        { viewport: { width: viewport.width, height: viewport.height }, locale: 'en-GB' },
+        pageErrors,
+      );
       let loads = 0;
       page.on('load', () => (loads += 1));
       await page.goto(`${baseUrl}/#messages`);
@@ -164,7 +156,7 @@ describe('the admin inbox in a real browser [pglite]', { skip }, () => {
         viewport.person,
         'newest activity first',
       );
-      await page.screenshot({ path: path.join(ARTIFACTS, `${viewport.name}-1-live.png`) });
+      await shot(page, `${viewport.name}-1-live`);
 
       await item.click();
       const thread = page.locator('[data-thread]');
@@ -194,9 +186,9 @@ describe('the admin inbox in a real browser [pglite]', { skip }, () => {
           '.badge.status-sent, .badge.status-delivered, .badge.status-queued, .badge.status-accepted',
         )
         .waitFor();
-      await page.screenshot({ path: path.join(ARTIFACTS, `${viewport.name}-2-replied.png`) });
+      await shot(page, `${viewport.name}-2-replied`);
       assert.equal(loads, 1, 'still the same page');
-      await context.close();
+      await page.context().close();
     });
   }
 
@@ -205,10 +197,12 @@ describe('the admin inbox in a real browser [pglite]', { skip }, () => {
       username: 'Katherine Johnson',
       phone_number: '+15550200003',
     });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    page.on('pageerror', (error) => pageErrors.push(error.message));
+    const task = await api('POST', '/tasks', {
+      user_id: created.id,
+      description: 'Check the launch window',
+      due_time: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    const page = await openPage(browser, { viewport: { width: 1280, height: 800 } }, pageErrors);
     await page.goto(`${baseUrl}/#people`);
     await page.getByLabel('API token', { exact: true }).fill(TEST_API_TOKEN);
     await page.getByRole('button', { name: 'Open the dashboard' }).click();
@@ -218,6 +212,20 @@ describe('the admin inbox in a real browser [pglite]', { skip }, () => {
     await row.getByRole('button', { name: 'Save' }).click();
     await row.locator('td', { hasText: 'Katherine Goble' }).first().waitFor();
     assert.equal((await api('GET', `/users/${created.id as number}`)).username, 'Katherine Goble');
+
+    // A task the same way: Keep as it was gives the row back, Save changes it.
+    const taskRow = page.locator(`[data-tasks] tr[data-task-id="${task.id as number}"]`);
+    const editTask = taskRow.getByRole('button', { name: 'Edit task “Check the launch window”' });
+    await editTask.click();
+    await taskRow.getByRole('button', { name: 'Keep as it was' }).click();
+    await editTask.click();
+    await taskRow.getByLabel('Task', { exact: true }).fill('Check the launch window twice');
+    await taskRow.getByRole('button', { name: 'Save' }).click();
+    await taskRow.locator('td', { hasText: 'Check the launch window twice' }).first().waitFor();
+    assert.equal(
+      (await api('GET', `/tasks/${task.id as number}`)).description,
+      'Check the launch window twice',
+    );
 
     // Words stay whole in the table cells: only long tokens may break anywhere.
     const wrapping = await page.evaluate(() => {
@@ -235,14 +243,14 @@ describe('the admin inbox in a real browser [pglite]', { skip }, () => {
     const question = row.getByRole('alertdialog', { name: 'Delete Katherine Goble?' });
     await question.waitFor();
     assert.match(await question.innerText(), /removed for good/);
-    await page.screenshot({ path: path.join(ARTIFACTS, 'people-delete-asks.png') });
+    await shot(page, 'people-delete-asks');
     await question.getByRole('button', { name: 'Keep them' }).click();
     await row.getByRole('button', { name: 'Delete Katherine Goble' }).click();
     await row.getByRole('button', { name: 'Delete Katherine Goble', exact: true }).last().click();
     await row.waitFor({ state: 'detached' });
     const users = (await api('GET', '/users')).items as { id: number }[];
     assert.ok(!users.some((user) => user.id === created.id), 'deleted');
-    await context.close();
+    await page.context().close();
   });
 
   test('no script errors', () => {
