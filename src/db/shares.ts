@@ -66,7 +66,8 @@ export const groupsWithDigests = (db: Queryable): Promise<ShareGroupRow[]> =>
 /**
  * The members of a group who have not seen a post yet, in id order: not its author, and not
  * those who were sent the request to review it (src/services/reviews.ts) — they saw the
- * photo then, and the news would be theirs twice.
+ * photo then, and the news would be theirs twice. Nobody, when the author turned sharing
+ * off (users.share_proofs).
  */
 export const membersToTell = (
   db: Queryable,
@@ -77,6 +78,7 @@ export const membersToTell = (
     `SELECT ${userColumns} FROM users u
      WHERE id IN (SELECT user_id FROM group_members WHERE group_id = $1)
        AND id <> $2
+       AND (SELECT share_proofs FROM users WHERE id = $2)
        AND NOT EXISTS (SELECT 1 FROM review_requests rr
                        JOIN proof_reviews pr ON pr.id = rr.review_id
                        WHERE pr.feed_id = $3 AND rr.reviewer_id = u.id AND rr.skipped IS NULL)
