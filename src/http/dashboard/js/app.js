@@ -1,12 +1,15 @@
 // The dashboard's entry point: asks for the API token once, then shows one section at a
-// time (#feed, #leaderboard, #people, #messages) from the same JSON API as everyone else.
+// time (#feed, #leaderboard, #people, #messages, #groups, #reviews) from the same JSON API as
+// everyone else.
 import { onUnauthorized, token } from './api.js';
 import { loadFeed } from './feed.js';
+import { loadGroups } from './groups.js';
 import { loadLeaderboard } from './leaderboard.js';
 import { refreshInbox } from './inbox.js';
 import { startLive, stopLive } from './live.js';
 import { enhancePeople } from './people-edit.js';
 import { loadPeople } from './people.js';
+import { loadReviews } from './reviews.js';
 import { clearError } from './ui.js';
 
 const views = {
@@ -17,9 +20,11 @@ const views = {
     await loadPeople(section);
   },
   messages: refreshInbox,
+  groups: (section) => loadGroups(section),
+  reviews: loadReviews,
 };
 /** Lists that refresh themselves while visible; the others have forms that must not jump. */
-const AUTO_REFRESH = new Set(['feed', 'leaderboard']);
+const AUTO_REFRESH = new Set(['feed', 'leaderboard', 'reviews']);
 const AUTO_REFRESH_MS = 30_000;
 
 const byId = (id) => document.getElementById(id);
@@ -34,14 +39,24 @@ const LIVE_VIEWS = {
   leaderboard: ['post', 'task', 'review', 'user'],
   messages: ['message', 'outbound', 'task', 'review', 'user'],
   people: ['task', 'user'],
+  groups: ['post', 'task', 'review', 'user'],
+  reviews: ['review', 'post', 'task', 'user'],
 };
 
-/** A live change: the visible view reloads if it shows that kind (People not while typing). */
+/** Views with forms: a live change or the timer does not reload one while it has the focus. */
+const FORM_VIEWS = new Set(['people', 'groups']);
+/** Someone is typing in the view (a reason to reject): a reload would lose it. */
+const typingIn = (section) =>
+  section.contains(document.activeElement) &&
+  document.activeElement.matches('input, textarea, select');
+
+/** A live change: the visible view reloads if it shows that kind (not under the typing hand). */
 function liveChange(kinds) {
   const name = currentView();
   if (!token.get() || !LIVE_VIEWS[name]?.some((kind) => kinds.has(kind))) return;
   const section = byId(name);
-  if (name === 'people' && section.contains(document.activeElement)) return;
+  if (FORM_VIEWS.has(name) && section.contains(document.activeElement)) return;
+  if (typingIn(section)) return;
   void views[name](section);
 }
 
@@ -113,7 +128,12 @@ window.addEventListener('hashchange', () => {
 
 setInterval(() => {
   const name = currentView();
-  if (document.visibilityState === 'visible' && token.get() && AUTO_REFRESH.has(name)) {
+  if (
+    document.visibilityState === 'visible' &&
+    token.get() &&
+    AUTO_REFRESH.has(name) &&
+    !typingIn(byId(name))
+  ) {
     void views[name](byId(name));
   }
 }, AUTO_REFRESH_MS);

@@ -1,11 +1,13 @@
 import { api, query } from './api.js';
 import { emptyState, h, renderPager, replace, safeUrl, timeElement } from './dom.js';
+import { groupFilter } from './group-filter.js';
 import { loading, showError } from './ui.js';
 
 const PAGE_SIZE = 12;
 let offset = 0;
 
-function photo(post) {
+/** A post's photo, linked; a review's too (it has the same image_url, username and task). */
+export function photo(post) {
   const src = safeUrl(post.image_url);
   const label = post.task_description
     ? `Photo by ${post.username} for “${post.task_description}”`
@@ -24,7 +26,8 @@ function photo(post) {
   return h('a', { class: 'photo', href: src, target: '_blank', rel: 'noopener' }, image);
 }
 
-function postCard(post) {
+/** One post as a card; the Groups view shows a group's posts with it too. */
+export function postCard(post) {
   return h(
     'article',
     { class: 'post', dataset: { postId: post.id } },
@@ -48,7 +51,11 @@ export async function loadFeed(section) {
   const list = section.querySelector('[data-list]');
   await loading(list, async () => {
     try {
-      const page = await api(`/feed${query({ limit: PAGE_SIZE, offset })}`);
+      const groupId = await groupFilter(section, () => {
+        offset = 0;
+        void loadFeed(section);
+      });
+      const page = await api(`/feed${query({ limit: PAGE_SIZE, offset, group_id: groupId })}`);
       if (page.items.length === 0 && offset > 0) {
         offset = 0;
         return loadFeed(section);
