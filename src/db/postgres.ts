@@ -1,7 +1,8 @@
 import pg from 'pg';
-import { connectFailure, isConnectionError } from './connection-errors.js';
+import { connectFailure } from './connection-errors.js';
 import type { Database, Queryable } from './executor.js';
 import { statementNames } from './prepared-statements.js';
+import { retryWhileUnreachable } from './startup-retry.js';
 
 const INT8_OID = 20;
 
@@ -165,23 +166,15 @@ function checkOut(pool: pg.Pool): Promise<CheckedOut> {
  * password), a DatabaseConnectError says in one line what failed and what to check.
  */
 async function connectWithRetry(pool: pg.Pool, options: PostgresOptions): Promise<void> {
-  const budgetMs = options.startupRetryMs ?? 0;
   const started = Date.now();
-  let delayMs = 250;
-  for (;;) {
-    try {
-      (await checkOut(pool)).giveBack(null);
-      return;
-    } catch (error) {
-      const waitedMs = Date.now() - started;
-      if (!isConnectionError(error) || waitedMs + delayMs > budgetMs) {
-        await pool.end().catch(() => {});
-        throw connectFailure(options.connectionString, error, waitedMs);
-      }
-      options.onStartupRetry?.(error, waitedMs);
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-      delayMs = Math.min(delayMs * 2, 2000);
-    }
+  try {
+    await retryWhileUnreachable(async () => (await checkOut(pool)).giveBack(null), {
+      budgetMs: options.startupRetryMs ?? 0,
+      onRetry: options.onStartupRetry,
+    });
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw connectFailure(options.connectionString, error, Date.now() - started);
   }
 }
 
@@ -253,7 +246,17 @@ async function listenWithReconnect(
     client = next;
   };
 
-  await connect();
+  // The first connection is retried like opening the pool (startupRetryMs): the database
+  // may be away for a moment just as a worker starts. Later losses reconnect on their own.
+  const started = Date.now();
+  try {
+    await retryWhileUnreachable(connect, {
+      budgetMs: options.startupRetryMs ?? 0,
+      onRetry: options.onStartupRetry,
+    });
+  } catch (error) {
+    throw connectFailure(options.connectionString, error, Date.now() - started);
+  }
   return async () => {
     stopped = true;
     if (retryTimer) clearTimeout(retryTimer);

@@ -1,5 +1,7 @@
 import type { Database } from '../db/executor.js';
 import { backfillStages } from '../db/reminders.js';
+import { retryWhileUnreachable } from '../db/startup-retry.js';
+import { maskPhoneNumbers } from '../domain/redact.js';
 import {
   type NoticeSettings,
   expireNextOverdueTask,
@@ -16,6 +18,11 @@ export interface ReminderSchedulerOptions {
   clock?: () => Date;
   /** Most tasks expired and stages decided in one run before yielding to the next. */
   batchSize?: number;
+  /**
+   * DATABASE_CONNECT_TIMEOUT_MS: how long start()'s backfill is retried while the database
+   * is unreachable, as opening it was (default 0: once).
+   */
+  startupRetryMs?: number;
 }
 
 export interface ReminderScheduler {
@@ -62,8 +69,16 @@ export function createReminderScheduler(
       return expired === batchSize || reminders === batchSize;
     },
     // Active tasks get their missing stages before the first run.
+    // A database away for a moment just then delays the start rather than failing it.
     prepare: async () => {
-      await backfillStages(db, settings.offsets, clock());
+      await retryWhileUnreachable(() => backfillStages(db, settings.offsets, clock()), {
+        budgetMs: options.startupRetryMs ?? 0,
+        onRetry: (error, waitedMs) =>
+          options.log.warn(
+            { err: maskPhoneNumbers((error as Error).message ?? String(error)), waitedMs },
+            'reminder backfill: database not reachable yet; retrying',
+          ),
+      });
     },
   });
 

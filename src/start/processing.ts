@@ -223,6 +223,7 @@ export function createWorkers(
   const reminders = createReminderScheduler(db, noticeSettings(config), {
     pollMs: config.worker.pollMs,
     log: workerLog,
+    startupRetryMs: config.databaseConnectTimeoutMs,
   });
 
   // Review by a vision model (review: model groups), outside the processing transaction.
