@@ -5,24 +5,22 @@
  * a message that cannot be processed is retried. Screenshots go to test-artifacts/dashboard/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
+import {
+  artifactsDir,
+  browserSkip as skip,
+  launchChromium,
+  openPage,
+  screenshot,
+} from './helpers/browser.js';
 import { pglite } from './helpers/databases.js';
 import { makePng } from './helpers/png.js';
 import { freePort, startTestService, type TestService } from './helpers/service.js';
 import { signedForm, TEST_API_TOKEN, whatsAppParams } from './helpers/twilio-webhook.js';
 import { waitFor } from './helpers/worker.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is missing: install Chromium (apt-get install chromium) to run the browser tests`;
-
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/dashboard/', import.meta.url));
 const GROUP_NUMBER = '+14155238886';
 const PHONE = '+15550001111';
 const CAPTION = 'Ran 5 km along the river this morning!';
@@ -54,12 +52,10 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
   let t: TestService;
   let baseUrl: string;
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
   const pageErrors: string[] = [];
 
   before(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
     twilio = await startFakeTwilio();
     // Our own port, so PUBLIC_URL (what Twilio signs and what image URLs start with) is
     // the address the browser uses.
@@ -72,27 +68,13 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
       TWILIO_WHATSAPP_NUMBER: GROUP_NUMBER,
       WORKER_MAX_ATTEMPTS: '1',
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    context = await browser.newContext({
-      viewport: { width: 1280, height: 900 },
-      timezoneId: TIMEZONE,
-      locale: 'en-GB',
-    });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    watchForErrors(page);
+    browser = await launchChromium();
+    page = await openPage(
+      browser,
+      { viewport: { width: 1280, height: 900 }, timezoneId: TIMEZONE, locale: 'en-GB' },
+      pageErrors,
+    );
+    watchForCspRefusals(page);
   });
 
   after(async () => {
@@ -101,9 +83,8 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
     await twilio?.close();
   });
 
-  /** Uncaught script errors, and anything the Content-Security-Policy refused. */
-  const watchForErrors = (target: Page) => {
-    target.on('pageerror', (error) => pageErrors.push(error.message));
+  /** Anything the Content-Security-Policy refused (openPage collects uncaught errors). */
+  const watchForCspRefusals = (target: Page) => {
     target.on('console', (message) => {
       if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) {
         pageErrors.push(message.text());
@@ -111,8 +92,8 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
     });
   };
 
-  const shot = (name: string, target: Page = page) =>
-    target.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+  const artifacts = artifactsDir('dashboard');
+  const shot = (name: string, target: Page = page) => screenshot(target, artifacts, name);
 
   const api = async (method: string, url: string, body?: unknown) => {
     const response = await fetch(`${baseUrl}${url}`, {
@@ -428,17 +409,20 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
   });
 
   test('works on a 390px wide phone screen without sideways scrolling', async () => {
-    const phone = await browser.newContext({
-      viewport: { width: 390, height: 844 },
-      deviceScaleFactor: 2,
-      isMobile: true,
-      hasTouch: true,
-      timezoneId: TIMEZONE,
-      locale: 'en-GB',
-    });
+    const mobile = await openPage(
+      browser,
+      {
+        viewport: { width: 390, height: 844 },
+        deviceScaleFactor: 2,
+        isMobile: true,
+        hasTouch: true,
+        timezoneId: TIMEZONE,
+        locale: 'en-GB',
+      },
+      pageErrors,
+    );
+    watchForCspRefusals(mobile);
     try {
-      const mobile = await phone.newPage();
-      watchForErrors(mobile);
       await mobile.goto(`${baseUrl}/`);
       await mobile.getByLabel('API token', { exact: true }).fill(TEST_API_TOKEN);
       await mobile.getByRole('button', { name: 'Open the dashboard' }).click();
@@ -458,13 +442,15 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
         await shot(name, mobile);
       }
     } finally {
-      await phone.close();
+      await mobile.context().close();
     }
   });
 
   test('/docs shows the interactive API documentation, without the token', async () => {
-    const docs = await context.newPage();
-    watchForErrors(docs);
+    const docs = await page.context().newPage();
+    docs.setDefaultTimeout(15_000);
+    docs.on('pageerror', (error) => pageErrors.push(error.message));
+    watchForCspRefusals(docs);
     await docs.goto(`${baseUrl}/docs`);
     await docs.locator('.opblock').first().waitFor();
     const openapi = (await (await fetch(`${baseUrl}/openapi.json`)).json()) as {
