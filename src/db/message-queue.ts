@@ -2,6 +2,7 @@ import type { MessageRow, StoredMedia } from '../domain/message.js';
 import type { Queryable } from './executor.js';
 import { type Claim, type QueueTable, defineQueueTable } from './queue-table.js';
 import { INBOUND_CHANNEL, messageColumns } from './messages.js';
+import { outboundQueue } from './outbound.js';
 
 /**
  * The processing queue is the messages table itself (see src/db/queue-table.ts): a stored
@@ -35,26 +36,67 @@ export interface ProcessedOutcome {
   error: string | null;
 }
 
-/** Marks the message done. False when the claim was lost (another worker took over). */
+/** The reply to an inbound message (src/services/accountability.ts), recorded as it is marked done. */
+export interface InboundReply {
+  kind: 'reply';
+  inboundMessageId: number;
+  userId: number | null;
+  to: string;
+  from: string;
+  body: string;
+}
+
+const markProcessedSet = `processing_status = 'processed', processed = true, processed_at = now(),
+         locked_until = NULL, storage_urls = $3::jsonb, stored_media = $4::jsonb, error = $5`;
+
+const markProcessedSql = `UPDATE messages SET ${markProcessedSet} WHERE ${inboundQueue.held()} RETURNING id`;
+
+// The same UPDATE and, only when it kept the claim, the reply inserted as enqueueOutbound
+// (src/db/outbound.ts) inserts one, with its NOTIFY: one round trip instead of two.
+const markProcessedWithReplySql = `
+WITH processed AS (
+  UPDATE messages SET ${markProcessedSet} WHERE ${inboundQueue.held()} RETURNING id
+),
+reply AS (
+  INSERT INTO outbound_messages (kind, inbound_message_id, user_id, to_number, from_number, body)
+  SELECT 'reply', processed.id, $6::bigint, $7, $8, $9 FROM processed
+  ON CONFLICT (inbound_message_id, kind) WHERE inbound_message_id IS NOT NULL DO NOTHING
+  RETURNING id
+)
+SELECT processed.id, (SELECT count(pg_notify($10, '')) FROM reply)::int AS notified
+FROM processed`;
+
+/**
+ * Marks the message done and, given one, records its reply (at most one per message, as
+ * enqueueOutbound). False when the claim was lost (another worker took over): then
+ * nothing was written.
+ */
 export async function markProcessed(
   db: Queryable,
   claim: Claim,
   outcome: ProcessedOutcome,
+  reply?: InboundReply,
 ): Promise<boolean> {
-  const rows = await db.query(
-    `UPDATE messages
-     SET processing_status = 'processed', processed = true, processed_at = now(),
-         locked_until = NULL, storage_urls = $3::jsonb, stored_media = $4::jsonb, error = $5
-     WHERE ${inboundQueue.held()}
-     RETURNING id`,
-    [
-      claim.id,
-      claim.claims,
-      JSON.stringify(outcome.storageUrls),
-      JSON.stringify(outcome.storedMedia),
-      outcome.error,
-    ],
-  );
+  if (reply && reply.inboundMessageId !== claim.id) {
+    throw new TypeError('markProcessed: the reply must answer the claimed message');
+  }
+  const params: unknown[] = [
+    claim.id,
+    claim.claims,
+    JSON.stringify(outcome.storageUrls),
+    JSON.stringify(outcome.storedMedia),
+    outcome.error,
+  ];
+  const rows = reply
+    ? await db.query(markProcessedWithReplySql, [
+        ...params,
+        reply.userId,
+        reply.to,
+        reply.from,
+        reply.body,
+        outboundQueue.channel,
+      ])
+    : await db.query(markProcessedSql, params);
   return rows.length > 0;
 }
 

@@ -219,6 +219,34 @@ export const completeTask = (
   at: Date = new Date(),
 ): Promise<TaskRow | null> => closeActiveTask(db, taskId, 'completed', at);
 
+/**
+ * Completes an active task by its proof and adds the task's points to its owner, in one
+ * statement (the proof's hot path: one round trip, not two). Resolves to the owner's new
+ * points total, or null when the task was not active (nothing changed).
+ */
+export async function completeTaskWithPoints(
+  db: Queryable,
+  taskId: number,
+  at: Date = new Date(),
+): Promise<number | null> {
+  const rows = await db.query<{ points: number }>(
+    `WITH task AS (
+       UPDATE tasks SET status = 'completed', completed_at = $2::timestamptz
+       WHERE id = $1 AND status = 'active'
+       RETURNING id, status, user_id, points
+     ),
+     ${cancelStagesSql(closings.completed.reason, '$2::timestamptz')},
+     awarded AS (
+       UPDATE users u SET points = u.points + task.points
+       FROM task WHERE u.id = task.user_id
+       RETURNING u.points
+     )
+     SELECT points FROM awarded`,
+    [taskId, at],
+  );
+  return rows[0]?.points ?? null;
+}
+
 /** Marks an active task expired at `at`: its due time passed without a proof. */
 export const expireTask = (db: Queryable, taskId: number, at: Date): Promise<TaskRow | null> =>
   closeActiveTask(db, taskId, 'expired', at);

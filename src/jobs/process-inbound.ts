@@ -1,8 +1,9 @@
 import type { Database } from '../db/executor.js';
 import { type ClaimedMessage, markProcessed } from '../db/message-queue.js';
+import { transactionBatches } from '../db/transaction-batches.js';
 import { type MediaItem, type StoredMedia, mediaApiPath } from '../domain/message.js';
 import { ClaimLostError, describeError, isPermanent } from '../domain/processing-errors.js';
-import { type AccountabilityOptions, runAccountabilityLoop } from '../services/accountability.js';
+import { type AccountabilityOptions, accountabilityReply } from '../services/accountability.js';
 import type { BlobStore } from '../storage/adapter.js';
 import { type TwilioMedia, mediaObjectKey } from '../twilio/media.js';
 import type { ProcessJob } from './queue-worker.js';
@@ -52,9 +53,12 @@ export interface InboundJobDeps {
  * accountability loop (src/services/accountability.ts: feed post, task, points, the reply
  * recorded) and marks the message processed, so that happens exactly once even when the
  * job is retried. Retrying is safe: objects are overwritten under the same keys, and the
- * transaction commits only for the current claim.
+ * transaction commits only for the current claim. The transactions of messages that are
+ * ready at the same time share one commit (src/db/transaction-batches.ts); each still
+ * commits all of its message or nothing, and a failing one never undoes another.
  */
 export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessage> {
+  const batches = transactionBatches(deps.db);
   return async (message) => {
     const stored: StoredMedia[] = [];
     const itemErrors: string[] = [];
@@ -74,10 +78,11 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
       }
     }
 
-    await deps.db.transaction(async (tx) => {
-      if (deps.accountability) {
-        await runAccountabilityLoop(tx, message, stored, deps.accountability);
-      }
+    await batches.run(async (tx) => {
+      // The reply is recorded by the statement that marks the message processed.
+      const reply = deps.accountability
+        ? await accountabilityReply(tx, message, stored, deps.accountability)
+        : undefined;
       const kept = await markProcessed(
         tx,
         { id: message.id, claims: message.claims },
@@ -86,6 +91,7 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
           storedMedia: stored,
           error: itemErrors.length > 0 ? itemErrors.join('; ') : null,
         },
+        reply,
       );
       if (!kept) throw new ClaimLostError(message.id);
     });

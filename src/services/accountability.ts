@@ -1,16 +1,15 @@
 import type { Queryable } from '../db/executor.js';
-import type { ClaimedMessage } from '../db/message-queue.js';
+import type { ClaimedMessage, InboundReply } from '../db/message-queue.js';
 import { enqueueOutbound } from '../db/outbound.js';
 import { insertFeedPost } from '../db/feed.js';
 import { recordExpiryNotice } from '../db/reminders.js';
 import {
-  completeTask,
+  completeTaskWithPoints,
   expireOverdueTasksOfUser,
   findActiveTaskForUser,
   latestPastTask,
 } from '../db/tasks.js';
 import {
-  addPoints,
   findUserBySender,
   recordInbound,
   registerSender,
@@ -95,7 +94,7 @@ async function identifySender(
 
 /**
  * The accountability loop for one processed inbound message, run inside the transaction
- * that marks the message processed (see processInboundMessage), so all of it happens
+ * that marks the message processed (see processInboundJob), so all of it happens
  * exactly once: a photo from a user with an active task posts to the feed, completes the
  * earliest-due active task and adds its points atomically; every message gets one reply,
  * recorded here and sent by the outbound worker.
@@ -106,6 +105,21 @@ export async function runAccountabilityLoop(
   stored: StoredMedia[],
   options: AccountabilityOptions,
 ): Promise<void> {
+  await enqueueOutbound(tx, await accountabilityReply(tx, message, stored, options));
+}
+
+/**
+ * The reply to an inbound message, with everything else the loop does for it (see
+ * runAccountabilityLoop) already done in `tx`; the caller records the reply. The inbound
+ * job records it in the statement that marks the message processed (one round trip fewer
+ * per message, src/db/message-queue.ts).
+ */
+export async function accountabilityReply(
+  tx: Queryable,
+  message: ClaimedMessage,
+  stored: StoredMedia[],
+  options: AccountabilityOptions,
+): Promise<InboundReply> {
   const { user, created } = await identifySender(tx, message, options);
   let body: string;
   if (!user) {
@@ -119,7 +133,7 @@ export async function runAccountabilityLoop(
       (created ? replyTexts.welcome(user.username) : '') +
       (await replyFor(tx, message, stored, user, options));
   }
-  await enqueueOutbound(tx, {
+  return {
     kind: 'reply',
     inboundMessageId: message.id,
     userId: user?.id ?? null,
@@ -127,7 +141,7 @@ export async function runAccountabilityLoop(
     to: message.from_number,
     from: message.to_number,
     body,
-  });
+  };
 }
 
 async function replyFor(
@@ -229,8 +243,8 @@ async function replyFor(
         now,
       );
     }
-    await completeTask(tx, task.id);
-    const total = (await addPoints(tx, user.id, task.points)) ?? user.points + task.points;
+    // The task was locked active above (FOR UPDATE), so this completes it and adds its points.
+    const total = (await completeTaskWithPoints(tx, task.id)) ?? user.points + task.points;
     // The other members hear of it, in this transaction: once each, however often it runs.
     await shareProof(
       tx,
