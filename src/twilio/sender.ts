@@ -1,4 +1,5 @@
-import type { Twilio } from 'twilio';
+import http from 'node:http';
+import https from 'node:https';
 
 /** One message to send through Twilio's Messages API. */
 export interface OutgoingMessage {
@@ -50,69 +51,119 @@ export interface TwilioSenderOptions {
   /** Per-request time limit. */
   timeoutMs?: number;
   /**
-   * Connections kept open to Twilio's API (the SDK's keep-alive agent; 20 unless set): as
-   * many as messages are sent at once, so no send waits for a socket or opens a new one.
+   * Connections kept open to Twilio's API (20 unless set): as many as messages are sent
+   * at once, so no send waits for a socket or opens a new one.
    */
   maxSockets?: number;
 }
 
 /**
- * Sends through the official `twilio` SDK. The credentials go to `apiBaseUrl` only. The SDK
- * (a third of a second to import) is loaded by the first send, not at start-up.
+ * Sends through Twilio's Messages API (`POST /2010-04-01/Accounts/{AccountSid}/Messages.json`,
+ * the form parameters the `twilio` SDK sends) with Node's own HTTP client over kept-alive
+ * connections. Not through the SDK: its axios stack cost ~0.65 CPU ms per message in
+ * `npm run bench:loop`, of a few ms for the whole loop. The credentials go to `apiBaseUrl`
+ * only (a path under it is kept: the simulator's `/simulator`).
  */
 export function createTwilioSender(options: TwilioSenderOptions): SendMessage {
-  let loading: Promise<Twilio> | null = null;
-  const loadClient = async (): Promise<Twilio> => {
-    const { default: twilio } = await import('twilio');
-    const client = twilio(options.accountSid, options.authToken, {
-      timeout: options.timeoutMs ?? 15_000,
-      autoRetry: false,
-      // The SDK's https agent keeps connections alive (an http:// base URL, a local fake,
-      // uses Node's global agent, which does too).
-      keepAlive: true,
-      ...(options.maxSockets ? { maxSockets: options.maxSockets } : {}),
+  const base = new URL(options.apiBaseUrl);
+  const secure = base.protocol === 'https:';
+  const agent = new (secure ? https.Agent : http.Agent)({
+    keepAlive: true,
+    maxSockets: options.maxSockets ?? 20,
+  });
+  const path = `${base.pathname.replace(/\/+$/, '')}/2010-04-01/Accounts/${encodeURIComponent(
+    options.accountSid,
+  )}/Messages.json`;
+  const authorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`;
+  const timeoutMs = options.timeoutMs ?? 15_000;
+
+  const post = (form: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = (secure ? https : http).request(
+        {
+          protocol: base.protocol,
+          hostname: base.hostname.replace(/^\[|\]$/g, ''),
+          port: base.port || undefined,
+          method: 'POST',
+          path,
+          agent,
+          headers: {
+            authorization,
+            accept: 'application/json',
+            'content-type': 'application/x-www-form-urlencoded',
+            'content-length': Buffer.byteLength(form),
+            'user-agent': 'taskwire',
+          },
+        },
+        (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (body += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+          response.on('error', reject);
+        },
+      );
+      request.setTimeout(timeoutMs, () =>
+        request.destroy(new Error(`no answer within ${timeoutMs} ms`)),
+      );
+      request.on('error', reject);
+      request.end(form);
     });
-    client.api.baseUrl = options.apiBaseUrl;
-    return client;
-  };
-  const clientOnce = (): Promise<Twilio> => {
-    // A failed load is tried again by the next send (the worker retries it), not kept.
-    loading ??= loadClient().catch((error: unknown) => {
-      loading = null;
-      throw error;
-    });
-    return loading;
-  };
 
   return async (message) => {
-    const client = await clientOnce();
+    const form = new URLSearchParams({ To: message.to, From: message.from });
+    if (message.content) {
+      form.set('ContentSid', message.content.sid);
+      form.set('ContentVariables', JSON.stringify(message.content.variables));
+    } else {
+      form.set('Body', message.body);
+    }
+    for (const url of message.mediaUrls ?? []) form.append('MediaUrl', url);
+    if (options.statusCallbackUrl) form.set('StatusCallback', options.statusCallbackUrl);
+
+    let answer: { status: number; body: string };
     try {
-      const created = await client.messages.create({
-        to: message.to,
-        from: message.from,
-        ...(message.content
-          ? {
-              contentSid: message.content.sid,
-              contentVariables: JSON.stringify(message.content.variables),
-            }
-          : { body: message.body }),
-        ...(message.mediaUrls && message.mediaUrls.length > 0
-          ? { mediaUrl: message.mediaUrls }
-          : {}),
-        ...(options.statusCallbackUrl ? { statusCallback: options.statusCallbackUrl } : {}),
-      });
-      return { sid: created.sid, status: created.status };
+      answer = await post(form.toString());
     } catch (error) {
-      const e = error as { status?: number; code?: number; message?: string };
-      const status = typeof e.status === 'number' ? e.status : null;
-      const code = typeof e.code === 'number' ? e.code : null;
-      const permanent = status !== null && status >= 400 && status < 500 && status !== 429;
+      // No answer (refused, reset, timed out): worth retrying.
       throw new TwilioSendError(
-        `Twilio ${status ?? 'request'} failed${code ? ` (error ${code})` : ''}: ${e.message ?? 'unknown error'}`,
-        status,
-        code,
-        permanent,
+        `Twilio request failed: ${(error as Error).message ?? 'unknown error'}`,
+        null,
+        null,
+        false,
       );
     }
+    const parsed = parseJson(answer.body);
+    if (answer.status >= 200 && answer.status < 300) {
+      const { sid, status } = (parsed ?? {}) as { sid?: unknown; status?: unknown };
+      if (typeof sid !== 'string' || typeof status !== 'string') {
+        throw new TwilioSendError(
+          `Twilio ${answer.status} answered without a message SID`,
+          answer.status,
+          null,
+          false,
+        );
+      }
+      return { sid, status };
+    }
+    // Twilio's error body: { code, message, more_info, status }.
+    const e = (parsed ?? {}) as { code?: unknown; message?: unknown };
+    const status = answer.status;
+    const code = typeof e.code === 'number' ? e.code : null;
+    const permanent = status >= 400 && status < 500 && status !== 429;
+    throw new TwilioSendError(
+      `Twilio ${status} failed${code ? ` (error ${code})` : ''}: ${typeof e.message === 'string' ? e.message : 'unknown error'}`,
+      status,
+      code,
+      permanent,
+    );
   };
 }
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+};
