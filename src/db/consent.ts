@@ -65,7 +65,7 @@ export async function optOutRecipient(
 /**
  * Withholds a claimed outbound message whose recipient is opted out: the message becomes
  * `canceled` with the reason, and the reminder stage or notice, share or review request
- * that recorded it `skipped`.
+ * that recorded it `skipped` (a daily or weekly digest's row too).
  * One statement, fenced by the claim. Resolves to the reason, or null when the recipient
  * is not opted out (or the claim was lost).
  */
@@ -106,6 +106,10 @@ export async function withholdFromOptedOut(
      request AS (
        UPDATE review_requests r SET skipped = withheld.reason
        FROM withheld WHERE r.outbound_message_id = withheld.id
+     ),
+     digest AS (
+       UPDATE group_digests g SET status = 'skipped', channel = NULL, reason = withheld.reason
+       FROM withheld WHERE g.outbound_message_id = withheld.id
      )
      SELECT reason FROM withheld`,
     [claim.id, claim.claims, now],

@@ -72,8 +72,12 @@ export interface NewOutbound {
   body: string;
   mediaUrls?: string[];
   taskId?: number | null;
-  /** Send this Content template (with these variables) instead of `body`. */
-  content?: { sid: string; variables: Record<string, string> } | null;
+  /**
+   * Send this Content template (with these variables) instead of `body`. A null `sid` keeps
+   * `body` and records the variables of the template it may be switched to at send time (a
+   * digest whose window closed while it waited: src/services/digest-send-time.ts).
+   */
+  content?: { sid: string | null; variables: Record<string, string> } | null;
 }
 
 /**

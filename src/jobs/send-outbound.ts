@@ -3,6 +3,7 @@ import { type ClaimedOutbound, markOutboundSubmitted } from '../db/outbound.js';
 import { withdrawStaleReminder } from '../db/reminders.js';
 import { ClaimLostError, PermanentJobError } from '../domain/processing-errors.js';
 import { rememberRefusedRecipient, withholdIfOptedOut } from '../services/consent.js';
+import { recheckQueuedDigest } from '../services/digest-send-time.js';
 import { recheckQueuedGroupMessage } from '../services/group-send-time.js';
 import { type NoticeSettings, redecideQueuedNotice } from '../services/task-notices.js';
 import type { SendMessage } from '../twilio/sender.js';
@@ -18,7 +19,8 @@ export { outboundQueue } from '../db/outbound.js';
  * first: one whose task is no longer active, or whose due time passed while it waited, is
  * withdrawn instead of sent. A free-form reminder or expiry notice whose user's 24-hour
  * window closed while it waited is decided again (template, SMS or skipped) with `notices`;
- * a share or review request in that case is not sent (src/services/group-send-time.ts).
+ * a share or review request in that case is not sent (src/services/group-send-time.ts), a
+ * digest goes as DIGEST_CONTENT_SID or is skipped (src/services/digest-send-time.ts).
  */
 export function sendOutboundJob(deps: {
   db: Database;
@@ -27,6 +29,8 @@ export function sendOutboundJob(deps: {
   clock?: () => Date;
   /** How reminders and expiry notices reach users; without it they are sent as recorded. */
   notices?: NoticeSettings;
+  /** DIGEST_CONTENT_SID: a digest's template once its window closed; absent: skipped. */
+  digestContentSid?: string | null;
 }): ProcessJob<ClaimedOutbound> {
   const clock = deps.clock ?? (() => new Date());
   return async (claimed) => {
@@ -40,6 +44,10 @@ export function sendOutboundJob(deps: {
     const group = await recheckQueuedGroupMessage(deps.db, job, clock());
     if ('lost' in group) throw new ClaimLostError(job.id);
     if ('skipped' in group) return;
+    const digest = await recheckQueuedDigest(deps.db, job, deps.digestContentSid ?? null, clock());
+    if ('lost' in digest) throw new ClaimLostError(job.id);
+    if ('skipped' in digest) return;
+    job = digest.send;
     if (deps.notices) {
       const decision = await redecideQueuedNotice(deps.db, job, deps.notices, clock());
       if ('lost' in decision) throw new ClaimLostError(job.id);

@@ -269,13 +269,12 @@ async function sendDailyDigest(
       to: delivery.to,
       from: delivery.from,
       body: groupNewsTexts.dailyDigest(group.name, lines),
-      content:
-        delivery.channel === 'template' && settings.digestContentSid
-          ? {
-              sid: settings.digestContentSid,
-              variables: { '1': group.name, '2': groupNewsTexts.dailyDigestLine(lines) },
-            }
-          : null,
+      // The template's variables go with a free-form digest too: should the window close
+      // before it is sent, it goes as DIGEST_CONTENT_SID (src/services/digest-send-time.ts).
+      content: {
+        sid: delivery.channel === 'template' ? (settings.digestContentSid ?? null) : null,
+        variables: { '1': group.name, '2': groupNewsTexts.dailyDigestLine(lines) },
+      },
     });
     const outboundId = outbound?.id ?? null;
     await settleShares(tx, userId, feedIds, { status: 'digested', reason: null, outboundId }, now);
@@ -331,13 +330,10 @@ async function sendWeeklyDigest(
       to: delivery.to,
       from: delivery.from,
       body: groupNewsTexts.weeklyDigest(summary),
-      content:
-        delivery.channel === 'template' && settings.digestContentSid
-          ? {
-              sid: settings.digestContentSid,
-              variables: { '1': group.name, '2': groupNewsTexts.weeklyDigestLine(summary) },
-            }
-          : null,
+      content: {
+        sid: delivery.channel === 'template' ? (settings.digestContentSid ?? null) : null,
+        variables: { '1': group.name, '2': groupNewsTexts.weeklyDigestLine(summary) },
+      },
     });
     await decideDigest(tx, digest, {
       status: 'sent',

@@ -216,7 +216,12 @@ export function createWorkers(
   const outbound = createQueueWorker(
     db,
     outboundQueue,
-    sendOutboundJob({ db, send, notices: noticeSettings(config) }),
+    sendOutboundJob({
+      db,
+      send,
+      notices: noticeSettings(config),
+      digestContentSid: config.digests.contentSid,
+    }),
     { ...workerOptions, concurrency: sendConcurrency(config) },
   );
 
