@@ -20,56 +20,56 @@ export interface ConversationRow {
   awaiting_review_count: number;
 }
 
-// One pass over each table, grouped by number, rather than a subquery per person: the
-// inbox lists everyone at once. Outbound `to_number` carries the channel (`whatsapp:+1…`).
+// Read from the per-number summaries migration 0024's triggers keep (conversation_inbound,
+// conversation_outbound): as many rows as people, whatever the length of the history. The
+// last body is one primary-key lookup of the newest message. Outbound `to_number` carries
+// the channel (`whatsapp:+1…`); the summary's number does not.
 const conversationsSql = `
-  WITH inbound AS (
-    SELECT sender AS number,
-           max(created_at) AS last_at,
-           max(created_at) FILTER (WHERE from_number LIKE 'whatsapp:%') AS last_whatsapp_at,
-           count(*)::int AS total,
-           count(*) FILTER (WHERE processing_status = 'failed')::int AS failed,
-           (array_agg(body ORDER BY id DESC))[1] AS last_body
-      FROM messages GROUP BY sender
-  ), outbound AS (
-    SELECT regexp_replace(to_number, '^[a-z]+:', '') AS number,
-           max(created_at) AS last_at,
-           count(*) FILTER (WHERE status IN ('failed', 'undelivered'))::int AS failed
-      FROM outbound_messages GROUP BY 1
-  ), reviews AS (
+  WITH reviews AS (
     SELECT user_id, count(*)::int AS waiting FROM tasks
      WHERE status = 'pending_review' GROUP BY user_id
   ), numbers AS (
-    SELECT number FROM inbound
+    SELECT number FROM conversation_inbound
     UNION SELECT phone_number FROM users WHERE phone_number IS NOT NULL
   )
   SELECT n.number, u.id AS user_id, u.username, (u.opted_out_at IS NOT NULL) AS opted_out,
          greatest(i.last_at, o.last_at, u.created_at) AS last_activity_at,
          i.last_at AS last_inbound_at, i.last_whatsapp_at AS last_whatsapp_inbound_at,
-         i.last_body, coalesce(i.total, 0) AS inbound_count,
+         i.last_id, coalesce(i.total, 0) AS inbound_count,
          coalesce(i.failed, 0) + coalesce(o.failed, 0) AS failed_count,
          coalesce(r.waiting, 0) AS awaiting_review_count
     FROM numbers n
     LEFT JOIN users u ON u.phone_number = n.number
-    LEFT JOIN inbound i ON i.number = n.number
-    LEFT JOIN outbound o ON o.number = n.number
+    LEFT JOIN conversation_inbound i ON i.number = n.number
+    LEFT JOIN conversation_outbound o ON o.number = n.number
     LEFT JOIN reviews r ON r.user_id = u.id`;
 
-/** Conversations, newest activity first, searched and filtered. */
-export async function listConversations(
-  db: Queryable,
-  query: {
-    limit: number;
-    offset: number;
-    search: string | null;
-    filter: ConversationFilter | null;
-  },
-): Promise<{ items: ConversationRow[]; total: number }> {
+/** The columns of a ConversationRow from `c`, a page of conversationsSql's rows. */
+const rowColumns = `c.number, c.user_id, c.username, c.opted_out, c.last_activity_at,
+  c.last_inbound_at, c.last_whatsapp_inbound_at,
+  (SELECT m.body FROM messages m WHERE m.id = c.last_id) AS last_body,
+  c.inbound_count, c.failed_count, c.awaiting_review_count`;
+
+export interface ConversationQuery {
+  limit: number;
+  offset: number;
+  search: string | null;
+  filter: ConversationFilter | null;
+}
+
+/** The SQL of one page and of its total (exported for the plan test). */
+export function conversationsPageSql(query: ConversationQuery): {
+  page: string;
+  count: string;
+  params: unknown[];
+  pageParams: unknown[];
+} {
   const where: string[] = [];
   const params: unknown[] = [];
   if (query.search) {
     params.push(`%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
     const p = `$${params.length}`;
+    // A search does read the messages of everyone: it looks for text in them.
     where.push(`(c.username ILIKE ${p} OR c.number LIKE ${p}
       OR EXISTS (SELECT 1 FROM messages m WHERE m.sender = c.number AND m.body ILIKE ${p}))`);
   }
@@ -77,15 +77,25 @@ export async function listConversations(
   if (query.filter === 'awaiting_review') where.push('c.awaiting_review_count > 0');
   if (query.filter === 'opted_out') where.push('c.opted_out');
   const filtered = `SELECT * FROM (${conversationsSql}) c ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
-  const items = await db.query<ConversationRow>(
-    `${filtered} ORDER BY c.last_activity_at DESC NULLS LAST, c.number
-      LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
-    [...params, query.limit, query.offset],
-  );
-  const [count] = await db.query<{ total: number }>(
-    `SELECT count(*)::int AS total FROM (${filtered}) f`,
+  const order = 'ORDER BY c.last_activity_at DESC NULLS LAST, c.number';
+  return {
+    // The page first, then its last bodies: one lookup per row shown.
+    page: `SELECT ${rowColumns} FROM (${filtered} ${order}
+      LIMIT $${params.length + 1} OFFSET $${params.length + 2}) c ${order}`,
+    count: `SELECT count(*)::int AS total FROM (${filtered}) f`,
     params,
-  );
+    pageParams: [...params, query.limit, query.offset],
+  };
+}
+
+/** Conversations, newest activity first, searched and filtered. */
+export async function listConversations(
+  db: Queryable,
+  query: ConversationQuery,
+): Promise<{ items: ConversationRow[]; total: number }> {
+  const sql = conversationsPageSql(query);
+  const items = await db.query<ConversationRow>(sql.page, sql.pageParams);
+  const [count] = await db.query<{ total: number }>(sql.count, sql.params);
   return { items, total: count?.total ?? 0 };
 }
 
@@ -95,7 +105,7 @@ export async function findConversation(
   number: string,
 ): Promise<ConversationRow | null> {
   const rows = await db.query<ConversationRow>(
-    `SELECT * FROM (${conversationsSql}) c WHERE c.number = $1`,
+    `SELECT ${rowColumns} FROM (${conversationsSql}) c WHERE c.number = $1`,
     [number],
   );
   return rows[0] ?? null;
