@@ -55,6 +55,8 @@ interface MessageView {
 }
 
 interface OutboundView {
+  id: number;
+  kind: string;
   user_id: number | null;
   status: string;
   body: string;
@@ -72,10 +74,23 @@ interface UserView {
 
 interface FeedView {
   items: {
+    id: number;
     created_at: string;
     task_id: number | null;
     task_description: string | null;
+    /** `published`; `pending_review` while the group (or its model) reviews it; `rejected`. */
+    status: string;
   }[];
+}
+
+interface ReviewView {
+  feed_id: number;
+  method: 'peer' | 'model';
+  status: 'pending' | 'approved' | 'rejected';
+  decided_by: string | null;
+  reason: string | null;
+  /** The model's { matches, confidence, reason }, or why peers review instead; null: not yet. */
+  model_verdict: { matches?: boolean; confidence?: number; reason?: string } | null;
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -199,6 +214,11 @@ async function run(
     );
   }
 
+  // What was sent before this message: whatever comes after it was caused by it (on a
+  // service nobody else is writing to), e.g. the other members told of a proof.
+  const latest = await json<{ items: OutboundView[] }>('/outbound?limit=1');
+  const sentBefore = latest?.items[0]?.id ?? 0;
+
   // 3. The webhook, as Twilio posts it for a WhatsApp message.
   const messageSid = media?.messageSid ?? `SM${randomBytes(16).toString('hex')}`;
   const to = config.twilio.whatsappNumber ?? WHATSAPP_SANDBOX_NUMBER;
@@ -297,13 +317,33 @@ async function run(
   }
 
   // 6. The task and points, through the user the reply went to.
+  const reviewOf = async (feedId: number) =>
+    (await json<{ items: ReviewView[] }>('/reviews?limit=20'))?.items.find(
+      (item) => item.feed_id === feedId,
+    );
+  let modelReview: { feedId: number; userId: number } | null = null;
   if (reply?.user_id) {
     const user = await json<UserView>(`/users/${reply.user_id}`);
     const feed = await json<FeedView>(`/feed?user_id=${reply.user_id}&limit=1`);
     const post = feed?.items[0];
-    const completedNow =
+    const postedNow =
       post && new Date(post.created_at).getTime() >= new Date(message.created_at).getTime();
-    if (completedNow && user) {
+    // A proof of a group with review: the model's verdict may already be in: say it below.
+    const review = postedNow && post.status !== 'rejected' ? await reviewOf(post.id) : undefined;
+    const points = async (taskId: number | null) => {
+      const task = taskId ? await json<{ points: number }>(`/tasks/${taskId}`) : null;
+      return task ? ` earns ${plural(task.points, 'point')} once approved` : '';
+    };
+    if (postedNow && user && review?.method === 'model') {
+      modelReview = { feedId: post.id, userId: user.id };
+      print(
+        `· Sent to the vision model (the group's review is model): "${post.task_description ?? 'task'}"${await points(post.task_id)}.`,
+      );
+    } else if (postedNow && user && post.status === 'pending_review') {
+      print(
+        `· Waiting for review by the group: "${post.task_description ?? 'task'}"${await points(post.task_id)}; ${user.username} has ${plural(user.points, 'point')}.`,
+      );
+    } else if (postedNow && user) {
       const task = post.task_id ? await json<{ points: number }>(`/tasks/${post.task_id}`) : null;
       print(
         `✓ Task completed: "${post.task_description ?? 'task'}"${task ? ` (+${plural(task.points, 'point')})` : ''}; ${user.username} now has ${plural(user.points, 'point')}. It is on the feed.`,
@@ -335,6 +375,57 @@ async function run(
     : `through Twilio (${reply.twilio_sid}, ${reply.status})`;
   print(`✓ Reply ${via}:`);
   print(reply.body.replace(/^/gm, '    '));
+
+  // 7. A vision model reviewing the proof: its verdict comes from a job, after the reply.
+  if (modelReview) {
+    const { feedId, userId } = modelReview;
+    for (;;) {
+      const review = await reviewOf(feedId);
+      if (!review) break;
+      const confidence =
+        review.model_verdict?.confidence !== undefined
+          ? ` (confidence ${review.model_verdict.confidence})`
+          : '';
+      if (review.status !== 'pending') {
+        const user = await json<UserView>(`/users/${userId}`);
+        print(
+          `✓ The ${review.decided_by === 'model' ? 'model' : (review.decided_by ?? 'review')} ${review.status} it${confidence}${review.reason ? `: ${review.reason}` : ''}${user ? `; ${user.username} has ${plural(user.points, 'point')}` : ''}.`,
+        );
+        break;
+      }
+      if (review.model_verdict) {
+        print(`· The model did not decide${confidence}: the group's members review it instead.`);
+        break;
+      }
+      if (Date.now() > deadline) {
+        print(
+          `· The model has not answered after ${timeoutMs / 1000} s (PROOF_MODEL_URL, PROOF_MODEL_TIMEOUT_MS).`,
+        );
+        break;
+      }
+      await sleep(200);
+    }
+  }
+
+  // 8. Everything else this message made the service send: the other members told of a
+  // proof or asked to review it, the owner told of a decision.
+  const recent = await json<{ items: OutboundView[] }>('/outbound?limit=50');
+  const others = (recent?.items ?? [])
+    .filter((item) => item.id > sentBefore && item.id !== reply.id)
+    .sort((a, b) => a.id - b.id);
+  const names = new Map<number, string>();
+  for (const item of others) {
+    let name = item.to_number;
+    if (item.user_id !== null) {
+      if (!names.has(item.user_id)) {
+        const user = await json<UserView>(`/users/${item.user_id}`);
+        names.set(item.user_id, user?.username ?? item.to_number);
+      }
+      name = names.get(item.user_id) ?? name;
+    }
+    print(`✓ Also sent to ${name} (${item.kind}, ${item.status}):`);
+    print(item.body.replace(/^/gm, '    '));
+  }
   return 0;
 }
 

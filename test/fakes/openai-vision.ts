@@ -52,7 +52,10 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
-export async function startFakeVision(options: { key?: string } = {}): Promise<FakeVision> {
+/** `port`: where to listen on 127.0.0.1 (default a free one). */
+export async function startFakeVision(
+  options: { key?: string; port?: number } = {},
+): Promise<FakeVision> {
   const hanging = new Set<ServerResponse>();
   const fake: FakeVision = {
     url: '',
@@ -144,7 +147,10 @@ export async function startFakeVision(options: { key?: string } = {}): Promise<F
       });
     })();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
   const { port } = server.address() as AddressInfo;
   fake.url = `http://127.0.0.1:${port}/v1`;
   fake.close = async () => {
