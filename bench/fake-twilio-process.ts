@@ -9,6 +9,7 @@
 import sharp from 'sharp';
 import { seededRandom } from '../test/helpers/random.js';
 import { type FakeTwilio, startFakeTwilio } from '../test/fakes/fake-twilio.js';
+import { answerRpc } from './rpc-child.js';
 
 export type FakeRequest =
   | {
@@ -130,12 +131,7 @@ async function handle(request: FakeRequest): Promise<FakeResponse> {
 }
 
 if (process.send) {
-  process.on('message', (message: { id: number; request: FakeRequest }) => {
-    handle(message.request).then(
-      (response) => process.send?.({ id: message.id, response }),
-      (error: unknown) => process.send?.({ id: message.id, error: String(error) }),
-    );
-  });
+  answerRpc(handle);
   // The bench went away: nothing is left to serve.
   process.once('disconnect', () => {
     void fake?.close().finally(() => process.exit(0));

@@ -1,11 +1,15 @@
-// Child processes, cleanup and CPU accounting for the ingest benchmark. Every resource the
-// bench acquires registers its release here, so a failure, Ctrl-C or the watchdog still
-// kills the servers, drops the databases and removes the temporary folders.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+// Child processes, cleanup and CPU accounting for the benchmarks (bench:ingest, bench:loop
+// and the others). Every resource a bench acquires registers its release here, so a
+// failure, Ctrl-C or the watchdog still kills the servers, drops the databases and removes
+// the temporary folders.
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import { variables } from '../src/config/variables.js';
 
 type Cleanup = () => Promise<void> | void;
 
@@ -33,6 +37,60 @@ export async function runCleanups(): Promise<void> {
       console.error(`cleanup "${entry.label}" failed: ${(error as Error).message}`);
     }
   }
+}
+
+let exiting = false;
+
+/** Runs every release (given 30 s at most), then exits with `code`; a later call only exits. */
+export async function exitAfterCleanup(code: number): Promise<never> {
+  if (!exiting) {
+    exiting = true;
+    setTimeout(() => process.exit(code), 30_000).unref();
+    await runCleanups();
+  }
+  process.exit(code);
+}
+
+/** Ctrl-C or SIGTERM: clean up, then exit 130. */
+export function cleanUpOnSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`\n${signal}: cleaning up`);
+      void exitAfterCleanup(130);
+    });
+  }
+}
+
+/** The bench stops by itself whatever happens: after `budgetMs`, cleanup and exit 3. */
+export function startWatchdog(budgetMs: number): void {
+  setTimeout(() => {
+    console.error(`watchdog: the bench ran longer than ${Math.round(budgetMs / 1000)} s; stopping`);
+    void exitAfterCleanup(3);
+  }, budgetMs).unref();
+}
+
+/** A fresh temporary folder, and the function that removes it (also run by the cleanup). */
+export function tempDir(label: string): { dir: string; remove: () => Promise<void> } {
+  const dir = mkdtempSync(path.join(tmpdir(), `taskwire-bench-${label}-`));
+  const remove = onCleanup(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  return { dir, remove };
+}
+
+/** Our environment without any Taskwire variable, so nothing leaks in from the shell. */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const variable of variables) delete env[variable.name];
+  return env;
+}
+
+/** Repeated `K=V` options as an environment (a bare `K` sets it empty). */
+export function envPairs(pairs: string[]): Record<string, string> {
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      return at === -1 ? [pair, ''] : [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
 }
 
 /** A free TCP port on the loopback interface. */
@@ -148,20 +206,57 @@ export async function waitForOk(
   }
 }
 
-/** Runs a command to completion, failing with its output on a non-zero exit. */
+/**
+ * Runs a command to completion (SIGKILL after `timeoutMs`), failing with its output on a
+ * non-zero exit. `name` names it in that error (by default the command line); `env` is ours
+ * unless given.
+ */
 export async function runCommand(
   command: string,
   args: string[],
-  options: { cwd: string; timeoutMs: number },
+  options: {
+    cwd: string;
+    timeoutMs: number;
+    env?: NodeJS.ProcessEnv;
+    name?: string;
+    echo?: boolean;
+  },
 ): Promise<void> {
-  const child = spawnChild(command, command, args, { cwd: options.cwd, env: process.env });
+  const name = options.name ?? command;
+  const child = spawnChild(name, command, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    echo: options.echo,
+  });
   const timer = setTimeout(() => child.process.kill('SIGKILL'), options.timeoutMs);
   const how = await child.exited;
   clearTimeout(timer);
   await child.stop();
   if (how !== 'exit 0') {
-    throw new Error(`${command} ${args.join(' ')} failed (${how}):\n${child.output()}`);
+    throw new Error(
+      `${options.name ?? `${command} ${args.join(' ')}`} failed (${how}):\n${child.output()}`,
+    );
   }
+}
+
+/**
+ * A TypeScript file of ours in a child process through tsx, with an IPC channel; the
+ * cleanup kills it. Resolves nothing: `kill()` kills it now (and unregisters the cleanup).
+ */
+export function forkTsx(
+  name: string,
+  file: string,
+  cwd: string,
+): { child: ChildProcess; kill: () => Promise<void> } {
+  const child = fork(file, [], {
+    cwd,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const kill = onCleanup(`stop ${name}`, () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  return { child, kill };
 }
 
 // ---- CPU accounting from /proc (Linux) -------------------------------------------------
@@ -169,16 +264,21 @@ export async function runCommand(
 /** Clock ticks per second of /proc's utime/stime: 100 on every mainstream Linux build. */
 const CLOCK_TICKS = 100;
 
-/** CPU seconds (user + system) a process has used so far; 0 if it is gone. */
-function processCpuSeconds(pid: number): number {
+/** CPU ms (user + system, all its threads) a process has used so far; null if it is gone. */
+export function cpuMsOf(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may contain spaces; fields after it are space-separated.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
   } catch {
-    return 0;
+    return null;
   }
+}
+
+/** CPU seconds (user + system) a process has used so far; 0 if it is gone. */
+function processCpuSeconds(pid: number): number {
+  return (cpuMsOf(pid) ?? 0) / 1000;
 }
 
 /** CPU seconds used so far by every process named `postgres` (server and backends). */

@@ -5,13 +5,12 @@
 //
 //   npm run bench:ingest -- --concurrency 50 --duration 10 \
 //     --only bare,express,postgres,pglite,postgres-ingest,pglite-ingest,startup
-import { execFileSync, fork } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { variables } from '../src/config/variables.js';
 import {
   type StoredMessages,
   applyInitialMigration,
@@ -24,11 +23,17 @@ import {
 } from './ingest-db.js';
 import {
   type Child,
+  cleanEnv,
+  cleanUpOnSignals,
+  envPairs,
+  exitAfterCleanup,
+  forkTsx,
   freePort,
-  onCleanup,
   runCleanups,
   runCommand,
   spawnChild,
+  startWatchdog,
+  tempDir,
   waitForOk,
   waitForQuietMachine,
 } from './ingest-processes.js';
@@ -148,12 +153,7 @@ if (flags.loadgen !== 'child' && flags.loadgen !== 'parent') {
 }
 const taskwireRoot = path.resolve(flags['taskwire-root'] ?? repoRoot);
 const taskwireMain = path.join(taskwireRoot, 'dist/cli/main.js');
-const taskwireExtraEnv = Object.fromEntries(
-  flags['taskwire-env'].map((pair) => {
-    const at = pair.indexOf('=');
-    return at === -1 ? [pair, ''] : [pair.slice(0, at), pair.slice(at + 1)];
-  }),
-);
+const taskwireExtraEnv = envPairs(flags['taskwire-env']);
 
 const AUTH_TOKEN = 'bench-twilio-auth-token-0123456789abcdef';
 // Nothing leaves the machine: the REST API origin (media downloads, replies) is a closed
@@ -164,48 +164,16 @@ const WEBHOOK_PATH = '/webhook/twilio';
 
 // ---- cleanup on every way out ------------------------------------------------------------
 
-let exiting = false;
-async function exitAfterCleanup(code: number): Promise<never> {
-  if (!exiting) {
-    exiting = true;
-    const force = setTimeout(() => process.exit(code), 30_000);
-    force.unref();
-    await runCleanups();
-  }
-  process.exit(code);
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up`);
-    void exitAfterCleanup(130);
-  });
-}
+cleanUpOnSignals();
 
 // The bench ends on its own whatever happens: a generous budget, then cleanup and exit.
-const budgetMs =
+startWatchdog(
   10 * 60_000 +
-  rounds * 4 * (warmupMs + durationMs + quietWaitMs + 3 * 60_000) +
-  startupRuns * 90_000;
-setTimeout(() => {
-  console.error(`watchdog: the bench ran longer than ${Math.round(budgetMs / 1000)} s; stopping`);
-  void exitAfterCleanup(3);
-}, budgetMs).unref();
+    rounds * 4 * (warmupMs + durationMs + quietWaitMs + 3 * 60_000) +
+    startupRuns * 90_000,
+);
 
 // ---- helpers -----------------------------------------------------------------------------
-
-/** Our environment without any Taskwire variable, so nothing leaks in from the shell. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const variable of variables) delete env[variable.name];
-  return env;
-}
-
-/** A fresh temporary folder, and the function that removes it (also run by the cleanup). */
-function tempDir(label: string): { dir: string; remove: () => Promise<void> } {
-  const dir = mkdtempSync(path.join(tmpdir(), `taskwire-bench-${label}-`));
-  const remove = onCleanup(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
-  return { dir, remove };
-}
 
 function startTaskwire(name: string, port: number, env: NodeJS.ProcessEnv, cwd: string): Child {
   const execArgv = flags['cpu-prof']
@@ -232,14 +200,11 @@ function startTaskwire(name: string, port: number, env: NodeJS.ProcessEnv, cwd: 
 
 async function runLoadSomewhere(spec: LoadSpec): Promise<LoadResult> {
   if (flags.loadgen === 'parent') return runLoad(spec);
-  const child = fork(path.join(repoRoot, 'bench/load-generator.ts'), [], {
-    cwd: repoRoot,
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const kill = onCleanup('stop load generator', () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
+  const { child, kill } = forkTsx(
+    'load generator',
+    path.join(repoRoot, 'bench/load-generator.ts'),
+    repoRoot,
+  );
   try {
     return await new Promise<LoadResult>((resolve, reject) => {
       const timer = setTimeout(

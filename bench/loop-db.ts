@@ -2,11 +2,11 @@
 // clock (and, with --earlier-posts, that many earlier feed posts with proof fingerprints,
 // for the proof check to scan), the CPU of the run's own Postgres backends, and pgbench's
 // single-row INSERT rate as the machine's reference.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { runCommand } from './ingest-processes.js';
+import { cpuMsOf, runCommand } from './ingest-processes.js';
 import { adminUrl, createDatabase } from './ingest-db.js';
 
 /** Anything that runs SQL: a pg.Client or a PGlite. */
@@ -100,18 +100,6 @@ export async function recordedRepliesPglite(dataDir: string): Promise<RecordedRe
 }
 
 // ---- CPU of the run's Postgres backends ----------------------------------------------
-
-const CLOCK_TICKS = 100;
-
-function cpuMsOf(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
-}
 
 /** CPU ms so far of one process (user + system, all its threads); 0 once it is gone. */
 export const processCpuMs = (pid: number) => cpuMsOf(pid) ?? 0;

@@ -8,6 +8,7 @@ import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks.js';
 import { Pool } from 'undici';
 import { whatsAppParams } from '../test/helpers/twilio-webhook.js';
 import type { Plan } from './loop-plan.js';
+import { answerRpc } from './rpc-child.js';
 
 export type LoadRequest =
   | {
@@ -147,11 +148,6 @@ async function handle(request: LoadRequest): Promise<LoadResponse> {
 }
 
 if (process.send) {
-  process.on('message', (message: { id: number; request: LoadRequest }) => {
-    handle(message.request).then(
-      (response) => process.send?.({ id: message.id, response }),
-      (error: unknown) => process.send?.({ id: message.id, error: String(error) }),
-    );
-  });
+  answerRpc(handle);
   process.once('disconnect', () => process.exit(0));
 }

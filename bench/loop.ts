@@ -12,25 +12,29 @@
 //   npm run bench:loop -- --engine postgres --rates 100,300,1000 --seconds 10
 //   npm run bench:loop -- --engine both --rates 50,100,200 --seconds 10
 //   npm run bench:loop -- --earlier-posts 1000000 --rates 100,200   # item 4 of issue 14
-import { type ChildProcess, execFileSync, fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { variables } from '../src/config/variables.js';
 import { TEST_ACCOUNT_SID } from '../test/helpers/twilio-webhook.js';
 import type { FakeRequest, FakeResponse } from './fake-twilio-process.js';
 import { createDatabase, postgresVersion } from './ingest-db.js';
 import {
   type Child,
-  freePort,
-  onCleanup,
-  runCleanups,
+  cleanEnv,
+  cleanUpOnSignals,
   cpuBetween,
+  envPairs,
+  exitAfterCleanup,
+  freePort,
+  runCommand,
   sampleCpu,
   spawnChild,
+  startWatchdog,
+  tempDir,
   waitForOk,
   waitForQuietMachine,
 } from './ingest-processes.js';
@@ -46,6 +50,7 @@ import {
 } from './loop-db.js';
 import type { LoadRequest, LoadResponse, StepLoad } from './loop-load.js';
 import { type Arrivals, type Plan, makePlan, replyTo } from './loop-plan.js';
+import { type Rpc, forkRpc } from './rpc.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -139,12 +144,7 @@ const earlierPosts = Math.round(number('earlier-posts', flags['earlier-posts']))
 const connections = Math.round(number('connections', flags.connections, 1));
 const pgbenchSeconds = number('pgbench-seconds', flags['pgbench-seconds']);
 const seed = Math.round(number('seed', flags.seed));
-const serviceEnv = Object.fromEntries(
-  flags['service-env'].map((pair) => {
-    const at = pair.indexOf('=');
-    return at === -1 ? [pair, ''] : [pair.slice(0, at), pair.slice(at + 1)];
-  }),
-);
+const serviceEnv = envPairs(flags['service-env']);
 
 type Engine = 'postgres' | 'pglite';
 const AUTH_TOKEN = 'bench-twilio-auth-token-0123456789abcdef';
@@ -154,96 +154,19 @@ const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 // ---- cleanup, watchdog -----------------------------------------------------------------
 
-let exiting = false;
-async function exitAfterCleanup(code: number): Promise<never> {
-  if (!exiting) {
-    exiting = true;
-    setTimeout(() => process.exit(code), 30_000).unref();
-    await runCleanups();
-  }
-  process.exit(code);
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up`);
-    void exitAfterCleanup(130);
-  });
-}
+cleanUpOnSignals();
 // The bench stops by itself whatever happens: every step's load and longest drain, the
 // setup of each engine (seeding a million posts included), then cleanup.
-const budgetMs =
+startWatchdog(
   5 * 60_000 +
-  engines.length *
-    (3 * 60_000 +
-      quietWaitMs +
-      earlierPosts / 10 +
-      (rates.length + 1) * (seconds * 1000 + warmupSeconds * 1000 + drainMaxMs + 15_000));
-setTimeout(() => {
-  console.error(`watchdog: the bench ran longer than ${Math.round(budgetMs / 1000)} s; stopping`);
-  void exitAfterCleanup(3);
-}, budgetMs).unref();
-
-// ---- child processes with a request/response IPC channel -------------------------------
-
-interface Rpc<Request, Response> {
-  call(request: Request, timeoutMs?: number): Promise<Response>;
-  child: ChildProcess;
-}
-
-function forkRpc<Request, Response>(name: string, file: string): Rpc<Request, Response> {
-  const child = fork(path.join(repoRoot, file), [], {
-    cwd: repoRoot,
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  onCleanup(`stop ${name}`, () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let nextId = 0;
-  const waiting = new Map<number, { resolve: (r: Response) => void; reject: (e: Error) => void }>();
-  child.on('message', (message: { id: number; response?: Response; error?: string }) => {
-    const entry = waiting.get(message.id);
-    waiting.delete(message.id);
-    if (message.error !== undefined) entry?.reject(new Error(`${name}: ${message.error}`));
-    else entry?.resolve(message.response as Response);
-  });
-  child.once('exit', (code) => {
-    for (const entry of waiting.values()) entry.reject(new Error(`${name} exited (${code})`));
-    waiting.clear();
-  });
-  return {
-    child,
-    call(request, timeoutMs = 120_000) {
-      const id = nextId++;
-      return new Promise<Response>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiting.delete(id);
-          reject(new Error(`${name} did not answer ${JSON.stringify(request).slice(0, 40)}`));
-        }, timeoutMs);
-        waiting.set(id, {
-          resolve: (response) => {
-            clearTimeout(timer);
-            resolve(response);
-          },
-          reject: (error) => {
-            clearTimeout(timer);
-            reject(error);
-          },
-        });
-        child.send({ id, request });
-      });
-    },
-  };
-}
+    engines.length *
+      (3 * 60_000 +
+        quietWaitMs +
+        earlierPosts / 10 +
+        (rates.length + 1) * (seconds * 1000 + warmupSeconds * 1000 + drainMaxMs + 15_000)),
+);
 
 // ---- the service -----------------------------------------------------------------------
-
-/** Our environment without any Taskwire variable, so nothing leaks in from the shell. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const variable of variables) delete env[variable.name];
-  return env;
-}
 
 const serviceRoot = path.resolve(flags.root);
 const serviceArgs = flags.dist
@@ -251,18 +174,14 @@ const serviceArgs = flags.dist
   : // By URL: the service runs in its data folder, where a bare "tsx" would not resolve.
     ['--import', import.meta.resolve('tsx'), path.join(serviceRoot, 'src/cli/main.ts')];
 
-async function runTaskwire(command: string, env: NodeJS.ProcessEnv, cwd: string): Promise<void> {
-  const child = spawnChild(`taskwire ${command}`, process.execPath, [...serviceArgs, command], {
+const runTaskwire = (command: string, env: NodeJS.ProcessEnv, cwd: string) =>
+  runCommand(process.execPath, [...serviceArgs, command], {
     cwd,
     env,
+    timeoutMs: 120_000,
+    name: `taskwire ${command}`,
     echo: flags.verbose,
   });
-  const timer = setTimeout(() => child.process.kill('SIGKILL'), 120_000);
-  const how = await child.exited;
-  clearTimeout(timer);
-  await child.stop();
-  if (how !== 'exit 0') throw new Error(`taskwire ${command} failed (${how}):\n${child.output()}`);
-}
 
 // ---- statistics ------------------------------------------------------------------------
 
@@ -324,8 +243,7 @@ async function runEngine(
   twilio: { apiBaseUrl: string; cdnBaseUrl: string; urls: string[] },
 ): Promise<EngineResult> {
   const setupStarted = performance.now();
-  const dir = mkdtempSync(path.join(tmpdir(), `taskwire-bench-loop-${engine}-`));
-  const removeDir = onCleanup(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  const { dir, remove: removeDir } = tempDir(`loop-${engine}`);
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const env: NodeJS.ProcessEnv = {
@@ -607,8 +525,7 @@ function describeRun(pgVersion: string, pgbenchTps: number | null): string[] {
 
 async function main(): Promise<number> {
   const pgVersion = await postgresVersion();
-  const scratch = mkdtempSync(path.join(tmpdir(), 'taskwire-bench-loop-'));
-  onCleanup(`remove ${scratch}`, () => rmSync(scratch, { recursive: true, force: true }));
+  const { dir: scratch } = tempDir('loop');
   let pgbenchTps: number | null = null;
   if (pgbenchSeconds > 0) {
     console.error(`pgbench single-row INSERT for ${pgbenchSeconds} s…`);
