@@ -3,9 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { insertFeedPost } from '../src/db/feed.js';
+import { findTaskById } from '../src/db/tasks.js';
+import { findUserById } from '../src/db/users.js';
 import type { UserRow } from '../src/domain/user.js';
 import type { CommandContext } from '../src/services/commands/command.js';
 import { linkCommand, logoutCommand } from '../src/services/commands/sign-in.js';
+import { shareProof } from '../src/services/group-news.js';
 import { createLogger } from '../src/start/logger.js';
 import { MemoryBlobStore } from './fakes/memory-blob-store.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
@@ -543,6 +546,83 @@ for (const engine of engines) {
         controller.abort();
         await reader.cancel().catch(() => {});
       }
+    });
+
+    test('Me: with sharing off my proofs reach nobody in my group, in news or the feed', async () => {
+      const db = w.t.database.db;
+      const bobs = await signIn(w, w.bob);
+      const alices = await signIn(w, w.alice);
+      const as = (cookie: string, method: 'GET' | 'PATCH', url: string, payload?: object) =>
+        w.t.app.inject({ method, url, headers: { cookie }, ...(payload ? { payload } : {}) });
+      const feedOf = async (cookie: string) =>
+        ((await as(cookie, 'GET', '/app/api/feed')).json() as { items: { what: string }[] }).items
+          .map((item) => item.what)
+          .sort();
+      /** A new proof of Bob's in group A, shared as the proof's processing shares it. */
+      const bobProves = async (description: string) => {
+        const [task] = await db.query<{ id: number }>(
+          `INSERT INTO tasks (user_id, description, due_time, status, group_id)
+           VALUES ($1, $2, $3, 'completed', $4) RETURNING id`,
+          [w.bob, description, START, w.groupA],
+        );
+        const post = await insertFeedPost(db, {
+          user_id: w.bob,
+          task_id: Number(task?.id),
+          image_url: null,
+          image_key: null,
+          post_content: description,
+          message_id: null,
+        });
+        await db.query('UPDATE feed SET group_id = $2 WHERE id = $1', [post?.id, w.groupA]);
+        const author = await findUserById(db, w.bob);
+        const row = await findTaskById(db, Number(task?.id));
+        assert.ok(author && row);
+        await shareProof(
+          db,
+          {
+            feedId: Number(post?.id),
+            author,
+            task: row,
+            imageKey: null,
+            receivedOn: `whatsapp:${WHATSAPP_SENDER}`,
+          },
+          { defaultTimezone: 'UTC', whatsappNumber: WHATSAPP_SENDER },
+          START,
+        );
+        return db.query<{ user_id: number }>('SELECT user_id FROM shares WHERE feed_id = $1', [
+          post?.id,
+        ]);
+      };
+
+      let me = (await as(bobs, 'GET', '/app/api/me')).json() as { share_proofs: boolean };
+      assert.equal(me.share_proofs, true, 'everyone shares until they turn it off');
+      assert.equal((await as(bobs, 'PATCH', '/app/api/me', {})).statusCode, 400);
+      me = (await as(bobs, 'PATCH', '/app/api/me', { share_proofs: false })).json() as typeof me;
+      assert.equal(me.share_proofs, false);
+      try {
+        assert.deepEqual(await bobProves('Swim 1 km'), [], 'nobody is told of the proof');
+        const alicesFeed = await feedOf(alices);
+        assert.ok(
+          !alicesFeed.includes('bob ran') && !alicesFeed.includes('Swim 1 km'),
+          `${alicesFeed}`,
+        );
+        assert.ok(alicesFeed.includes('alice ran'));
+        const photo = await as(alices, 'GET', '/app/api/photo?key=messages%2FMMbob%2F0.jpg');
+        assert.equal(photo.statusCode, 404, 'nor is his photo hers to open');
+        assert.ok((await feedOf(bobs)).includes('Swim 1 km'), 'he still sees his own');
+      } finally {
+        me = (await as(bobs, 'PATCH', '/app/api/me', { share_proofs: true })).json() as typeof me;
+      }
+      assert.equal(me.share_proofs, true);
+      const told = await bobProves('Swim 2 km');
+      assert.deepEqual(
+        told.map((row) => Number(row.user_id)),
+        [w.alice],
+        'sharing on: Alice hears of it',
+      );
+      assert.ok((await feedOf(alices)).includes('bob ran'));
+      const photo = await as(alices, 'GET', '/app/api/photo?key=messages%2FMMbob%2F0.jpg');
+      assert.equal(photo.statusCode, 200);
     });
 
     test('export my data, then delete my account: rows and photos gone, a goodbye sent', async () => {

@@ -53,11 +53,13 @@ export interface GroupPostRow {
 }
 
 /**
- * Posts of the given groups, newest first. Proofs waiting for review or rejected are left
- * out: a group shares what counted.
+ * Posts of the given groups, newest first, as `viewerId` may see them. Proofs waiting for
+ * review or rejected are left out: a group shares what counted; so are the posts of
+ * authors who turned sharing off (users.share_proofs), but for the viewer's own.
  */
 export async function postsOfGroups(
   db: Queryable,
+  viewerId: number,
   groupIds: readonly number[],
   page: { limit: number; offset: number },
 ): Promise<GroupPostRow[]> {
@@ -70,16 +72,18 @@ export async function postsOfGroups(
      JOIN groups g ON g.id = f.group_id
      LEFT JOIN tasks t ON t.id = f.task_id
      WHERE f.group_id = ANY($1::bigint[]) AND f.status NOT IN ('pending_review', 'rejected')
+       AND (u.share_proofs OR f.user_id = $4)
      ORDER BY f.created_at DESC, f.id DESC
      LIMIT $2 OFFSET $3`,
-    [groupIds, page.limit, page.offset],
+    [groupIds, page.limit, page.offset, viewerId],
   );
   return rows.map((row) => ({ ...row, id: Number(row.id), user_id: Number(row.user_id) }));
 }
 
 /**
  * Whether the person may see the photo stored under `key`: a post of theirs or of one of
- * their groups (published, or waiting for their review), or a photo they sent themselves.
+ * their groups (published by an author who shares, or waiting for their review), or a
+ * photo they sent themselves.
  */
 export async function photoVisibleTo(db: Queryable, userId: number, key: string): Promise<boolean> {
   const rows = await db.query(
@@ -88,7 +92,9 @@ export async function photoVisibleTo(db: Queryable, userId: number, key: string)
        AND (f.user_id = $1
             -- a proof waiting for review is shown to the members asked to review it
             OR (f.status <> 'rejected'
-                AND f.group_id IN (SELECT group_id FROM group_members WHERE user_id = $1)))
+                AND f.group_id IN (SELECT group_id FROM group_members WHERE user_id = $1)
+                AND (f.status = 'pending_review'
+                     OR (SELECT share_proofs FROM users WHERE id = f.user_id))))
      UNION ALL
      SELECT 1 FROM messages m, users u
      WHERE u.id = $1 AND m.sender IN (u.phone_number, u.whatsapp_id)
@@ -280,3 +286,15 @@ export async function reviewsWaitingFor(
   );
   return rows.map((row) => ({ ...row, id: Number(row.id) }));
 }
+
+/** Whether the person shares their proofs with their groups (users.share_proofs). */
+export async function sharesProofs(db: Queryable, userId: number): Promise<boolean> {
+  const rows = await db.query<{ share_proofs: boolean }>(
+    'SELECT share_proofs FROM users WHERE id = $1',
+    [userId],
+  );
+  return rows[0]?.share_proofs ?? true;
+}
+
+export const setSharesProofs = (db: Queryable, userId: number, share: boolean) =>
+  db.query('UPDATE users SET share_proofs = $2 WHERE id = $1', [userId, share]);

@@ -12,6 +12,8 @@ import {
   photoVisibleTo,
   postsOfGroups,
   reviewsWaitingFor,
+  setSharesProofs,
+  sharesProofs,
 } from '../db/participant.js';
 import { findUserById } from '../db/users.js';
 import { forbidden, notFound, validationFailed } from '../domain/errors.js';
@@ -71,6 +73,7 @@ export async function me(deps: ParticipantDeps, userId: number) {
     timezone: user.timezone,
     zone_in_effect: user.zone_in_effect,
     opted_out: user.opted_out_at !== null,
+    share_proofs: await sharesProofs(deps.db, userId),
     pause: user.pause,
     groups: await groupsOfMember(deps.db, userId),
   };
@@ -153,10 +156,15 @@ export async function feed(
   if (query.groupId !== null && !mine.includes(query.groupId)) {
     throw forbidden(`You are not in group ${query.groupId}.`);
   }
-  const posts = await postsOfGroups(deps.db, query.groupId === null ? mine : [query.groupId], {
-    limit: query.limit,
-    offset: query.offset,
-  });
+  const posts = await postsOfGroups(
+    deps.db,
+    userId,
+    query.groupId === null ? mine : [query.groupId],
+    {
+      limit: query.limit,
+      offset: query.offset,
+    },
+  );
   const streaks = await streaksOfUsers(deps.db, [...new Set(posts.map((post) => post.user_id))]);
   return {
     items: posts.map((post) => ({
@@ -221,9 +229,19 @@ export async function leaderboards(
   };
 }
 
-export async function setOptOut(deps: ParticipantDeps, userId: number, optedOut: boolean) {
-  if (optedOut) await optOut(deps.db, userId, 'keyword', deps.clock());
-  else await optIn(deps.db, userId);
+/**
+ * Me's settings (PATCH /app/api/me): `opted_out` stops or resumes every message (as STOP
+ * and START); `share_proofs` off keeps my proofs from my groups (see postsOfGroups).
+ */
+export async function updateMe(
+  deps: ParticipantDeps,
+  userId: number,
+  change: { opted_out?: boolean | undefined; share_proofs?: boolean | undefined },
+) {
+  if (change.opted_out === true) await optOut(deps.db, userId, 'keyword', deps.clock());
+  if (change.opted_out === false) await optIn(deps.db, userId);
+  if (change.share_proofs !== undefined)
+    await setSharesProofs(deps.db, userId, change.share_proofs);
   return me(deps, userId);
 }
 

@@ -13,8 +13,8 @@ import {
   photo,
   reviewsForMe,
   runPhrase,
-  setOptOut,
   today,
+  updateMe,
   voteOnReview,
 } from '../../services/participant.js';
 import { participantOf, requireSession, setSessionCookie } from '../plugins/session-auth.js';
@@ -49,9 +49,17 @@ export async function participantRoutes(app: FastifyInstance, options: Participa
   typed.patch(
     '/app/api/me',
     {
-      schema: { body: Type.Object({ opted_out: Type.Boolean() }, { additionalProperties: false }) },
+      schema: {
+        body: Type.Object(
+          {
+            opted_out: Type.Optional(Type.Boolean()),
+            share_proofs: Type.Optional(Type.Boolean()),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+      },
     },
-    async (request) => setOptOut(options, who(request), request.body.opted_out),
+    async (request) => updateMe(options, who(request), request.body),
   );
 
   typed.get('/app/api/today', async (request) => today(options, who(request)));

@@ -262,6 +262,36 @@ async function me() {
     h(
       'section',
       { class: 'card' },
+      h('h2', {}, 'Sharing'),
+      h(
+        'label',
+        { class: 'check' },
+        h('input', {
+          type: 'checkbox',
+          checked: data.share_proofs,
+          'aria-describedby': 'sharing-hint',
+          onChange: async (event) => {
+            try {
+              await api('/me', { method: 'PATCH', body: { share_proofs: event.target.checked } });
+              await me();
+            } catch (error) {
+              showError(error);
+            }
+          },
+        }),
+        'Share my proofs with my groups',
+      ),
+      h(
+        'p',
+        { id: 'sharing-hint', class: 'hint' },
+        data.share_proofs
+          ? 'Your groups see your photos in their feed and hear of them on WhatsApp.'
+          : 'Your proofs stay with you: your groups neither see them in the feed nor hear of them. A group that reviews proofs still shows them to the reviewers.',
+      ),
+    ),
+    h(
+      'section',
+      { class: 'card' },
       h('h2', {}, 'Groups'),
       h(
         'ul',
