@@ -46,11 +46,14 @@ export async function outboundStatusCounts(
   );
 }
 
-/** When an inbound message was stored, for the reply latency. */
-export async function inboundReceivedAt(db: Queryable, id: number): Promise<Date | null> {
-  const rows = await db.query<{ created_at: Date }>(
-    'SELECT created_at FROM messages WHERE id = $1',
-    [id],
+/** When inbound messages were stored, by id, for reply latencies: one statement for many. */
+export async function inboundReceivedAt(
+  db: Queryable,
+  ids: readonly number[],
+): Promise<Map<number, Date>> {
+  const rows = await db.query<{ id: number; created_at: Date }>(
+    'SELECT id, created_at FROM messages WHERE id = ANY($1::bigint[])',
+    [ids],
   );
-  return rows[0]?.created_at ?? null;
+  return new Map(rows.map((row) => [Number(row.id), row.created_at]));
 }

@@ -125,6 +125,23 @@ export function createMetrics(db: Queryable): ServiceMetrics {
 
   const sinceSeconds = (date: Date | string) => (Date.now() - new Date(date).getTime()) / 1000;
 
+  // Reply latencies: the receipt times of the answered messages are looked up together,
+  // one statement per 100 ms instead of one per reply sent (bench:loop).
+  let replies: { inboundId: number; sentAt: number }[] = [];
+  const lookUpReplies = () => {
+    const batch = replies;
+    replies = [];
+    void inboundReceivedAt(db, [...new Set(batch.map((reply) => reply.inboundId))]).then(
+      (receivedAt) => {
+        for (const { inboundId, sentAt } of batch) {
+          const at = receivedAt.get(inboundId);
+          if (at) replyLatency.observe((sentAt - new Date(at).getTime()) / 1000);
+        }
+      },
+      () => {},
+    );
+  };
+
   return {
     webhookAnswered(route, statusCode) {
       if (statusCode < 300) {
@@ -157,12 +174,8 @@ export function createMetrics(db: Queryable): ServiceMetrics {
       } else if (queue === 'outbound') {
         const inboundId = (event.job as ClaimedOutbound).inbound_message_id;
         if (inboundId === null) return;
-        void inboundReceivedAt(db, inboundId).then(
-          (receivedAt) => {
-            if (receivedAt) replyLatency.observe(sinceSeconds(receivedAt));
-          },
-          () => {},
-        );
+        if (replies.length === 0) setTimeout(lookUpReplies, 100).unref();
+        replies.push({ inboundId, sentAt: Date.now() });
       }
     },
     async render() {
