@@ -87,3 +87,25 @@ export function transactionBatches(
     },
   };
 }
+
+/**
+ * `db` whose transactions go through `transactionBatches` (see there): for a job module
+ * that hands a Database to a query function opening its own short transaction, e.g. the
+ * outbound job's markOutboundSubmitted, whose sends finish together. Everything else is
+ * `db`'s own.
+ */
+export function withTransactionBatches(
+  db: Database,
+  options: { maxBatch?: number } = {},
+): Database {
+  const batches = transactionBatches(db, options);
+  return {
+    engine: db.engine,
+    maxConcurrency: db.maxConcurrency,
+    query: (sql, params) => db.query(sql, params),
+    exec: (sql) => db.exec(sql),
+    transaction: (work) => batches.run(work),
+    listen: (channel, onNotify) => db.listen(channel, onNotify),
+    close: () => db.close(),
+  };
+}
