@@ -258,7 +258,20 @@ describe('the participant app in a real browser [pglite]', { skip: browserSkip }
       await openTab('Reviews', 'Reviews');
       await page.getByText(task).waitFor();
       await checked('reviews');
-      await page.getByRole('button', { name: 'Approve' }).click();
+      // A second proof arrives while a card, with its empty reason box, is on show: it
+      // appears without a reload (an empty field is not someone typing).
+      const second = `Stretch 10 min (${size.width})`;
+      await bobPosts('', second);
+      await page.getByText(second).waitFor();
+      await page
+        .locator('.post', { hasText: second })
+        .getByRole('button', { name: 'Approve' })
+        .click();
+      await page.locator('.post', { hasText: second }).waitFor({ state: 'detached' });
+      await page
+        .locator('.post', { hasText: task })
+        .getByRole('button', { name: 'Approve' })
+        .click();
       await page.getByText('No proofs waiting for you').waitFor();
       const [decided] = await db.query<{ status: string }>(
         'SELECT status FROM proof_reviews WHERE feed_id = $1',

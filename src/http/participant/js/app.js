@@ -449,9 +449,14 @@ function listen() {
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => {
       const tab = location.hash.slice(1) || 'today';
+      // Someone typing (focus in a field, or words left in one) keeps the page as it is;
+      // an empty field without a placeholder is not typing (":placeholder-shown" would
+      // count it, and a review card's empty reason box froze the Reviews page).
       const typing =
         document.activeElement?.tagName === 'INPUT' ||
-        view.querySelector('input:not(:placeholder-shown)');
+        [...view.querySelectorAll('input:not([type=checkbox]):not([type=radio])')].some(
+          (input) => input.value.trim() !== '',
+        );
       if (tab !== 'me' && !typing) void render();
     }, 250);
   };
