@@ -325,6 +325,14 @@ export const ruleOf = (habit: HabitRow): OccurrenceRule => ({
   anchor: localDateOf(habit.created_at, habit.time_zone),
 });
 
+/**
+ * The occurrence (a quota's round: its week) a habit started with, as createHabit chose it
+ * from its creation time. Not `next_*`: once the first occurrence is created those point at
+ * the one after it (next week's round), which is not what a person just answered should read.
+ */
+export const firstOccurrenceOf = (habit: HabitRow): Occurrence | null =>
+  firstOccurrence(ruleOf(habit), habit.created_at);
+
 /** One occurrence's outcome, as streaks count it. */
 export interface OccurrenceOutcome {
   occurrence_date: LocalDate;

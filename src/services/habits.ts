@@ -23,6 +23,7 @@ import {
   type HabitRow,
   type HabitSchedule,
   type Occurrence,
+  type OccurrenceOutcome,
   type Streaks,
   computeStreaks,
   describeSchedule,
@@ -72,12 +73,47 @@ export async function streaksOfHabit(db: Queryable, habit: HabitRow): Promise<St
   return computeStreaks(outcomes.get(habit.id) ?? [], habit.weekly_quota);
 }
 
-/** The words a proof's reply ends with when it completed a habit's occurrence. */
+/** How far a quota's round (one local week) is: occurrences completed of the quota. */
+export interface RoundProgress {
+  done: number;
+  quota: number;
+}
+
+/**
+ * The round a proof just counted in: the latest week with a completed occurrence. A photo
+ * completes the earliest open occurrence, and a later week's only opens when its week
+ * starts, so that is the proof's own week.
+ */
+function roundOfProof(
+  outcomes: readonly OccurrenceOutcome[],
+  quota: number | null,
+): RoundProgress | null {
+  if (quota === null) return null;
+  const completed = outcomes.filter((outcome) => outcome.status === 'completed');
+  const week = completed
+    .map((outcome) => outcome.occurrence_date)
+    .sort()
+    .at(-1);
+  if (week === undefined) return null;
+  return { done: completed.filter((outcome) => outcome.occurrence_date === week).length, quota };
+}
+
+/**
+ * The words a proof's reply ends with when it completed a habit's occurrence: for a quota,
+ * how far this week's round is (one of three does not count for the streak yet), then the
+ * streak.
+ */
 export async function streakAfterProof(db: Queryable, habitId: number): Promise<string> {
   const habit = await findHabitById(db, habitId);
   if (!habit) return '';
-  const { current, best } = await streaksOfHabit(db, habit);
-  return habitTexts.streakAfterProof(habit, current, best);
+  const outcomes = (await occurrenceOutcomes(db, [habit.id])).get(habit.id) ?? [];
+  const { current, best } = computeStreaks(outcomes, habit.weekly_quota);
+  return habitTexts.streakAfterProof(
+    habit,
+    current,
+    best,
+    roundOfProof(outcomes, habit.weekly_quota),
+  );
 }
 
 /**

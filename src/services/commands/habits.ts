@@ -3,7 +3,7 @@ import { effectsOfMessage } from '../../db/command-effects.js';
 import { setHabitGroup } from '../../db/groups.js';
 import { reactivateCancelledTask } from '../../db/own-tasks.js';
 import { deletePause, pausedTaskIds } from '../../db/pauses.js';
-import { nextOccurrence, ruleOf, splitHabitText } from '../../domain/habit.js';
+import { firstOccurrenceOf, nextOccurrence, ruleOf, splitHabitText } from '../../domain/habit.js';
 import { DESCRIPTION_MAX_LENGTH } from '../../domain/task.js';
 import {
   DEFAULT_PAUSE_MAX_DAYS_PER_30,
@@ -62,7 +62,9 @@ export const habitCommand: Command = {
     });
     const habits = await activeHabitsOfUser(context.tx, context.user.id);
     const number = habits.findIndex((habit) => habit.id === result.habit.id) + 1;
-    return habitTexts.created(number, result.habit, result.habit.time_zone);
+    // The round it started with, not next_due_at: that is next week's once this week's exists.
+    const first = firstOccurrenceOf(result.habit);
+    return habitTexts.created(number, result.habit, result.habit.time_zone, first);
   },
 };
 
