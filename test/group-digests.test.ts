@@ -3,7 +3,12 @@ import { after, before, describe, test } from 'node:test';
 import type { Database } from '../src/db/executor.js';
 import { openPostgres } from '../src/db/postgres.js';
 import { createGroupDigestJob } from '../src/jobs/group-digests.js';
-import { type GroupNewsSettings, runDigestsDue, shareProof } from '../src/services/group-news.js';
+import {
+  type GroupNewsSettings,
+  groupNewsReasons,
+  runDigestsDue,
+  shareProof,
+} from '../src/services/group-news.js';
 import type { TaskRow } from '../src/domain/task.js';
 import type { UserRow } from '../src/domain/user.js';
 import { decideReview } from '../src/services/reviews.js';
@@ -244,6 +249,73 @@ for (const engine of engines) {
         assert.deepEqual(
           digests.map((row) => [Number(row.user_id), row.body]),
           [[jon, '📸 Today in Quiet:\n• Ida finished “Run 5k”']],
+        );
+      });
+
+      test('an author who turns sharing off before the digest: their waiting news is skipped with the reason, the rest told', async () => {
+        const db = database.db;
+        const at = new Date('2026-12-03T10:00:00Z');
+        const recently = new Date(at.getTime() - 3_600_000);
+        const lea = await person(db, 'Lea', recently);
+        const max = await person(db, 'Max', recently);
+        const ned = await person(db, 'Ned', recently);
+        const crew = await group(db, 'Evening', 'Europe/Paris', [lea, max, ned]);
+        await db.query(`UPDATE groups SET share = 'digest' WHERE id = $1`, [crew]);
+        const settings = { defaultTimezone: 'UTC', whatsappNumber: NUMBER };
+        const share = async (authorId: number) => {
+          const feedId = await proof(db, authorId, crew, 10, at.toISOString());
+          const [author] = await db.query<UserRow>('SELECT * FROM users WHERE id = $1', [authorId]);
+          const [task] = await db.query<TaskRow>(
+            'SELECT t.* FROM tasks t JOIN feed f ON f.task_id = t.id WHERE f.id = $1',
+            [feedId],
+          );
+          const post = { feedId, author: author!, task: task!, imageKey: null, receivedOn: '' };
+          await db.transaction((tx) => shareProof(tx, post, settings, at));
+          return feedId;
+        };
+        const leas = await share(lea);
+        const maxs = await share(max);
+        // Lea turns sharing off in the app after her proof was recorded, before 19:00.
+        await db.query('UPDATE users SET share_proofs = false WHERE id = $1', [lea]);
+        await runDigestsDue(db, settings, new Date('2026-12-03T18:00:00Z'));
+
+        const digests = await outbound(db, 'share_digest');
+        assert.deepEqual(
+          digests
+            .filter((row) => [lea, max, ned].includes(Number(row.user_id)))
+            .map((row) => [Number(row.user_id), row.body]),
+          [
+            [lea, '📸 Today in Evening:\n• Max finished “Run 5k”'],
+            [ned, '📸 Today in Evening:\n• Max finished “Run 5k”'],
+          ],
+          'Max hears nothing (only Lea’s news waited for him); Ned only of Max',
+        );
+        const shares = await db.query<{
+          feed_id: number;
+          user_id: number;
+          status: string;
+          reason: string | null;
+        }>(
+          'SELECT feed_id, user_id, status, reason FROM shares WHERE feed_id = ANY($1) ORDER BY feed_id, user_id',
+          [[leas, maxs]],
+        );
+        assert.deepEqual(
+          shares.map((row) => [Number(row.feed_id), Number(row.user_id), row.status, row.reason]),
+          [
+            [leas, max, 'skipped', groupNewsReasons.authorStoppedSharing],
+            [leas, ned, 'skipped', groupNewsReasons.authorStoppedSharing],
+            [maxs, lea, 'digested', null],
+            [maxs, ned, 'digested', null],
+          ],
+        );
+        const claimed = await db.query<{ user_id: number }>(
+          `SELECT user_id FROM group_digests WHERE group_id = $1 AND kind = 'daily' ORDER BY user_id`,
+          [crew],
+        );
+        assert.deepEqual(
+          claimed.map((row) => Number(row.user_id)),
+          [lea, ned],
+          'no digest was claimed for Max: news later today may still reach him',
         );
       });
 

@@ -182,6 +182,8 @@ export interface PendingShareRow {
   author: string;
   task_description: string | null;
   habit_id: number | null;
+  /** Whether the post's author still shares their proofs (users.share_proofs). */
+  author_shares: boolean;
 }
 
 /** Locks a member's waiting news in a group, oldest first. */
@@ -192,7 +194,7 @@ export const lockPendingShares = (
 ): Promise<PendingShareRow[]> =>
   tx.query<PendingShareRow>(
     `SELECT s.feed_id, f.created_at, u.username AS author, t.description AS task_description,
-            t.habit_id
+            t.habit_id, u.share_proofs AS author_shares
      FROM shares s
      JOIN feed f ON f.id = s.feed_id
      JOIN users u ON u.id = f.user_id

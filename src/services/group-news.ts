@@ -53,6 +53,12 @@ const withWhatsApp = (number: string) =>
 
 const whatsappAddressOf = (user: UserRow) => user.phone_number ?? user.whatsapp_id;
 
+/** Why waiting news was not told. */
+export const groupNewsReasons = {
+  authorStoppedSharing:
+    'Not told: the author turned sharing off (Me → Sharing) before the digest went out.',
+};
+
 /** Why a member hears nothing on Taskwire's initiative, or null when they may. */
 function silenced(user: UserRow): string | null {
   if (user.opted_out_at) {
@@ -235,7 +241,20 @@ async function sendDailyDigest(
   now: Date,
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
-    const pending = await lockPendingShares(tx, group.id, userId);
+    const waiting = await lockPendingShares(tx, group.id, userId);
+    // News of an author who turned sharing off since (users.share_proofs) is not told: the
+    // app already hides those posts from the group, and the author was promised silence.
+    const withdrawn = waiting.filter((row) => !row.author_shares);
+    if (withdrawn.length > 0) {
+      await settleShares(
+        tx,
+        userId,
+        withdrawn.map((row) => Number(row.feed_id)),
+        { status: 'skipped', reason: groupNewsReasons.authorStoppedSharing, outboundId: null },
+        now,
+      );
+    }
+    const pending = waiting.filter((row) => row.author_shares);
     if (pending.length === 0) return false;
     const digest = { groupId: group.id, userId, kind: 'daily' as const, localDate };
     // Told today already: the rest waits for tomorrow's digest.
