@@ -170,7 +170,7 @@ for (const engine of engines) {
       assert.deepEqual(await memberIds(id), [Number(ada.body.id)]);
     });
 
-    test("POST /tasks: the group given must be one of the user's, else their only group", async () => {
+    test("POST /tasks: the group given must be one of the user's, else their only group; several and none named is a 422", async () => {
       const due = new Date(Date.now() + 86_400_000).toISOString();
       const runners = await api('POST', '/groups', { name: 'Runners' });
       const other = await api('POST', '/groups', { name: 'Swimmers' });
@@ -196,9 +196,15 @@ for (const engine of engines) {
       assert.equal(named.status, 201);
       assert.equal(named.body.group_id, other.body.id);
 
-      // A user in several groups, none the default and none named: the one joined first.
+      // In several groups and none named: which one must be said, as for POST /habits.
       const again = await task();
-      assert.equal(again.body.group_id, runners.body.id);
+      assert.equal(again.status, 422, JSON.stringify(again.body));
+      assert.equal((again.body.error as Json).code, 'unprocessable');
+      assert.equal(
+        (again.body.error as Json).message,
+        `User ${String(ada.body.id)} is in 2 groups; say which this task belongs to with ` +
+          `group_id, one of ${String(runners.body.id)} (Runners), ${String(other.body.id)} (Swimmers).`,
+      );
     });
 
     test('GET /feed?group_id= lists one group’s posts; a post takes its task’s group', async () => {

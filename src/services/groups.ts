@@ -166,9 +166,9 @@ export async function enrol(db: Queryable, userId: number, group: GroupRow | nul
 }
 
 /**
- * POST /tasks: the group a task an admin gives goes to. A named group the user is not in
- * is `unprocessable`; none named: null, and the database picks the user's only group, else
- * the default group (migration 0015).
+ * A group named for a user's task or habit (POST /tasks and /habits, PATCH /habits): an
+ * unknown group or one the user is not in is `unprocessable`. None named: null here;
+ * chooseOwnerGroup picks then.
  */
 export async function checkTaskGroup(
   db: Queryable,
@@ -188,26 +188,30 @@ export async function checkTaskGroup(
 }
 
 /**
- * POST /habits: the group a habit an admin gives goes to. A named group is checked as for
- * a task (unknown or not the owner's: `unprocessable`). None named: the owner's only group;
- * in several, `unprocessable` listing them, as `habit` over WhatsApp asks which rather than
- * guess (a habit's every proof follows its group's review and sharing rules). In none
- * (removed from every group): null, and the database picks the default group.
+ * POST /habits and POST /tasks: the group a habit or task an admin gives goes to. A named
+ * group is checked (unknown or not the owner's: `unprocessable`). None named: the owner's
+ * only group; in several, `unprocessable` listing them, as `habit` and `task` over WhatsApp
+ * ask which rather than guess (every proof follows its group's review and sharing rules).
+ * In none (removed from every group): null, and the database picks the default group.
  */
-export async function chooseHabitGroup(
+export async function chooseOwnerGroup(
   db: Queryable,
   userId: number,
   groupId: number | undefined,
+  what: 'habit' | 'task',
 ): Promise<number | null> {
   if (groupId !== undefined) return checkTaskGroup(db, userId, groupId);
   const groups = await groupsTable.groupsOfUser(db, userId);
   if (groups.length <= 1) return groups[0]?.id ?? null;
   const listed = groups.map((group) => `${group.id} (${group.name})`).join(', ');
   throw unprocessable(
-    `User ${userId} is in ${groups.length} groups; say which this habit belongs to with ` +
+    `User ${userId} is in ${groups.length} groups; say which this ${what} belongs to with ` +
       `group_id, one of ${listed}.`,
   );
 }
+
+export const chooseHabitGroup = (db: Queryable, userId: number, groupId: number | undefined) =>
+  chooseOwnerGroup(db, userId, groupId, 'habit');
 
 // --- Over WhatsApp -------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ import { conflict, notFound, unprocessable, validationFailed } from '../domain/e
 import type { ReminderRow } from '../domain/reminder.js';
 import { parseDescription, parseDueTime, type TaskRow, type TaskStatus } from '../domain/task.js';
 import type { Page, UseCaseDeps } from './deps.js';
-import { checkTaskGroup } from './groups.js';
+import { chooseOwnerGroup } from './groups.js';
 
 /** What the task rules run against: the database, the clock, and two settings. */
 export interface TaskDeps extends Pick<UseCaseDeps, 'db' | 'clock'> {
@@ -29,7 +29,10 @@ export interface NewTaskInput {
    * 24-hour-window rules of reminders, or recorded as skipped with the reason.
    */
   notify?: boolean;
-  /** One of the user's groups; absent: their only group, else the default group. */
+  /**
+   * One of the user's groups; absent: their only group, and for a user in several an
+   * `unprocessable` listing them (as POST /habits): its proof follows that group's rules.
+   */
   group_id?: number;
 }
 
@@ -82,8 +85,10 @@ export async function createTask(deps: TaskDeps, input: NewTaskInput): Promise<T
         'give a due time in the future.',
     );
   }
-  // A group the user is not in is `unprocessable`, like an unknown user.
-  const groupId = await checkTaskGroup(deps.db, input.user_id, input.group_id);
+  // A group the user is not in is `unprocessable`, like an unknown user; so is none named
+  // for a user in several: the default group would be a guess, and the proof would follow
+  // the wrong group's review and sharing.
+  const groupId = await chooseOwnerGroup(deps.db, input.user_id, input.group_id, 'task');
   const task = await tasksTable.createTask(
     deps.db,
     {

@@ -62,7 +62,7 @@ export async function tasksRoutes(app: FastifyInstance, options: TasksRoutesOpti
               minimum: 1,
               description:
                 "One of the user's groups (422 when they are not in it); default: their only group, " +
-                'else the default group.',
+                'and for a user in several a 422 listing them (as POST /habits).',
             }),
           ),
           notify: Type.Optional(
