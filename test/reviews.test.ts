@@ -109,7 +109,8 @@ for (const engine of engines) {
       const before = client.repliesTo(who.address).length;
       await client.processed(await client.deliver(params));
       await waitFor(async () => client.repliesTo(who.address).length > before);
-      return { reply: client.repliesTo(who.address).at(-1)?.params.Body ?? '', bytes };
+      // The reply to the photo: the first one after it (a model's verdict can follow at once).
+      return { reply: client.repliesTo(who.address).at(before)?.params.Body ?? '', bytes };
     }
 
     const taskOf = async (id: number) => (await client.api('GET', `/tasks/${id}`)).body;
