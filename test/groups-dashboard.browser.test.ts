@@ -342,6 +342,25 @@ describe('groups and pending reviews in the dashboard [pglite]', { skip }, () =>
     assert.equal(await page.locator('#feed article.post').count(), 1);
   });
 
+  test('assigning a task to someone in two groups names the group in the People form', async () => {
+    await page.getByRole('link', { name: /People/ }).click();
+    const form = page.locator('#task-form');
+    await form.getByLabel('Person').selectOption({ label: 'Bob' });
+    const group = form.getByLabel('Group');
+    await group.waitFor(); // shown: the deployment has two groups, Bob is in both
+    await form.getByLabel('Task').fill('Stretch for ten minutes');
+    await form.getByLabel('Due').fill('2031-06-01T07:30');
+    await group.selectOption({ label: 'Morning runners' });
+    await form.getByRole('button', { name: 'Assign task' }).click();
+    await page.getByText(/Assigned “Stretch for ten minutes” to Bob/).waitFor();
+    const tasks = (await api('GET', `/tasks?user_id=${people.Bob}`)).items as {
+      description: string;
+      group_id: number;
+    }[];
+    const stretch = tasks.find((task) => task.description === 'Stretch for ten minutes');
+    assert.equal(stretch?.group_id, groupId);
+  });
+
   test('on a 390 px phone: the group and a review fit, and a proof is rejected with a reason', async () => {
     const review = await adaProves('Swim 20 lengths');
     const phone = await openPage(

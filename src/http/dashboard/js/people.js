@@ -9,6 +9,7 @@ import {
   replace,
   statusBadge,
 } from './dom.js';
+import { listGroups } from './group-filter.js';
 import { habitOfTask, loadHabits, pauseCell, zoneCell } from './habits.js';
 import { loading, notify, showError, withBusy } from './ui.js';
 
@@ -50,6 +51,24 @@ function table(caption, columns, rows) {
   );
 }
 
+/**
+ * The task form's "Group" select: a task belongs to one of its owner's groups, and someone in
+ * several must be told which (POST /tasks answers 422 otherwise). Hidden while the deployment
+ * has one group, where the automatic choice is always right.
+ */
+async function fillTaskGroups(section) {
+  const select = section.querySelector('#task-group');
+  const groups = await listGroups({ fresh: true });
+  const chosen = select.value;
+  replace(
+    select,
+    h('option', { value: '' }, 'Their group (when they are in one)'),
+    groups.map((group) => h('option', { value: group.id }, group.name)),
+  );
+  if (groups.some((group) => String(group.id) === chosen)) select.value = chosen;
+  select.closest('.field').hidden = groups.length < 2;
+}
+
 async function loadUsers(section) {
   const page = await api('/users?limit=100');
   users = page.items;
@@ -62,6 +81,7 @@ async function loadUsers(section) {
       : users.map((user) => h('option', { value: user.id }, user.username)),
   );
   if (users.some((user) => String(user.id) === selected)) select.value = selected;
+  await fillTaskGroups(section);
   replace(
     section.querySelector('[data-users]'),
     users.length === 0
@@ -306,6 +326,7 @@ function wireForms(section) {
           description: String(data.get('description')).trim(),
           due_time: dueTime,
           ...(points === '' ? {} : { points: Number(points) }),
+          ...(data.get('group_id') ? { group_id: Number(data.get('group_id')) } : {}),
           notify: data.get('notify') === 'on',
         },
       });
