@@ -74,7 +74,8 @@ const Points = (defaultPoints: number) =>
     maximum: MAX_POINTS_PER_TASK,
     description: `Points per completed occurrence, 0 to ${MAX_POINTS_PER_TASK} (default ${defaultPoints}).`,
   });
-const GroupId = (description: string) => Type.Integer({ minimum: 1, description });
+const GroupId = (description: string) =>
+  Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description });
 const HabitIdParams = Type.Object({ id: IdSchema });
 const CancelStatus = Type.Unsafe<'cancelled'>({
   type: 'string',
