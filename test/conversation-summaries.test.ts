@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { conversationsPageSql } from '../src/db/conversations.js';
+import { conversationsPageSql, foldConversationChanges } from '../src/db/conversations.js';
 import type { Database, Queryable } from '../src/db/executor.js';
 import { loadMigrations, migrate } from '../src/db/migrate.js';
 import { engines, postgresOnly, type TestDatabase } from './helpers/databases.js';
 
-// Migration 0024: GET /conversations reads per-number summaries that triggers keep in the
-// statements writing messages and outbound messages. Whatever the writes, each summary
-// must equal what a pass over all the rows gives (the query the inbox used before), and
-// page 1 must not read the messages table.
+// Migration 0024: GET /conversations reads per-number summaries. The statements writing
+// messages and outbound messages only append to conversation_changes; the reader folds
+// those into the summaries first. Whatever the writes, each summary, once folded, must
+// equal what a pass over all the rows gives (the query the inbox used before); writers never
+// wait on a summary row (no deadlock between two writing in opposite orders), and page 1 must
+// not read the messages table.
 
 /** The summaries as a full pass over the rows computes them (the inbox's former query). */
 async function fromScratch(db: Queryable) {
@@ -28,7 +30,9 @@ async function fromScratch(db: Queryable) {
   return { inbound, outbound };
 }
 
+/** The summaries once every change so far is folded in, as the inbox reads them. */
 async function summaries(db: Queryable) {
+  await foldConversationChanges(db);
   return {
     inbound: await db.query(
       `SELECT number, last_at, last_whatsapp_at, total, failed, last_id::bigint AS last_id
@@ -163,6 +167,7 @@ for (const engine of engines) {
             }),
           ),
         );
+        await foldConversationChanges(db);
         const rows = await db.query<{ total: number }>(
           'SELECT total FROM conversation_inbound WHERE number = ANY($1::text[])',
           [senders],
@@ -172,6 +177,136 @@ for (const engine of engines) {
           [8, 8, 8, 8],
         );
         await assertSummariesMatch(db, 'after concurrent batches');
+      },
+    );
+
+    test(
+      'two transactions writing to the same two numbers in opposite orders both commit (no 40P01)',
+      { skip: postgresOnly(engine) },
+      async () => {
+        const [x, y] = ['+15550240020', '+15550240021'];
+        /**
+         * Two transactions, each writing `first(number)` and then, once the other has written
+         * too (so each holds whatever its first write locked), the other number: a proof's
+         * shares and its reply, two inbound batches. A write that waited for the other's
+         * summary row would deadlock here.
+         */
+        const crossed = async (write: (tx: Queryable, number: string) => Promise<unknown>) => {
+          let wroteA!: () => void;
+          let wroteB!: () => void;
+          const aFirst = new Promise<void>((resolve) => (wroteA = resolve));
+          const bFirst = new Promise<void>((resolve) => (wroteB = resolve));
+          await Promise.all([
+            db.transaction(async (tx) => {
+              await write(tx, x);
+              wroteA();
+              await bFirst;
+              await write(tx, y);
+            }),
+            db.transaction(async (tx) => {
+              await write(tx, y);
+              wroteB();
+              await aFirst;
+              await write(tx, x);
+            }),
+          ]);
+        };
+
+        await crossed((tx, number) => insertOutbound(tx, `whatsapp:${number}`));
+        await assertSummariesMatch(db, 'sends in opposite orders');
+
+        // Inbound processing failing for both people, in opposite orders: two messages each.
+        const ids = await insertMessages(db, [
+          { from: `whatsapp:${x}` },
+          { from: `whatsapp:${x}` },
+          { from: `whatsapp:${y}` },
+          { from: `whatsapp:${y}` },
+        ]);
+        await assertSummariesMatch(db, 'the messages stored');
+        const unfailed = new Map([
+          [x, [ids[0], ids[1]]],
+          [y, [ids[2], ids[3]]],
+        ]);
+        await crossed((tx, number) =>
+          tx.query(`UPDATE messages SET processing_status = 'failed' WHERE id = $1`, [
+            unfailed.get(number)?.shift(),
+          ]),
+        );
+        await foldConversationChanges(db);
+        const failed = await db.query<{ number: string; failed: number }>(
+          `SELECT number, failed FROM conversation_inbound WHERE number = ANY($1::text[])
+            ORDER BY number`,
+          [[x, y]],
+        );
+        assert.deepEqual(failed, [
+          { number: x, failed: 2 },
+          { number: y, failed: 2 },
+        ]);
+        await assertSummariesMatch(db, 'failures in opposite orders');
+      },
+    );
+
+    test(
+      'a write does not wait for a fold in progress, and the next fold counts it',
+      { skip: postgresOnly(engine) },
+      async () => {
+        const x = '+15550240030';
+        const [kept, deleted] = await insertMessages(db, [
+          { from: `whatsapp:${x}`, body: 'kept' },
+          { from: `whatsapp:${x}`, body: 'deleted' },
+        ]);
+        const sent = await insertOutbound(db, `whatsapp:${x}`);
+        let folded!: () => void;
+        const foldedOpen = new Promise<void>((resolve) => (folded = resolve));
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        // A fold left open: it holds its lock and x's summary rows until it commits.
+        const holder = db.transaction(async (tx) => {
+          assert.ok((await foldConversationChanges(tx)) > 0);
+          folded();
+          await released;
+        });
+        await foldedOpen;
+        await insertMessages(db, [{ from: `whatsapp:${x}`, body: 'newer' }]);
+        await insertOutbound(db, x, 'failed');
+        await db.query(`UPDATE messages SET processing_status = 'failed' WHERE id = $1`, [kept]);
+        await db.query(`UPDATE outbound_messages SET status = 'undelivered' WHERE id = $1`, [sent]);
+        await db.query('DELETE FROM messages WHERE id = $1', [deleted]);
+        release();
+        await holder;
+        await assertSummariesMatch(db, 'the writes made while a fold was open');
+      },
+    );
+
+    test(
+      'writes, deletions and folds at once still add up',
+      { skip: postgresOnly(engine) },
+      async () => {
+        const numbers = ['+15550240040', '+15550240041', '+15550240042'];
+        const seeded = await insertMessages(
+          db,
+          numbers.flatMap((from) => [{ from: `whatsapp:${from}` }, { from }]),
+        );
+        await Promise.all([
+          ...Array.from({ length: 6 }, (_, i) =>
+            db.transaction(async (tx) => {
+              const order = i % 2 === 0 ? numbers : [...numbers].reverse();
+              await insertMessages(
+                tx,
+                order.map((from) => ({ from: `whatsapp:${from}` })),
+              );
+              for (const number of order) await insertOutbound(tx, `whatsapp:${number}`);
+            }),
+          ),
+          ...seeded
+            .filter((_, i) => i % 2 === 1)
+            .map((id) => db.query('DELETE FROM messages WHERE id = $1', [id])),
+          db.query(`DELETE FROM outbound_messages WHERE to_number = 'whatsapp:' || $1`, [
+            numbers[0],
+          ]),
+          ...Array.from({ length: 4 }, () => foldConversationChanges(db)),
+        ]);
+        await assertSummariesMatch(db, 'after writes, deletions and folds at once');
       },
     );
 

@@ -20,10 +20,11 @@ export interface ConversationRow {
   awaiting_review_count: number;
 }
 
-// Read from the per-number summaries migration 0024's triggers keep (conversation_inbound,
-// conversation_outbound): as many rows as people, whatever the length of the history. The
-// last body is one primary-key lookup of the newest message. Outbound `to_number` carries
-// the channel (`whatsapp:+1…`); the summary's number does not.
+// Read from the per-number summaries of migration 0024 (conversation_inbound,
+// conversation_outbound), once foldConversationChanges has brought them up to date: as many
+// rows as people, whatever the length of the history. The last body is one primary-key
+// lookup of the newest message. Outbound `to_number` carries the channel (`whatsapp:+1…`);
+// the summary's number does not.
 const conversationsSql = `
   WITH reviews AS (
     SELECT user_id, count(*)::int AS waiting FROM tasks
@@ -49,6 +50,19 @@ const rowColumns = `c.number, c.user_id, c.username, c.opted_out, c.last_activit
   c.last_inbound_at, c.last_whatsapp_inbound_at,
   (SELECT m.body FROM messages m WHERE m.id = c.last_id) AS last_body,
   c.inbound_count, c.failed_count, c.awaiting_review_count`;
+
+/**
+ * Moves the changes that writes appended (conversation_changes) into the summaries, in one
+ * call of taskwire_fold_conversations() (migration 0024), and resolves to how many there
+ * were. Writers never wait for it; two folds wait for each other. The change table holds
+ * what happened since the last fold: every inbox read folds first.
+ */
+export async function foldConversationChanges(db: Queryable): Promise<number> {
+  const [row] = await db.query<{ folded: number }>(
+    'SELECT taskwire_fold_conversations() AS folded',
+  );
+  return row?.folded ?? 0;
+}
 
 export interface ConversationQuery {
   limit: number;
@@ -93,6 +107,7 @@ export async function listConversations(
   db: Queryable,
   query: ConversationQuery,
 ): Promise<{ items: ConversationRow[]; total: number }> {
+  await foldConversationChanges(db);
   const sql = conversationsPageSql(query);
   const items = await db.query<ConversationRow>(sql.page, sql.pageParams);
   const [count] = await db.query<{ total: number }>(sql.count, sql.params);
@@ -104,6 +119,7 @@ export async function findConversation(
   db: Queryable,
   number: string,
 ): Promise<ConversationRow | null> {
+  await foldConversationChanges(db);
   const rows = await db.query<ConversationRow>(
     `SELECT ${rowColumns} FROM (${conversationsSql}) c WHERE c.number = $1`,
     [number],
