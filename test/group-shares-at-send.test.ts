@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { optOut } from '../src/db/consent.js';
 import { insertFeedPost } from '../src/db/feed.js';
 import { insertMessages } from '../src/db/messages.js';
+import { setSharesProofs } from '../src/db/participant.js';
 import { outboundQueue } from '../src/db/outbound.js';
 import { createTask } from '../src/db/tasks.js';
 import { createUser, recordInbound } from '../src/db/users.js';
@@ -222,6 +223,33 @@ for (const engine of engines) {
         await sendQueued(EVENING);
         assert.equal(requestsTo(dee).length, 0);
         assert.equal((await outboundOf(dee, 'share_digest')).length, 0);
+      });
+
+      test('the author turned sharing off between record and send: skipped with the reason, never sent, not in the digest', async () => {
+        const bob = await member('Bob', 23.5 * 60);
+        const cy = await member('Cy', 60);
+        const { ada, task } = await groupOf('none', [bob, cy]);
+        const feedId = await shared(ada, task, at(1));
+        for (const user of [bob, cy]) assert.equal((await shareOf(feedId, user))?.status, 'sent');
+        await setSharesProofs(t.db, ada.id, false);
+
+        // Cy is still inside his window; Bob's closed too, but the share is not his to wait for.
+        await sendQueued(at(40));
+        for (const user of [bob, cy]) {
+          assert.equal(requestsTo(user).length, 0, `${user.username}: not sent`);
+          const [message] = await outboundOf(user, 'share');
+          assert.equal(message?.status, 'canceled');
+          const skipped = await shareOf(feedId, user);
+          assert.equal(skipped?.status, 'skipped');
+          assert.match(skipped?.reason ?? '', /turned sharing off/);
+          assert.equal(skipped?.reason, message?.error_message);
+        }
+
+        await runDigestsDue(t.db, settings, EVENING);
+        await sendQueued(EVENING);
+        for (const user of [bob, cy]) {
+          assert.equal(requestsTo(user).length, 0, `${user.username}: no digest of it either`);
+        }
       });
 
       test('review requests: window closed or opted out between record and send → skipped with the reason; the review stays with the others asked', async () => {
