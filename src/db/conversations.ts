@@ -55,7 +55,8 @@ const rowColumns = `c.number, c.user_id, c.username, c.opted_out, c.last_activit
  * Moves the changes that writes appended (conversation_changes) into the summaries, in one
  * call of taskwire_fold_conversations() (migration 0024), and resolves to how many there
  * were. Writers never wait for it; two folds wait for each other. The change table holds
- * what happened since the last fold: every inbox read folds first.
+ * what happened since the last fold: every inbox read folds first, and so does the
+ * conversation fold job (src/jobs/conversation-fold.ts) now and then.
  */
 export async function foldConversationChanges(db: Queryable): Promise<number> {
   const [row] = await db.query<{ folded: number }>(

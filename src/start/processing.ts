@@ -9,6 +9,7 @@ import { createHabitOccurrenceJob } from '../jobs/habit-occurrences.js';
 import { modelReviewJob, modelReviewQueue } from '../jobs/model-review.js';
 import { createReviewTimeoutJob } from '../jobs/review-timeouts.js';
 import { createOpenAiCompatibleJudge } from '../vision/openai-compatible.js';
+import { createConversationFoldJob } from '../jobs/conversation-fold.js';
 import { createGroupDigestJob } from '../jobs/group-digests.js';
 import { type ReminderScheduler, createReminderScheduler } from '../jobs/reminder-scheduler.js';
 import { outboundQueue, sendOutboundJob } from '../jobs/send-outbound.js';
@@ -278,6 +279,9 @@ export function createWorkers(
     settings: groupNewsSettings(config, store),
   });
 
+  // The inbox's summaries, folded now and then when nobody reads it (src/jobs/conversation-fold.ts).
+  const conversationFold = createConversationFoldJob(db, { pollMs: 30_000, log: workerLog });
+
   return {
     inbound,
     outbound,
@@ -290,6 +294,7 @@ export function createWorkers(
       await modelReviews.start();
       reviewTimeouts.start();
       digests.start();
+      conversationFold.start();
     },
     wake() {
       inbound.wake();
@@ -303,6 +308,7 @@ export function createWorkers(
         modelReviews.stop(graceMs),
         reviewTimeouts.stop(),
         digests.stop(),
+        conversationFold.stop(),
       ]);
     },
   };
