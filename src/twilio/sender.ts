@@ -1,5 +1,5 @@
-import http from 'node:http';
-import https from 'node:https';
+import type { Twilio } from 'twilio';
+import { keptAliveRequestClient } from './request-client.js';
 
 /** One message to send through Twilio's Messages API. */
 export interface OutgoingMessage {
@@ -58,112 +58,64 @@ export interface TwilioSenderOptions {
 }
 
 /**
- * Sends through Twilio's Messages API (`POST /2010-04-01/Accounts/{AccountSid}/Messages.json`,
- * the form parameters the `twilio` SDK sends) with Node's own HTTP client over kept-alive
- * connections. Not through the SDK: its axios stack cost ~0.65 CPU ms per message in
- * `npm run bench:loop`, of a few ms for the whole loop. The credentials go to `apiBaseUrl`
- * only (a path under it is kept: the simulator's `/simulator`).
+ * Sends through the official `twilio` SDK, over Node's own kept-alive HTTP client
+ * (request-client.ts). The credentials go to `apiBaseUrl` only. The SDK (a third of a second
+ * to import) is loaded by the first send, not at start-up.
  */
 export function createTwilioSender(options: TwilioSenderOptions): SendMessage {
-  const base = new URL(options.apiBaseUrl);
-  const secure = base.protocol === 'https:';
-  const agent = new (secure ? https.Agent : http.Agent)({
-    keepAlive: true,
-    maxSockets: options.maxSockets ?? 20,
-  });
-  const path = `${base.pathname.replace(/\/+$/, '')}/2010-04-01/Accounts/${encodeURIComponent(
-    options.accountSid,
-  )}/Messages.json`;
-  const authorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`;
-  const timeoutMs = options.timeoutMs ?? 15_000;
-
-  const post = (form: string) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const request = (secure ? https : http).request(
-        {
-          protocol: base.protocol,
-          hostname: base.hostname.replace(/^\[|\]$/g, ''),
-          port: base.port || undefined,
-          method: 'POST',
-          path,
-          agent,
-          headers: {
-            authorization,
-            accept: 'application/json',
-            'content-type': 'application/x-www-form-urlencoded',
-            'content-length': Buffer.byteLength(form),
-            'user-agent': 'taskwire',
-          },
-        },
-        (response) => {
-          let body = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => (body += chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-          response.on('error', reject);
-        },
-      );
-      request.setTimeout(timeoutMs, () =>
-        request.destroy(new Error(`no answer within ${timeoutMs} ms`)),
-      );
-      request.on('error', reject);
-      request.end(form);
+  let loading: Promise<Twilio> | null = null;
+  const loadClient = async (): Promise<Twilio> => {
+    const { default: twilio } = await import('twilio');
+    const timeoutMs = options.timeoutMs ?? 15_000;
+    const client = twilio(options.accountSid, options.authToken, {
+      timeout: timeoutMs,
+      autoRetry: false,
+      httpClient: keptAliveRequestClient(twilio.RequestClient, {
+        maxSockets: options.maxSockets ?? 20,
+        timeoutMs,
+      }),
     });
+    client.api.baseUrl = options.apiBaseUrl;
+    return client;
+  };
+  const clientOnce = (): Promise<Twilio> => {
+    // A failed load is tried again by the next send (the worker retries it), not kept.
+    loading ??= loadClient().catch((error: unknown) => {
+      loading = null;
+      throw error;
+    });
+    return loading;
+  };
 
   return async (message) => {
-    const form = new URLSearchParams({ To: message.to, From: message.from });
-    if (message.content) {
-      form.set('ContentSid', message.content.sid);
-      form.set('ContentVariables', JSON.stringify(message.content.variables));
-    } else {
-      form.set('Body', message.body);
-    }
-    for (const url of message.mediaUrls ?? []) form.append('MediaUrl', url);
-    if (options.statusCallbackUrl) form.set('StatusCallback', options.statusCallbackUrl);
-
-    let answer: { status: number; body: string };
+    const client = await clientOnce();
     try {
-      answer = await post(form.toString());
+      const created = await client.messages.create({
+        to: message.to,
+        from: message.from,
+        ...(message.content
+          ? {
+              contentSid: message.content.sid,
+              contentVariables: JSON.stringify(message.content.variables),
+            }
+          : { body: message.body }),
+        ...(message.mediaUrls && message.mediaUrls.length > 0
+          ? { mediaUrl: message.mediaUrls }
+          : {}),
+        ...(options.statusCallbackUrl ? { statusCallback: options.statusCallbackUrl } : {}),
+      });
+      return { sid: created.sid, status: created.status };
     } catch (error) {
-      // No answer (refused, reset, timed out): worth retrying.
+      const e = error as { status?: number; code?: number; message?: string };
+      const status = typeof e.status === 'number' ? e.status : null;
+      const code = typeof e.code === 'number' ? e.code : null;
+      const permanent = status !== null && status >= 400 && status < 500 && status !== 429;
       throw new TwilioSendError(
-        `Twilio request failed: ${(error as Error).message ?? 'unknown error'}`,
-        null,
-        null,
-        false,
+        `Twilio ${status ?? 'request'} failed${code ? ` (error ${code})` : ''}: ${e.message ?? 'unknown error'}`,
+        status,
+        code,
+        permanent,
       );
     }
-    const parsed = parseJson(answer.body);
-    if (answer.status >= 200 && answer.status < 300) {
-      const { sid, status } = (parsed ?? {}) as { sid?: unknown; status?: unknown };
-      if (typeof sid !== 'string' || typeof status !== 'string') {
-        throw new TwilioSendError(
-          `Twilio ${answer.status} answered without a message SID`,
-          answer.status,
-          null,
-          false,
-        );
-      }
-      return { sid, status };
-    }
-    // Twilio's error body: { code, message, more_info, status }.
-    const e = (parsed ?? {}) as { code?: unknown; message?: unknown };
-    const status = answer.status;
-    const code = typeof e.code === 'number' ? e.code : null;
-    const permanent = status >= 400 && status < 500 && status !== 429;
-    throw new TwilioSendError(
-      `Twilio ${status} failed${code ? ` (error ${code})` : ''}: ${typeof e.message === 'string' ? e.message : 'unknown error'}`,
-      status,
-      code,
-      permanent,
-    );
   };
 }
-
-const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
-  }
-};
