@@ -2,6 +2,12 @@ import { conflict } from '../domain/errors.js';
 import type { UserRow } from '../domain/user.js';
 import type { Queryable } from './executor.js';
 
+// recordInbound's SET list ($2 the message's time, $3 whether it came on WhatsApp); shared
+// with findSenderRecordingInbound so the two cannot drift apart.
+const recordInboundAssignments = `last_inbound_at = GREATEST(last_inbound_at, $2::timestamptz),
+  last_whatsapp_inbound_at = CASE WHEN $3 THEN GREATEST(last_whatsapp_inbound_at, $2::timestamptz)
+                                  ELSE last_whatsapp_inbound_at END`;
+
 export const userColumns = `id, created_at, username, phone_number, points, whatsapp_id, timezone,
   last_inbound_at, last_whatsapp_inbound_at, opted_out_at, opt_out_source`;
 
@@ -119,6 +125,30 @@ export async function findUserBySender(db: Queryable, sender: string): Promise<U
 }
 
 /**
+ * The user an inbound message is from (as findUserBySender), with the message recorded as
+ * their latest (as recordInbound), in one statement: the inbound path's sender lookup and
+ * `last_inbound_at` update were two round trips per message (BENCHMARKS.md, whole loop).
+ * Resolves to the user as they are after the update; null when no user has that sender,
+ * and then nothing is written.
+ */
+export async function findSenderRecordingInbound(
+  db: Queryable,
+  sender: string,
+  inbound: { at: Date; channel: 'whatsapp' | 'sms' },
+): Promise<UserRow | null> {
+  const rows = await db.query<UserRow>(
+    `UPDATE users SET ${recordInboundAssignments}
+     WHERE id = (SELECT id FROM users
+                 WHERE phone_number = $1 OR whatsapp_id = $1
+                 ORDER BY (phone_number = $1) DESC NULLS LAST, id
+                 LIMIT 1)
+     RETURNING ${userColumns}`,
+    [sender, inbound.at, inbound.channel === 'whatsapp'],
+  );
+  return rows[0] ?? null;
+}
+
+/**
  * Remembers `whatsappId` (a WhatsApp username sender such as `US.1349…`) as the WhatsApp id
  * of a user found by their WaId's phone number, when they have none yet and nobody else
  * holds it; resolves to the user as it is now. Their later messages, and queries that look
@@ -188,13 +218,11 @@ export async function recordInbound(
   at: Date,
   channel: 'whatsapp' | 'sms',
 ): Promise<void> {
-  await db.query(
-    `UPDATE users SET last_inbound_at = GREATEST(last_inbound_at, $2::timestamptz),
-       last_whatsapp_inbound_at = CASE WHEN $3 THEN GREATEST(last_whatsapp_inbound_at, $2::timestamptz)
-                                       ELSE last_whatsapp_inbound_at END
-     WHERE id = $1`,
-    [userId, at, channel === 'whatsapp'],
-  );
+  await db.query(`UPDATE users SET ${recordInboundAssignments} WHERE id = $1`, [
+    userId,
+    at,
+    channel === 'whatsapp',
+  ]);
 }
 
 export interface LeaderboardEntry {

@@ -10,6 +10,7 @@ import {
   latestPastTask,
 } from '../db/tasks.js';
 import {
+  findSenderRecordingInbound,
   findUserBySender,
   recordInbound,
   registerSender,
@@ -59,17 +60,27 @@ export interface AccountabilityOptions {
   review?: { timeoutMs: number; modelConfigured: boolean };
 }
 
+const channelOf = (message: ClaimedMessage): 'whatsapp' | 'sms' =>
+  message.from_number.startsWith('whatsapp:') ? 'whatsapp' : 'sms';
+
 const isImage = (item: StoredMedia) =>
   item.key !== undefined && isImageContentType(item.content_type);
 
-/** The user a message is from: by phone number, WhatsApp id, or WaId; registered if allowed. */
+/**
+ * The user a message is from: by phone number, WhatsApp id, or WaId; registered if allowed.
+ * `recorded`: the message is already their latest inbound (the common case, a sender known
+ * by their address, looks up and records in one statement); otherwise the caller records it.
+ */
 async function identifySender(
   tx: Queryable,
   message: ClaimedMessage,
   options: AccountabilityOptions,
-): Promise<{ user: UserRow | null; created: boolean }> {
-  const byAddress = await findUserBySender(tx, message.sender);
-  if (byAddress) return { user: byAddress, created: false };
+): Promise<{ user: UserRow | null; created: boolean; recorded?: true }> {
+  const byAddress = await findSenderRecordingInbound(tx, message.sender, {
+    at: message.created_at,
+    channel: channelOf(message),
+  });
+  if (byAddress) return { user: byAddress, created: false, recorded: true };
   const waId = typeof message.raw.WaId === 'string' ? message.raw.WaId : null;
   if (waId && /^\d{7,15}$/.test(waId)) {
     const byWaId = await findUserBySender(tx, `+${waId}`);
@@ -120,13 +131,12 @@ export async function accountabilityReply(
   stored: StoredMedia[],
   options: AccountabilityOptions,
 ): Promise<InboundReply> {
-  const { user, created } = await identifySender(tx, message, options);
+  const { user, created, recorded } = await identifySender(tx, message, options);
   let body: string;
   if (!user) {
     body = replyTexts.notRegistered();
   } else {
-    const channel = message.from_number.startsWith('whatsapp:') ? 'whatsapp' : 'sms';
-    await recordInbound(tx, user.id, message.created_at, channel);
+    if (!recorded) await recordInbound(tx, user.id, message.created_at, channelOf(message));
     // A sender who never joined a group lands in the default one (`join <code>`: that one only).
     if (created) await placeNewSender(tx, user.id, message.body);
     body =
