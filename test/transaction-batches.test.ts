@@ -54,6 +54,29 @@ for (const engine of engines) {
       assert.deepEqual(await stored(), [1, 2, 3, 4]);
     });
 
+    test('a batch runs its works in lock order (same key: arrival order), each still gets its own result', async () => {
+      const c = counting(t.db);
+      const batches = transactionBatches(c.db);
+      const ran: string[] = [];
+      const keyed = (key: string, n: number) =>
+        batches.run(
+          async (tx) => {
+            ran.push(`${key}${n}`);
+            return insert(n)(tx);
+          },
+          { lockOrder: key },
+        );
+      const results = await Promise.all([
+        keyed('+3', 1),
+        keyed('+1', 2),
+        keyed('+3', 3),
+        keyed('+2', 4),
+      ]);
+      assert.deepEqual(results, [10, 20, 30, 40]);
+      assert.deepEqual(ran, ['+12', '+24', '+31', '+33']);
+      assert.equal(c.transactions, 1);
+    });
+
     test('a failing work fails alone: the others of its batch commit, its writes do not', async () => {
       await t.db.query('INSERT INTO batch_probe (n) VALUES (3)');
       const c = counting(t.db);

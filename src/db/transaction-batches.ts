@@ -3,15 +3,25 @@ import type { Database, Queryable } from './executor.js';
 /** Work for one transaction: committed with the others of its batch, or alone. */
 export type TransactionWork<T> = (tx: Queryable) => Promise<T>;
 
+export interface BatchPlacement {
+  /**
+   * Works that lock rows by a key (the inbound job: its sender's user row) run in this
+   * order within a batch, so two processes' batches take those locks in the same order and
+   * cannot deadlock on them (they would wait, not abort with 40P01 a second later).
+   */
+  lockOrder?: string;
+}
+
 export interface TransactionBatches {
   /**
    * Runs `work` in a transaction, shared with the works that are waiting at the same time;
    * resolves once that transaction committed, rejects with the work's own error.
    */
-  run<T>(work: TransactionWork<T>): Promise<T>;
+  run<T>(work: TransactionWork<T>, placement?: BatchPlacement): Promise<T>;
 }
 
 interface Waiting {
+  lockOrder: string;
   work: TransactionWork<unknown>;
   resolve(value: unknown): void;
   reject(error: unknown): void;
@@ -54,6 +64,8 @@ export function transactionBatches(
       await alone(batch[0] as Waiting);
       return;
     }
+    // Stable: works with the same key keep their arrival order.
+    batch.sort((a, b) => (a.lockOrder < b.lockOrder ? -1 : a.lockOrder > b.lockOrder ? 1 : 0));
     let results: unknown[];
     try {
       results = await db.transaction(async (tx) => {
@@ -76,9 +88,14 @@ export function transactionBatches(
   };
 
   return {
-    run<T>(work: TransactionWork<T>): Promise<T> {
+    run<T>(work: TransactionWork<T>, placement: BatchPlacement = {}): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        waiting.push({ work, resolve: resolve as (value: unknown) => void, reject });
+        waiting.push({
+          lockOrder: placement.lockOrder ?? '',
+          work,
+          resolve: resolve as (value: unknown) => void,
+          reject,
+        });
         if (running) return;
         running = true;
         // After this turn: the jobs claimed together reach their transactions together.

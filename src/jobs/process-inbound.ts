@@ -1,4 +1,4 @@
-import type { Database } from '../db/executor.js';
+import type { Database, Queryable } from '../db/executor.js';
 import { type ClaimedMessage, markProcessed } from '../db/message-queue.js';
 import { transactionBatches } from '../db/transaction-batches.js';
 import { type MediaItem, type StoredMedia, mediaApiPath } from '../domain/message.js';
@@ -78,7 +78,7 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
       }
     }
 
-    await batches.run(async (tx) => {
+    const work = async (tx: Queryable) => {
       // The reply is recorded by the statement that marks the message processed.
       const reply = deps.accountability
         ? await accountabilityReply(tx, message, stored, deps.accountability)
@@ -94,7 +94,14 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
         reply,
       );
       if (!kept) throw new ClaimLostError(message.id);
-    });
+    };
+    // A message with media runs in a transaction of its own: the proof check holds the
+    // deployment-wide near-copy lock until commit (src/db/proofs.ts), which inside a shared
+    // batch would make every photo wait for whole batches, and could close a lock cycle
+    // with another process's batch (a deadlock, aborted after a second). Texts share
+    // commits, ordered by sender so batches lock user rows in one order.
+    if (message.media_items.length > 0) await deps.db.transaction(work);
+    else await batches.run(work, { lockOrder: message.sender });
 
     if (deps.deleteTwilioMedia) {
       for (const [index, item] of message.media_items.entries()) {
