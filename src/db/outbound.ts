@@ -199,6 +199,11 @@ const EARLY_STATUS_CALLBACK_TTL_HOURS = 24;
 
 // Advisory locks of this class, keyed by a hash of the SID, order a status callback for an
 // unrecorded SID and the recording of that SID: whichever comes second sees the other.
+// The lock must be a statement of its own, before the one that reads early_status_callbacks:
+// under READ COMMITTED a statement reads with the snapshot it started with, so one that
+// waits for the lock inside itself (a CTE calling pg_advisory_xact_lock, in autocommit)
+// does not see the callback committed while it waited, and that callback would be lost
+// (checked on Postgres 15: 0 rows seen, 1 by the next statement; issue 14, H11).
 const STATUS_LOCK_CLASS = 7_413_222;
 
 const lockStatusOf = (tx: Queryable, sid: string) =>
