@@ -77,6 +77,25 @@ for (const engine of engines) {
       assert.equal(c.transactions, 1);
     });
 
+    test('a work that swallows a failed statement is not reported committed, nor does it take its batch down', async () => {
+      await t.db.query('INSERT INTO batch_probe (n) VALUES (3)');
+      const batches = transactionBatches(t.db);
+      const swallowing = async (tx: Queryable) => {
+        await tx.query('INSERT INTO batch_probe (n) VALUES (3)').catch(() => undefined);
+        return 0;
+      };
+      const outcomes = await Promise.allSettled([
+        batches.run(insert(1)),
+        batches.run(swallowing),
+        batches.run(insert(2)),
+      ]);
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
+      assert.deepEqual(await stored(), [1, 2, 3]);
+    });
+
     test('a failing work fails alone: the others of its batch commit, its writes do not', async () => {
       await t.db.query('INSERT INTO batch_probe (n) VALUES (3)');
       const c = counting(t.db);

@@ -37,15 +37,34 @@ function wrapPglite(pg: PGlite): Database {
     query,
     async transaction(work) {
       return pg.transaction(async (tx) => {
+        // A failed statement aborts the transaction; one whose work caught the error and
+        // went on must not be reported committed (PGlite's COMMIT would roll it back
+        // quietly), least of all for a shared batch's other works.
+        // (Nothing here uses savepoints; one that did would roll back to it instead.)
+        let failed: unknown = null;
+        const noting = async <T>(statement: Promise<T>): Promise<T> => {
+          try {
+            return await statement;
+          } catch (error) {
+            failed ??= error;
+            throw error;
+          }
+        };
         const scoped: Queryable = {
           async query<Row>(sql: string, params?: readonly unknown[]) {
-            return (await tx.query<Row>(sql, params as unknown[] | undefined)).rows;
+            return (await noting(tx.query<Row>(sql, params as unknown[] | undefined))).rows;
           },
           async exec(sql: string) {
-            await tx.exec(sql);
+            await noting(tx.exec(sql));
           },
         };
-        return work(scoped);
+        const result = await work(scoped);
+        if (failed !== null) {
+          throw new Error('the transaction was rolled back: a statement in it failed', {
+            cause: failed,
+          });
+        }
+        return result;
       });
     },
     async exec(sql) {

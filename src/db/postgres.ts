@@ -88,7 +88,13 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
       try {
         await client.query('BEGIN');
         const result = await work(scoped);
-        await client.query('COMMIT');
+        // COMMIT of a transaction a failed statement aborted (a work that caught the error
+        // and went on) rolls back without an error: its command tag says so. Never report
+        // such a transaction as committed, least of all for a shared batch's other works.
+        const committed = await client.query('COMMIT');
+        if (committed.command === 'ROLLBACK') {
+          throw new Error('the transaction was rolled back at COMMIT: a statement in it failed');
+        }
         giveBack(failure());
         return result;
       } catch (error) {
