@@ -15,9 +15,9 @@ import { clearError } from './ui.js';
 const views = {
   feed: loadFeed,
   leaderboard: loadLeaderboard,
-  people: async (section) => {
+  people: async (section, options) => {
     enhancePeople(section, () => loadPeople(section));
-    await loadPeople(section);
+    await loadPeople(section, options);
   },
   messages: refreshInbox,
   groups: (section) => loadGroups(section),
@@ -57,7 +57,7 @@ function liveChange(kinds) {
   const section = byId(name);
   if (FORM_VIEWS.has(name) && section.contains(document.activeElement)) return;
   if (typingIn(section)) return;
-  void views[name](section);
+  void views[name](section, { background: true });
 }
 
 function showTokenForm(reason) {

@@ -69,7 +69,13 @@ async function fillTaskGroups(section) {
   select.closest('.field').hidden = groups.length < 2;
 }
 
-async function loadUsers(section) {
+/**
+ * A row turned into a form or a "Delete …?" question, which a background redraw (a live
+ * change) must not wipe under the admin's hand; redraws after Save or Delete replace it.
+ */
+const rowAwaitsAnswer = (list) => list.querySelector('[role=alertdialog], form') !== null;
+
+async function loadUsers(section, { background = false } = {}) {
   const page = await api('/users?limit=100');
   users = page.items;
   const select = section.querySelector('#task-user');
@@ -81,7 +87,11 @@ async function loadUsers(section) {
       : users.map((user) => h('option', { value: user.id }, user.username)),
   );
   if (users.some((user) => String(user.id) === selected)) select.value = selected;
-  await fillTaskGroups(section);
+  // Checked after the request: a question opened while it ran counts too.
+  if (background && rowAwaitsAnswer(section.querySelector('[data-users]'))) {
+    await fillTaskGroups(section);
+    return;
+  }
   replace(
     section.querySelector('[data-users]'),
     users.length === 0
@@ -114,6 +124,9 @@ async function loadUsers(section) {
           })),
         ),
   );
+  // After the table, so the rows are drawn as soon as the people are read (a question
+  // opened in a row meanwhile is not wiped by a table drawn a request later).
+  await fillTaskGroups(section);
 }
 
 /**
@@ -220,10 +233,11 @@ async function cancelTask(section, task, button) {
   }
 }
 
-async function loadTasks(section) {
+async function loadTasks(section, { background = false } = {}) {
   const container = section.querySelector('[data-tasks]');
   const status = section.querySelector('#task-filter').value;
   const page = await api(`/tasks${query({ status, limit: TASK_PAGE_SIZE, offset: taskOffset })}`);
+  if (background && rowAwaitsAnswer(container)) return;
   replace(
     container,
     page.items.length === 0
@@ -346,16 +360,16 @@ function wireForms(section) {
   });
 }
 
-export async function loadPeople(section) {
+export async function loadPeople(section, { background = false } = {}) {
   if (!wired) {
     wired = true;
     wireForms(section);
   }
   await loading(section, async () => {
     try {
-      await loadUsers(section);
+      await loadUsers(section, { background });
       await loadHabits(section, usernameOf);
-      await loadTasks(section);
+      await loadTasks(section, { background });
     } catch (error) {
       showError(error);
     }
