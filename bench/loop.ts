@@ -81,6 +81,7 @@ const usage = `Usage: npm run bench:loop -- [options]
   --root DIR           run the service of another checkout (e.g. 'git archive HEAD' unpacked
                        next to this one's node_modules), to measure committed code only
   --service-env K=V    extra environment for the service (repeatable)
+  --cpu-prof DIR       run the service with --cpu-prof, one profile per engine into DIR
   --json FILE          also write every figure as JSON
   --verbose            show the service's output as it comes`;
 
@@ -104,6 +105,7 @@ const { values: flags } = parseArgs({
     dist: { type: 'boolean', default: false },
     root: { type: 'string', default: repoRoot },
     'service-env': { type: 'string', multiple: true, default: [] },
+    'cpu-prof': { type: 'string' },
     json: { type: 'string' },
     verbose: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -173,6 +175,11 @@ const serviceArgs = flags.dist
   ? [path.join(serviceRoot, 'dist/cli/main.js')]
   : // By URL: the service runs in its data folder, where a bare "tsx" would not resolve.
     ['--import', import.meta.resolve('tsx'), path.join(serviceRoot, 'src/cli/main.ts')];
+
+// Only `serve` is profiled: migrate and seeding are not the loop.
+const profileArgs = flags['cpu-prof']
+  ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(flags['cpu-prof'])]
+  : [];
 
 const runTaskwire = (command: string, env: NodeJS.ProcessEnv, cwd: string) =>
   runCommand(process.execPath, [...serviceArgs, command], {
@@ -278,7 +285,7 @@ async function runEngine(
   const service: Child = spawnChild(
     `taskwire ${engine}`,
     process.execPath,
-    [...serviceArgs, 'serve'],
+    [...profileArgs, ...serviceArgs, 'serve'],
     {
       cwd: dir,
       env,
