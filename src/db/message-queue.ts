@@ -100,6 +100,58 @@ export async function markProcessed(
   return rows.length > 0;
 }
 
+// markProcessed with a reply, for many text messages (no media, no item errors) in one
+// statement: each kept claim marked processed and answered, a lost one left untouched.
+const markTextsProcessedSql = `
+WITH done AS (
+  SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[])
+    AS d(id, claims, user_id, to_number, from_number, body)
+),
+processed AS (
+  UPDATE messages AS m SET processing_status = 'processed', processed = true, processed_at = now(),
+         locked_until = NULL, storage_urls = '[]'::jsonb, stored_media = '[]'::jsonb, error = NULL
+  FROM done d
+  WHERE m.id = d.id AND m.claims = d.claims AND m.processing_status = 'processing'
+  RETURNING m.id
+),
+reply AS (
+  INSERT INTO outbound_messages (kind, inbound_message_id, user_id, to_number, from_number, body)
+  SELECT 'reply', d.id, d.user_id, d.to_number, d.from_number, d.body
+  FROM done d JOIN processed p ON p.id = d.id
+  ORDER BY d.id
+  ON CONFLICT (inbound_message_id, kind) WHERE inbound_message_id IS NOT NULL DO NOTHING
+  RETURNING id
+)
+SELECT processed.id, (SELECT count(pg_notify($7, '')) FROM reply)::int AS notified
+FROM processed`;
+
+/**
+ * markProcessed for text messages answered together (src/services/plain-texts.ts): one
+ * statement for all of them. Returns the ids whose claims were kept; the others were
+ * taken over by another worker, and nothing was written for them.
+ */
+export async function markTextsProcessed(
+  db: Queryable,
+  answered: readonly { claim: Claim; reply: InboundReply }[],
+): Promise<Set<number>> {
+  if (answered.length === 0) return new Set();
+  for (const { claim, reply } of answered) {
+    if (reply.inboundMessageId !== claim.id) {
+      throw new TypeError('markTextsProcessed: each reply must answer its claimed message');
+    }
+  }
+  const rows = await db.query<{ id: number }>(markTextsProcessedSql, [
+    answered.map(({ claim }) => claim.id),
+    answered.map(({ claim }) => claim.claims),
+    answered.map(({ reply }) => reply.userId),
+    answered.map(({ reply }) => reply.to),
+    answered.map(({ reply }) => reply.from),
+    answered.map(({ reply }) => reply.body),
+    outboundQueue.channel,
+  ]);
+  return new Set(rows.map((row) => row.id));
+}
+
 /**
  * Queues a message again (POST /messages/{id}/reprocess): a failed or processed message
  * goes back to 'pending' with a fresh set of attempts. A message being worked on right

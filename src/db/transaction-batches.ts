@@ -20,62 +20,98 @@ export interface TransactionBatches {
   run<T>(work: TransactionWork<T>, placement?: BatchPlacement): Promise<T>;
 }
 
-interface Waiting {
-  lockOrder: string;
-  work: TransactionWork<unknown>;
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-}
-
 /** Works per shared transaction at most (the inbound worker runs WORKER_CONCURRENCY at once). */
 const DEFAULT_MAX_BATCH = 32;
 
 /**
- * Group commit for job transactions. The works that ask for a transaction while another
- * batch is running (or in the same event-loop turn) run one after another in the next
- * single transaction: one BEGIN and one COMMIT, one WAL flush, for all of them, where each
- * paid its own before (bench:loop: two of the ~8 statements of a processed text message).
- * One batch at a time, so the batches of one process never wait for each other's locks.
- *
- * All or nothing, as each work was alone: a work that throws rolls the whole batch back,
- * and then every work of it runs again in a transaction of its own, so one failing work
- * (a lost claim, a bad row) never undoes or fails the others, and its own error is the one
- * it sees. Works must therefore be safe to run again after a rollback, as a job retried is.
- * A batch of one is a plain transaction.
+ * How a set batch (see setBatches) handles its inputs: all of them in one transaction, set
+ * by set (one statement for all where the per-input code would run one each), or one
+ * alone.
  */
-export function transactionBatches(
+export interface SetBatchSpec<Input, Result> {
+  /**
+   * Every input of a batch in `tx`, results in the inputs' order. Throwing rolls the batch
+   * back; each input then runs `alone`, so one failing input never undoes or fails another.
+   */
+  together(tx: Queryable, inputs: Input[]): Promise<Result[]>;
+  /** One input in a transaction of its own: a batch of one, and the fallback. */
+  alone(tx: Queryable, input: Input): Promise<Result>;
+  /**
+   * Inputs that lock rows by a key (the inbound job: its sender's user row) reach
+   * `together` sorted by it, so two processes' batches take those locks in the same order
+   * and wait for each other rather than deadlock (an abort with 40P01 a second later).
+   */
+  lockOrder?(input: Input): string;
+}
+
+export interface SetBatches<Input, Result> {
+  /**
+   * Handles `input` in a transaction shared with the inputs waiting at the same time;
+   * resolves once that transaction committed, rejects with the input's own error.
+   */
+  run(input: Input): Promise<Result>;
+}
+
+interface Waiting<Input> {
+  input: Input;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Group commit, and set-at-a-time work, for job transactions. The inputs that arrive
+ * while another batch is running (or in the same event-loop turn) are handled together in
+ * the next single transaction: one BEGIN and one COMMIT, one WAL flush, for all of them,
+ * and as few statements as `together` manages. One batch at a time, so the batches of one
+ * process never wait for each other's locks.
+ *
+ * All or nothing, as each input was alone: an error rolls the whole batch back, and then
+ * every input of it runs again in a transaction of its own, so one failing input (a lost
+ * claim, a bad row) never undoes or fails the others, and its own error is the one it
+ * sees. Inputs must therefore be safe to handle again after a rollback, as a job retried
+ * is. A batch of one runs `alone`.
+ */
+export function setBatches<Input, Result>(
   db: Database,
+  spec: SetBatchSpec<Input, Result>,
   options: { maxBatch?: number } = {},
-): TransactionBatches {
+): SetBatches<Input, Result> {
   const maxBatch = Math.max(1, options.maxBatch ?? DEFAULT_MAX_BATCH);
-  const waiting: Waiting[] = [];
+  const waiting: Waiting<Input>[] = [];
   let running = false;
 
-  const alone = async (entry: Waiting) => {
+  const alone = async (entry: Waiting<Input>) => {
     try {
-      entry.resolve(await db.transaction(entry.work));
+      entry.resolve(await db.transaction((tx) => spec.alone(tx, entry.input)));
     } catch (error) {
       entry.reject(error);
     }
   };
 
-  const runBatch = async (batch: Waiting[]) => {
+  const runBatch = async (batch: Waiting<Input>[]) => {
     if (batch.length === 1) {
-      await alone(batch[0] as Waiting);
+      await alone(batch[0] as Waiting<Input>);
       return;
     }
-    // Stable: works with the same key keep their arrival order.
-    batch.sort((a, b) => (a.lockOrder < b.lockOrder ? -1 : a.lockOrder > b.lockOrder ? 1 : 0));
-    let results: unknown[];
-    try {
-      results = await db.transaction(async (tx) => {
-        const done: unknown[] = [];
-        for (const entry of batch) done.push(await entry.work(tx));
-        return done;
+    const key = spec.lockOrder;
+    if (key) {
+      // Stable: inputs with the same key keep their arrival order.
+      batch.sort((a, b) => {
+        const [x, y] = [key(a.input), key(b.input)];
+        return x < y ? -1 : x > y ? 1 : 0;
       });
+    }
+    let results: Result[];
+    try {
+      results = await db.transaction((tx) =>
+        spec.together(
+          tx,
+          batch.map((entry) => entry.input),
+        ),
+      );
     } catch {
-      // Which work failed, and whether the others would have committed, only running them
-      // apart tells (a failed statement aborts the whole transaction).
+      // Which input failed, and whether the others would have committed, only handling
+      // them apart tells (a failed statement aborts the whole transaction).
       for (const entry of batch) await alone(entry);
       return;
     }
@@ -88,20 +124,47 @@ export function transactionBatches(
   };
 
   return {
-    run<T>(work: TransactionWork<T>, placement: BatchPlacement = {}): Promise<T> {
-      return new Promise<T>((resolve, reject) => {
-        waiting.push({
-          lockOrder: placement.lockOrder ?? '',
-          work,
-          resolve: resolve as (value: unknown) => void,
-          reject,
-        });
+    run(input: Input): Promise<Result> {
+      return new Promise<Result>((resolve, reject) => {
+        waiting.push({ input, resolve: resolve as (value: unknown) => void, reject });
         if (running) return;
         running = true;
         // After this turn: the jobs claimed together reach their transactions together.
         setImmediate(() => void drain());
       });
     },
+  };
+}
+
+interface PlacedWork {
+  work: TransactionWork<unknown>;
+  lockOrder: string;
+}
+
+/**
+ * Group commit of arbitrary works (see setBatches): the works waiting at the same time run
+ * one after another in one transaction, ordered by their `lockOrder`.
+ */
+export function transactionBatches(
+  db: Database,
+  options: { maxBatch?: number } = {},
+): TransactionBatches {
+  const batches = setBatches<PlacedWork, unknown>(
+    db,
+    {
+      async together(tx, works) {
+        const done: unknown[] = [];
+        for (const { work } of works) done.push(await work(tx));
+        return done;
+      },
+      alone: (tx, { work }) => work(tx),
+      lockOrder: ({ lockOrder }) => lockOrder,
+    },
+    options,
+  );
+  return {
+    run: <T>(work: TransactionWork<T>, placement: BatchPlacement = {}) =>
+      batches.run({ work, lockOrder: placement.lockOrder ?? '' }) as Promise<T>,
   };
 }
 

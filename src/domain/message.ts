@@ -35,6 +35,10 @@ export interface InboundMessage {
   raw: TwilioParams;
 }
 
+/** The channel a message came on: WhatsApp (`whatsapp:` addresses) or SMS. */
+export const channelOf = (message: Pick<MessageRow, 'from_number'>): 'whatsapp' | 'sms' =>
+  message.from_number.startsWith('whatsapp:') ? 'whatsapp' : 'sms';
+
 export type ProcessingStatus = 'pending' | 'processing' | 'processed' | 'failed';
 
 /** A stored inbound message, in the guide's snake_case column names. */

@@ -1,9 +1,10 @@
 import type { Database, Queryable } from '../db/executor.js';
-import { type ClaimedMessage, markProcessed } from '../db/message-queue.js';
-import { transactionBatches } from '../db/transaction-batches.js';
+import { type ClaimedMessage, markProcessed, markTextsProcessed } from '../db/message-queue.js';
+import { setBatches } from '../db/transaction-batches.js';
 import { type MediaItem, type StoredMedia, mediaApiPath } from '../domain/message.js';
 import { ClaimLostError, describeError, isPermanent } from '../domain/processing-errors.js';
 import { type AccountabilityOptions, accountabilityReply } from '../services/accountability.js';
+import { answerPlainTexts, isPlainText } from '../services/plain-texts.js';
 import type { BlobStore } from '../storage/adapter.js';
 import { type TwilioMedia, mediaObjectKey } from '../twilio/media.js';
 import type { ProcessJob } from './queue-worker.js';
@@ -43,8 +44,21 @@ export interface InboundJobDeps {
   accountability?: AccountabilityOptions;
   /** With TWILIO_DELETE_MEDIA: removes the media at Twilio once our copy is committed. */
   deleteTwilioMedia?: (item: MediaItem) => Promise<void>;
+  /**
+   * Messages with media handled at once (WORKER_CONCURRENCY; default: no limit). The
+   * worker takes more messages than that at a time: texts need only the database.
+   */
+  mediaConcurrency?: number;
   log?: { warn(obj: object, msg: string): void };
 }
+
+/** Media copies and their items' problems, for the statement that marks a message done. */
+interface CopiedMedia {
+  stored: StoredMedia[];
+  itemErrors: string[];
+}
+
+const NO_MEDIA: CopiedMedia = { stored: [], itemErrors: [] };
 
 /**
  * The inbound job: copies every media item of a claimed message (not only the first) into
@@ -53,13 +67,64 @@ export interface InboundJobDeps {
  * accountability loop (src/services/accountability.ts: feed post, task, points, the reply
  * recorded) and marks the message processed, so that happens exactly once even when the
  * job is retried. Retrying is safe: objects are overwritten under the same keys, and the
- * transaction commits only for the current claim. The transactions of messages that are
- * ready at the same time share one commit (src/db/transaction-batches.ts); each still
- * commits all of its message or nothing, and a failing one never undoes another.
+ * transaction commits only for the current claim.
+ *
+ * Text messages that are ready at the same time share one transaction
+ * (src/db/transaction-batches.ts), and the plain ones among them (no command) are answered
+ * together, a few statements for all (src/services/plain-texts.ts); each message still
+ * commits all of its work or nothing, and a failing one never undoes another.
  */
 export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessage> {
-  const batches = transactionBatches(deps.db);
-  return async (message) => {
+  // The loop for one message, and the statement that marks it processed.
+  const processAlone = async (tx: Queryable, message: ClaimedMessage, media: CopiedMedia) => {
+    const { stored, itemErrors } = media;
+    // The reply is recorded by the statement that marks the message processed.
+    const reply = deps.accountability
+      ? await accountabilityReply(tx, message, stored, deps.accountability)
+      : undefined;
+    const kept = await markProcessed(
+      tx,
+      { id: message.id, claims: message.claims },
+      {
+        storageUrls: stored.flatMap((item) => (item.url === undefined ? [] : [item.url])),
+        storedMedia: stored,
+        error: itemErrors.length > 0 ? itemErrors.join('; ') : null,
+      },
+      reply,
+    );
+    if (!kept) throw new ClaimLostError(message.id);
+  };
+
+  const processTexts = async (tx: Queryable, texts: ClaimedMessage[]) => {
+    const accountability = deps.accountability;
+    // A sender with a command among their texts has all of them handled one by one, in
+    // order, so a plain text after the command is answered as the command left things.
+    const commanding = new Set(texts.filter((text) => !isPlainText(text)).map((t) => t.sender));
+    const plain = accountability ? texts.filter((text) => !commanding.has(text.sender)) : [];
+    const replies = accountability ? await answerPlainTexts(tx, plain, accountability) : new Map();
+    const answered = plain.flatMap((text) => {
+      const reply = replies.get(text.id);
+      return reply ? [{ claim: { id: text.id, claims: text.claims }, reply }] : [];
+    });
+    const kept = await markTextsProcessed(tx, answered);
+    const lost = answered.find(({ claim }) => !kept.has(claim.id));
+    // Rolls the batch back; each text then runs alone, and only the lost one says so.
+    if (lost) throw new ClaimLostError(lost.claim.id);
+    for (const text of texts) {
+      if (!replies.has(text.id)) await processAlone(tx, text, NO_MEDIA);
+    }
+    return texts.map(() => undefined);
+  };
+
+  const texts = setBatches<ClaimedMessage, void>(deps.db, {
+    together: processTexts,
+    alone: (tx, text) => processAlone(tx, text, NO_MEDIA),
+    // Batches lock their senders' user rows in one order (see setBatches).
+    lockOrder: (text) => text.sender,
+  });
+  const mediaSlots = slots(deps.mediaConcurrency ?? Number.POSITIVE_INFINITY);
+
+  const copyAll = async (message: ClaimedMessage): Promise<CopiedMedia> => {
     const stored: StoredMedia[] = [];
     const itemErrors: string[] = [];
     for (const [index, item] of message.media_items.entries()) {
@@ -77,35 +142,27 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
         itemErrors.push(`media ${index}: ${reason}`);
       }
     }
+    return { stored, itemErrors };
+  };
 
-    const work = async (tx: Queryable) => {
-      // The reply is recorded by the statement that marks the message processed.
-      const reply = deps.accountability
-        ? await accountabilityReply(tx, message, stored, deps.accountability)
-        : undefined;
-      const kept = await markProcessed(
-        tx,
-        { id: message.id, claims: message.claims },
-        {
-          storageUrls: stored.flatMap((item) => (item.url === undefined ? [] : [item.url])),
-          storedMedia: stored,
-          error: itemErrors.length > 0 ? itemErrors.join('; ') : null,
-        },
-        reply,
-      );
-      if (!kept) throw new ClaimLostError(message.id);
-    };
+  return async (message) => {
+    if (message.media_items.length === 0) {
+      await texts.run(message);
+      return;
+    }
     // A message with media runs in a transaction of its own: the proof check holds the
     // deployment-wide near-copy lock until commit (src/db/proofs.ts), which inside a shared
     // batch would make every photo wait for whole batches, and could close a lock cycle
-    // with another process's batch (a deadlock, aborted after a second). Texts share
-    // commits, ordered by sender so batches lock user rows in one order.
-    if (message.media_items.length > 0) await deps.db.transaction(work);
-    else await batches.run(work, { lockOrder: message.sender });
+    // with another process's batch (a deadlock, aborted after a second).
+    const media = await mediaSlots(async () => {
+      const copied = await copyAll(message);
+      await deps.db.transaction((tx) => processAlone(tx, message, copied));
+      return copied;
+    });
 
     if (deps.deleteTwilioMedia) {
       for (const [index, item] of message.media_items.entries()) {
-        if (stored[index]?.key === undefined) continue;
+        if (media.stored[index]?.key === undefined) continue;
         await deps
           .deleteTwilioMedia(item)
           .catch((error: unknown) =>
@@ -115,6 +172,24 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
             ),
           );
       }
+    }
+  };
+}
+
+/** Runs at most `limit` of the functions given to it at once; the others wait their turn. */
+function slots(limit: number): <T>(run: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  return async (run) => {
+    if (active < limit) active += 1;
+    // Waits for a slot that a finishing run hands over (it stays counted as taken).
+    else await new Promise<void>((resolve) => queue.push(resolve));
+    try {
+      return await run();
+    } finally {
+      const next = queue.shift();
+      if (next) next();
+      else active -= 1;
     }
   };
 }

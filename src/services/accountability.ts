@@ -16,7 +16,7 @@ import {
   registerSender,
   rememberWhatsAppId,
 } from '../db/users.js';
-import type { StoredMedia } from '../domain/message.js';
+import { type StoredMedia, channelOf } from '../domain/message.js';
 import { isE164 } from '../domain/phone.js';
 import { DEFAULT_REMINDER_OFFSETS } from '../domain/reminder.js';
 import { DEFAULT_POINTS_PER_TASK } from '../domain/task.js';
@@ -29,6 +29,7 @@ import {
   rejectRepeatedProof,
 } from './proof-check.js';
 import { runCommand } from './commands/index.js';
+import { plainTextReply } from './plain-texts.js';
 import { placeNewSender } from './groups.js';
 import { streakAfterProof } from './habits.js';
 import { type GroupNewsSettings, shareProof } from './group-news.js';
@@ -59,9 +60,6 @@ export interface AccountabilityOptions {
   /** Peer and model review (REVIEW_TIMEOUT, PROOF_MODEL_URL): src/services/reviews.ts. */
   review?: { timeoutMs: number; modelConfigured: boolean };
 }
-
-const channelOf = (message: ClaimedMessage): 'whatsapp' | 'sms' =>
-  message.from_number.startsWith('whatsapp:') ? 'whatsapp' : 'sms';
 
 const isImage = (item: StoredMedia) =>
   item.key !== undefined && isImageContentType(item.content_type);
@@ -295,6 +293,5 @@ async function replyFor(
   };
   const answer = await runCommand(context, message.body);
   if (answer !== null) return answer;
-  const task = await findActiveTaskForUser(tx, user.id);
-  return task ? replyTexts.taskPending(task, zone(user)) : replyTexts.noTask();
+  return plainTextReply(await findActiveTaskForUser(tx, user.id), zone(user));
 }

@@ -125,6 +125,17 @@ export const SEND_CONCURRENCY_FACTOR = 8;
 export const sendConcurrency = (config: Config): number =>
   Math.min(config.worker.concurrency * SEND_CONCURRENCY_FACTOR, 256);
 
+/**
+ * Inbound messages one process takes at a time: INBOUND_TEXT_FACTOR × WORKER_CONCURRENCY
+ * (32 by default), of which WORKER_CONCURRENCY at most with media are copied and checked
+ * at once. A photo holds its slot for a download, an upload and the proof check; a text
+ * needs a few statements, and the texts taken together are answered together
+ * (src/jobs/process-inbound.ts), so the more are taken at once the less each costs.
+ */
+export const INBOUND_TEXT_FACTOR = 8;
+export const inboundConcurrency = (config: Config): number =>
+  Math.min(config.worker.concurrency * INBOUND_TEXT_FACTOR, 256);
+
 /** One line for the start-up log and the banner: where replies go. */
 export function describeDelivery(config: Config): string {
   if (config.twilio.accountSid)
@@ -208,9 +219,10 @@ export function createWorkers(
         },
         groupNews: groupNewsSettings(config, store),
       },
+      mediaConcurrency: config.worker.concurrency,
       log: workerLog,
     }),
-    workerOptions,
+    { ...workerOptions, concurrency: inboundConcurrency(config) },
   );
 
   const send = createSender(config);

@@ -5,6 +5,8 @@ import type { Command, CommandContext } from './command.js';
 import { groupCommand, inviteCommand, joinCommand, leaveCommand } from './groups.js';
 import { consentReply } from './consent.js';
 import { consentTexts } from '../consent-texts.js';
+import { consentWord } from '../consent.js';
+import type { TwilioParams } from '../../domain/message.js';
 import {
   habitCommand,
   habitsCommand,
@@ -98,10 +100,23 @@ export function parseCommand(body: string): { command: Command; args: string } |
   return command ? { command, args: (match[2] ?? '').trim() } : null;
 }
 
+// A pressed quick-reply button (a reminder's "Pause today") is read as the command it names.
+const commandText = (raw: TwilioParams, body: string): string =>
+  buttonCommandCandidates(raw).find(parseCommand) ?? body;
+
+/**
+ * Whether runCommand may answer this message: a command, or a consent word (STOP, START).
+ * False for a plain text, which gets the sender's pending task as its reply; the inbound
+ * job answers plain texts many at a time (src/services/plain-texts.ts).
+ */
+export function mayBeCommand(message: { body: string; raw: TwilioParams }): boolean {
+  const text = commandText(message.raw, message.body);
+  return consentWord(text) !== null || parseCommand(text) !== null;
+}
+
 /** Runs the command a message starts with; null when the message is not a command. */
 export async function runCommand(context: CommandContext, body: string): Promise<string | null> {
-  // A pressed quick-reply button (a reminder's "Pause today") is read as the command it names.
-  const text = buttonCommandCandidates(context.message.raw).find(parseCommand) ?? body;
+  const text = commandText(context.message.raw, body);
   const consent = await consentReply(context, text);
   if (consent !== null) return consent;
   const parsed = parseCommand(text);
