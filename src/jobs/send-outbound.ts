@@ -1,6 +1,6 @@
 import type { Database } from '../db/executor.js';
-import { type ClaimedOutbound, markOutboundSubmitted } from '../db/outbound.js';
-import { withTransactionBatches } from '../db/transaction-batches.js';
+import type { ClaimedOutbound } from '../db/outbound.js';
+import { outboundSubmissions } from '../db/outbound-submissions.js';
 import { withdrawStaleReminder } from '../db/reminders.js';
 import { ClaimLostError, PermanentJobError } from '../domain/processing-errors.js';
 import { rememberRefusedRecipient, withholdIfOptedOut } from '../services/consent.js';
@@ -34,8 +34,8 @@ export function sendOutboundJob(deps: {
   digestContentSid?: string | null;
 }): ProcessJob<ClaimedOutbound> {
   const clock = deps.clock ?? (() => new Date());
-  // Sends that finish together record their SIDs in one commit (src/db/transaction-batches.ts).
-  const marks = withTransactionBatches(deps.db);
+  // Sends that finish together record their SIDs in one transaction of two statements.
+  const submissions = outboundSubmissions(deps.db);
   return async (claimed) => {
     let job = claimed;
     if ((await withholdIfOptedOut(deps.db, job, clock())) !== null) return;
@@ -77,7 +77,7 @@ export function sendOutboundJob(deps: {
       await rememberRefusedRecipient(deps.db, job, error, clock());
       throw error;
     });
-    const kept = await markOutboundSubmitted(marks, { id: job.id, claims: job.claims }, result);
+    const kept = await submissions.record({ id: job.id, claims: job.claims }, result);
     if (!kept) throw new ClaimLostError(job.id);
   };
 }
