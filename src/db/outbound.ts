@@ -75,7 +75,7 @@ export interface NewOutbound {
   /**
    * Send this Content template (with these variables) instead of `body`. A null `sid` keeps
    * `body` and records the variables of the template it may be switched to at send time (a
-   * digest whose window closed while it waited: src/services/digest-send-time.ts).
+   * digest whose window closed while it waited: src/services/send-time.ts).
    */
   content?: { sid: string | null; variables: Record<string, string> } | null;
 }
