@@ -75,7 +75,7 @@ export interface NewOutbound {
   /**
    * Send this Content template (with these variables) instead of `body`. A null `sid` keeps
    * `body` and records the variables of the template it may be switched to at send time (a
-   * digest whose window closed while it waited: src/services/digest-send-time.ts).
+   * digest whose window closed while it waited: src/services/send-time.ts).
    */
   content?: { sid: string | null; variables: Record<string, string> } | null;
 }
@@ -164,6 +164,77 @@ export async function markOutboundSubmitted(
   });
 }
 
+export interface OutboundSubmission {
+  claim: { id: number; claims: number };
+  result: { sid: string; status: string; outbox?: boolean };
+}
+
+/**
+ * markOutboundSubmitted for several sends at once, in one transaction of two statements
+ * whatever their number: one takes every SID's status lock, one records them all (with
+ * their early status callbacks). One result per submission, in order: whether its claim
+ * was kept. All or nothing: a row the database refuses (a SID recorded twice) fails the
+ * whole call, so the caller runs them alone then (src/db/outbound-submissions.ts).
+ */
+export async function markOutboundsSubmitted(
+  db: Database,
+  submissions: readonly OutboundSubmission[],
+): Promise<boolean[]> {
+  const kept = await db.transaction(async (tx) => {
+    await lockStatusesOf(
+      tx,
+      submissions.map((s) => s.result.sid),
+    );
+    // The same statement as markOutboundSubmitted's, over the rows of `submitted`; the
+    // status lock statement above has ended, so this one's snapshot sees every early
+    // callback committed before the locks were granted.
+    return tx.query<{ id: number }>(
+      `WITH submitted AS (
+         SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::boolean[])
+           AS s (id, claims, sid, status, outbox)
+       ),
+       best AS (
+         SELECT DISTINCT ON (e.message_sid) e.message_sid, e.status, e.error_code
+         FROM early_status_callbacks e
+         WHERE e.message_sid = ANY ($3::text[])
+         ORDER BY e.message_sid, ${rankOf('e.status')} DESC, e.received_at DESC
+       ),
+       updated AS (
+         UPDATE outbound_messages o
+         SET status = CASE WHEN ${rankOf('best.status')} > ${rankOf('s.status')} THEN best.status
+                           ELSE s.status END,
+             error_code = CASE WHEN ${rankOf('best.status')} > ${rankOf('s.status')}
+                               THEN best.error_code END,
+             twilio_sid = s.sid, sent_at = now(), status_updated_at = now(), locked_until = NULL,
+             error_message = NULL, outbox = s.outbox
+         FROM submitted s LEFT JOIN best ON best.message_sid = s.sid
+         WHERE ${heldBy('o', 's')}
+         RETURNING o.id, o.twilio_sid
+       ),
+       applied AS (
+         DELETE FROM early_status_callbacks e USING updated u WHERE e.message_sid = u.twilio_sid
+       )
+       SELECT id FROM updated`,
+      [
+        submissions.map((s) => s.claim.id),
+        submissions.map((s) => s.claim.claims),
+        submissions.map((s) => s.result.sid),
+        submissions.map((s) => s.result.status),
+        submissions.map((s) => s.result.outbox === true),
+      ],
+    );
+  });
+  const keptIds = new Set(kept.map((row) => row.id));
+  return submissions.map((s) => keptIds.has(s.claim.id));
+}
+
+/**
+ * outboundQueue.held for a claim read from the row `claim` of a set (held() takes its claim
+ * from $1 and $2): the row is still the one this claim took.
+ */
+const heldBy = (row: string, claim: string): string =>
+  `${row}.id = ${claim}.id AND ${row}.claims = ${claim}.claims AND ${row}.status = 'submitting'`;
+
 /** Records a failed send (outboundQueue.markFailed). */
 export const markOutboundFailed = (
   db: Queryable,
@@ -208,6 +279,19 @@ const STATUS_LOCK_CLASS = 7_413_222;
 
 const lockStatusOf = (tx: Queryable, sid: string) =>
   tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [STATUS_LOCK_CLASS, sid]);
+
+// Several SIDs' locks in one statement, in the order of their keys (the sorted subquery is
+// not flattened, so each lock is taken as its row leaves the sort: EXPLAIN VERBOSE, and on
+// Postgres 15 a batch waiting on one key held the lower keys only), so two processes'
+// batches take shared keys in the same order and wait for each other instead of
+// deadlocking. DISTINCT: SIDs of one hash are one lock.
+const lockStatusesOf = (tx: Queryable, sids: readonly string[]) =>
+  tx.query(
+    `SELECT pg_advisory_xact_lock($1, key)
+     FROM (SELECT DISTINCT hashtext(sid) AS key FROM unnest($2::text[]) AS sid ORDER BY key)
+       AS sorted`,
+    [STATUS_LOCK_CLASS, sids],
+  );
 
 /**
  * Applies a status update to the message with its SID, in one statement (one snapshot):

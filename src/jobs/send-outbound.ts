@@ -1,12 +1,10 @@
 import type { Database } from '../db/executor.js';
-import { type ClaimedOutbound, markOutboundSubmitted } from '../db/outbound.js';
-import { withTransactionBatches } from '../db/transaction-batches.js';
-import { withdrawStaleReminder } from '../db/reminders.js';
+import type { ClaimedOutbound } from '../db/outbound.js';
+import { outboundSubmissions } from '../db/outbound-submissions.js';
 import { ClaimLostError, PermanentJobError } from '../domain/processing-errors.js';
-import { rememberRefusedRecipient, withholdIfOptedOut } from '../services/consent.js';
-import { recheckQueuedDigest } from '../services/digest-send-time.js';
-import { recheckQueuedGroupMessage } from '../services/group-send-time.js';
-import { type NoticeSettings, redecideQueuedNotice } from '../services/task-notices.js';
+import { rememberRefusedRecipient } from '../services/consent.js';
+import { decideAtSendTime } from '../services/send-time.js';
+import type { NoticeSettings } from '../services/task-notices.js';
 import type { SendMessage } from '../twilio/sender.js';
 import type { ProcessJob } from './queue-worker.js';
 
@@ -16,12 +14,10 @@ export { outboundQueue } from '../db/outbound.js';
 /**
  * Sends one recorded outbound message through Twilio and records Twilio's SID. A 4xx from
  * Twilio (invalid number, outside the 24-hour window) fails it for good; 429/5xx and
- * network errors are retried with back-off by the worker. A reminder is checked once more
- * first: one whose task is no longer active, or whose due time passed while it waited, is
- * withdrawn instead of sent. A free-form reminder or expiry notice whose user's 24-hour
- * window closed while it waited is decided again (template, SMS or skipped) with `notices`;
- * a share or review request in that case is not sent (src/services/group-send-time.ts), a
- * digest goes as DIGEST_CONTENT_SID or is skipped (src/services/digest-send-time.ts).
+ * network errors are retried with back-off by the worker. First the message is decided
+ * again by the rule of its kind (src/services/send-time.ts): one whose recipient opted out,
+ * a reminder no longer right to send, or a free-form message whose 24-hour window closed
+ * while it waited goes another way (a template, SMS) or is skipped with the reason.
  */
 export function sendOutboundJob(deps: {
   db: Database;
@@ -34,29 +30,14 @@ export function sendOutboundJob(deps: {
   digestContentSid?: string | null;
 }): ProcessJob<ClaimedOutbound> {
   const clock = deps.clock ?? (() => new Date());
-  // Sends that finish together record their SIDs in one commit (src/db/transaction-batches.ts).
-  const marks = withTransactionBatches(deps.db);
+  const settings = { notices: deps.notices, digestContentSid: deps.digestContentSid ?? null };
+  // Sends that finish together record their SIDs in one transaction of two statements.
+  const submissions = outboundSubmissions(deps.db);
   return async (claimed) => {
-    let job = claimed;
-    if ((await withholdIfOptedOut(deps.db, job, clock())) !== null) return;
-    if (job.kind === 'reminder' && job.task_id !== null) {
-      const withdrawn = await withdrawStaleReminder(deps.db, job, clock());
-      if (withdrawn !== null) return;
-    }
-    // A share or review request whose 24-hour window closed while it waited is not sent.
-    const group = await recheckQueuedGroupMessage(deps.db, job, clock());
-    if ('lost' in group) throw new ClaimLostError(job.id);
-    if ('skipped' in group) return;
-    const digest = await recheckQueuedDigest(deps.db, job, deps.digestContentSid ?? null, clock());
-    if ('lost' in digest) throw new ClaimLostError(job.id);
-    if ('skipped' in digest) return;
-    job = digest.send;
-    if (deps.notices) {
-      const decision = await redecideQueuedNotice(deps.db, job, deps.notices, clock());
-      if ('lost' in decision) throw new ClaimLostError(job.id);
-      if ('skipped' in decision) return;
-      job = decision.send;
-    }
+    const decision = await decideAtSendTime(deps.db, claimed, settings, clock());
+    if ('lost' in decision) throw new ClaimLostError(claimed.id);
+    if ('skipped' in decision) return;
+    const job = decision.send;
     if (!deps.send) {
       throw new PermanentJobError(
         'Not sent: Twilio is not configured (set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN).',
@@ -77,7 +58,7 @@ export function sendOutboundJob(deps: {
       await rememberRefusedRecipient(deps.db, job, error, clock());
       throw error;
     });
-    const kept = await markOutboundSubmitted(marks, { id: job.id, claims: job.claims }, result);
+    const kept = await submissions.record({ id: job.id, claims: job.claims }, result);
     if (!kept) throw new ClaimLostError(job.id);
   };
 }

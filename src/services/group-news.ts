@@ -110,7 +110,7 @@ export interface ProofPost {
  * now, with the photo when Twilio can fetch it; anyone else waits for the daily digest; in a
  * `digest` group everybody does; `off` records nothing. Opted-out members are recorded as
  * skipped. Whether the window is still open and the member still opted in is checked again
- * when the message is sent (src/services/group-send-time.ts).
+ * when the message is sent (src/services/send-time.ts).
  */
 export async function shareProof(
   tx: Queryable,
@@ -289,7 +289,7 @@ async function sendDailyDigest(
       from: delivery.from,
       body: groupNewsTexts.dailyDigest(group.name, lines),
       // The template's variables go with a free-form digest too: should the window close
-      // before it is sent, it goes as DIGEST_CONTENT_SID (src/services/digest-send-time.ts).
+      // before it is sent, it goes as DIGEST_CONTENT_SID (src/services/send-time.ts).
       content: {
         sid: delivery.channel === 'template' ? (settings.digestContentSid ?? null) : null,
         variables: { '1': group.name, '2': groupNewsTexts.dailyDigestLine(lines) },

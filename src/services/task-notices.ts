@@ -1,6 +1,5 @@
 import type { Database, Queryable } from '../db/executor.js';
-import { noticeRecipient, rerouteQueuedNotice, skipQueuedNotice } from '../db/notice-redecision.js';
-import { type ClaimedOutbound, enqueueOutbound } from '../db/outbound.js';
+import { enqueueOutbound } from '../db/outbound.js';
 import {
   type StageDecision,
   type TaskWithUser,
@@ -48,13 +47,13 @@ export interface NoticeSettings {
 }
 
 /** The Content template a notice may use outside the 24-hour window, and its variable. */
-type Template = {
+export type Template = {
   sid: string | null;
   variable: 'REMINDER_CONTENT_SID' | 'TASK_NOTICE_CONTENT_SID';
 };
 
 /** The template for each kind of notice outside the window; null: none fits (an expiry). */
-const templateFor = (
+export const templateFor = (
   kind: 'reminder' | 'expiry' | 'assignment',
   settings: NoticeSettings,
 ): Template | null => {
@@ -75,7 +74,7 @@ type Delivery = { channel: ReminderChannel; to: string; from: string } | { skip:
  * when REMINDER_SMS_FALLBACK is on and there is a number to send from and to, else nothing,
  * with the reason.
  */
-async function chooseDelivery(
+export async function chooseDelivery(
   tx: Queryable,
   user: TaskWithUser['user'],
   now: Date,
@@ -304,74 +303,5 @@ export async function expireNextOverdueTask(
       now,
     );
     return true;
-  });
-}
-
-/** What became of a queued notice re-decided at send time (see redecideQueuedNotice). */
-export type SendTimeDecision =
-  | { send: ClaimedOutbound }
-  | { skipped: string }
-  /** Another worker took the message over; nothing was changed. */
-  | { lost: true };
-
-/**
- * Re-decides a free-form WhatsApp reminder or expiry notice when it is about to be sent:
- * one that waited in the outbound queue (a backlog, retries after a Twilio 429/5xx) past
- * the end of the user's 24-hour window would fail at Twilio with 63016. Decided again by
- * chooseDelivery, as when it was scheduled: the Content template (reminders only), else
- * SMS, else skipped with the reason (the outbound message `canceled`, its stage
- * `skipped`). Anything else, or a user who wrote again meanwhile, is sent as recorded.
- */
-export async function redecideQueuedNotice(
-  db: Database,
-  job: ClaimedOutbound,
-  settings: NoticeSettings,
-  now: Date,
-): Promise<SendTimeDecision> {
-  const freeForm =
-    (job.kind === 'reminder' || job.kind === 'expiry' || job.kind === 'assignment') &&
-    // The quick-reply reminder is in-session content: outside the window it fails as free text does.
-    (job.content_sid === null ||
-      (job.content_sid === settings.buttonsContentSid &&
-        job.content_sid !== settings.contentSid)) &&
-    job.to_number.startsWith('whatsapp:') &&
-    job.task_id !== null &&
-    job.user_id !== null;
-  if (!freeForm) return { send: job };
-  return db.transaction(async (tx): Promise<SendTimeDecision> => {
-    const recipient = await noticeRecipient(tx, job);
-    if (!recipient) return { lost: true };
-    const { task, user } = recipient;
-    if (insideWhatsAppWindow(user.last_whatsapp_inbound_at, now)) return { send: job };
-    const template = templateFor(
-      job.kind === 'assignment' ? 'assignment' : job.kind === 'reminder' ? 'reminder' : 'expiry',
-      settings,
-    );
-    const delivery = await chooseDelivery(tx, user, now, settings, template);
-    if ('skip' in delivery) {
-      const reason = `Not sent: still queued when the 24-hour window closed. ${delivery.skip}`;
-      return (await skipQueuedNotice(tx, job, reason, now)) ? { skipped: reason } : { lost: true };
-    }
-    const content =
-      delivery.channel === 'template' && template?.sid
-        ? {
-            sid: template.sid,
-            variables: reminderTemplateVariables(
-              task,
-              formatDueTime(task.due_time, personTimeZone(user, settings.defaultTimezone)),
-            ),
-          }
-        : null;
-    const route = { channel: delivery.channel, to: delivery.to, from: delivery.from, content };
-    if (!(await rerouteQueuedNotice(tx, job, route))) return { lost: true };
-    return {
-      send: {
-        ...job,
-        to_number: delivery.to,
-        from_number: delivery.from,
-        content_sid: content?.sid ?? null,
-        content_variables: content?.variables ?? null,
-      },
-    };
   });
 }
