@@ -132,10 +132,18 @@ export async function markOutboundSubmitted(
   claim: { id: number; claims: number },
   result: { sid: string; status: string; outbox?: boolean },
 ): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    await lockStatusOf(tx, result.sid);
-    const rows = await tx.query(
-      `WITH best AS (
+  return db.transaction((tx) => recordOutboundSubmitted(tx, claim, result));
+}
+
+/** markOutboundSubmitted's work, in the caller's transaction `tx`. */
+export async function recordOutboundSubmitted(
+  tx: Queryable,
+  claim: { id: number; claims: number },
+  result: { sid: string; status: string; outbox?: boolean },
+): Promise<boolean> {
+  await lockStatusOf(tx, result.sid);
+  const rows = await tx.query(
+    `WITH best AS (
          SELECT e.status, e.error_code FROM early_status_callbacks e
          WHERE e.message_sid = $3
          ORDER BY ${rankOf('e.status')} DESC, e.received_at DESC
@@ -158,10 +166,9 @@ export async function markOutboundSubmitted(
          WHERE message_sid = $3 AND EXISTS (SELECT 1 FROM updated)
        )
        SELECT id FROM updated`,
-      [claim.id, claim.claims, result.sid, result.status, result.outbox === true],
-    );
-    return rows.length > 0;
-  });
+    [claim.id, claim.claims, result.sid, result.status, result.outbox === true],
+  );
+  return rows.length > 0;
 }
 
 export interface OutboundSubmission {
@@ -170,26 +177,25 @@ export interface OutboundSubmission {
 }
 
 /**
- * markOutboundSubmitted for several sends at once, in one transaction of two statements
- * whatever their number: one takes every SID's status lock, one records them all (with
- * their early status callbacks). One result per submission, in order: whether its claim
- * was kept. All or nothing: a row the database refuses (a SID recorded twice) fails the
- * whole call, so the caller runs them alone then (src/db/outbound-submissions.ts).
+ * recordOutboundSubmitted for several sends at once, in `tx`, with two statements whatever
+ * their number: one takes every SID's status lock, one records them all (with their early
+ * status callbacks). One result per submission, in order: whether its claim was kept. A
+ * row the database refuses (a SID recorded twice) fails the whole call, so the caller runs
+ * them alone then (src/db/outbound-submissions.ts).
  */
-export async function markOutboundsSubmitted(
-  db: Database,
+export async function recordOutboundsSubmitted(
+  tx: Queryable,
   submissions: readonly OutboundSubmission[],
 ): Promise<boolean[]> {
-  const kept = await db.transaction(async (tx) => {
-    await lockStatusesOf(
-      tx,
-      submissions.map((s) => s.result.sid),
-    );
-    // The same statement as markOutboundSubmitted's, over the rows of `submitted`; the
-    // status lock statement above has ended, so this one's snapshot sees every early
-    // callback committed before the locks were granted.
-    return tx.query<{ id: number }>(
-      `WITH submitted AS (
+  await lockStatusesOf(
+    tx,
+    submissions.map((s) => s.result.sid),
+  );
+  // The same statement as markOutboundSubmitted's, over the rows of `submitted`; the
+  // status lock statement above has ended, so this one's snapshot sees every early
+  // callback committed before the locks were granted.
+  const kept = await tx.query<{ id: number }>(
+    `WITH submitted AS (
          SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::boolean[])
            AS s (id, claims, sid, status, outbox)
        ),
@@ -215,15 +221,14 @@ export async function markOutboundsSubmitted(
          DELETE FROM early_status_callbacks e USING updated u WHERE e.message_sid = u.twilio_sid
        )
        SELECT id FROM updated`,
-      [
-        submissions.map((s) => s.claim.id),
-        submissions.map((s) => s.claim.claims),
-        submissions.map((s) => s.result.sid),
-        submissions.map((s) => s.result.status),
-        submissions.map((s) => s.result.outbox === true),
-      ],
-    );
-  });
+    [
+      submissions.map((s) => s.claim.id),
+      submissions.map((s) => s.claim.claims),
+      submissions.map((s) => s.result.sid),
+      submissions.map((s) => s.result.status),
+      submissions.map((s) => s.result.outbox === true),
+    ],
+  );
   const keptIds = new Set(kept.map((row) => row.id));
   return submissions.map((s) => keptIds.has(s.claim.id));
 }

@@ -20,7 +20,7 @@ export interface TransactionBatches {
   run<T>(work: TransactionWork<T>, placement?: BatchPlacement): Promise<T>;
 }
 
-/** Works per shared transaction at most (the inbound worker runs WORKER_CONCURRENCY at once). */
+/** Inputs per shared transaction at most. */
 const DEFAULT_MAX_BATCH = 32;
 
 /**
@@ -165,27 +165,5 @@ export function transactionBatches(
   return {
     run: <T>(work: TransactionWork<T>, placement: BatchPlacement = {}) =>
       batches.run({ work, lockOrder: placement.lockOrder ?? '' }) as Promise<T>,
-  };
-}
-
-/**
- * `db` whose transactions go through `transactionBatches` (see there): for a job module
- * that hands a Database to a query function opening its own short transaction, e.g. the
- * outbound job's markOutboundSubmitted, whose sends finish together. Everything else is
- * `db`'s own.
- */
-export function withTransactionBatches(
-  db: Database,
-  options: { maxBatch?: number } = {},
-): Database {
-  const batches = transactionBatches(db, options);
-  return {
-    engine: db.engine,
-    maxConcurrency: db.maxConcurrency,
-    query: (sql, params) => db.query(sql, params),
-    exec: (sql) => db.exec(sql),
-    transaction: (work) => batches.run(work),
-    listen: (channel, onNotify) => db.listen(channel, onNotify),
-    close: () => db.close(),
   };
 }
