@@ -85,12 +85,12 @@ export interface QueueWorker {
   stop(graceMs: number): Promise<void>;
   /**
    * Lets other work on the same database go first: while `busy()` is true, claims wait,
-   * each for at most `pollMs` after the previous claim, so jobs still progress under
-   * sustained load. `taskwire serve` has its workers yield to webhooks being stored: on
+   * each for at most `maxHoldMs` (default `pollMs`) after the previous claim, so jobs
+   * still progress under sustained load. `taskwire serve` has its workers yield to webhooks being stored: on
    * PGlite every query, the worker's and the webhooks', runs one at a time on the
    * event-loop thread; on Postgres processing competes for the same cores.
    */
-  yieldTo(busy: () => boolean): void;
+  yieldTo(busy: () => boolean, options?: { maxHoldMs?: number }): void;
 }
 
 /**
@@ -156,6 +156,7 @@ export function createQueueWorker<Job extends ClaimedJob>(
   // Re-checks the idle wait's condition (see waitForWork).
   let recheck: (() => void) | null = null;
   let othersBusy: (() => boolean) | null = null;
+  let maxHoldMs = options.pollMs;
   // When the last claim started; the first claim is never held back (see yieldMs).
   let lastClaimAt = Number.NEGATIVE_INFINITY;
 
@@ -212,7 +213,7 @@ export function createQueueWorker<Job extends ClaimedJob>(
   /** How long to hold a claim back for others' work (see yieldTo); 0 to claim now. */
   const yieldMs = (): number => {
     if (!othersBusy?.()) return 0;
-    const left = lastClaimAt + options.pollMs - performance.now();
+    const left = lastClaimAt + maxHoldMs - performance.now();
     // Looks again soon: the other work usually finishes within milliseconds.
     return left > 0 ? Math.min(left, 10) : 0;
   };
@@ -425,8 +426,9 @@ export function createQueueWorker<Job extends ClaimedJob>(
         await Promise.race([...running.values()].map((entry) => entry.done));
       }
     },
-    yieldTo(busy) {
+    yieldTo(busy, yieldOptions = {}) {
       othersBusy = busy;
+      maxHoldMs = yieldOptions.maxHoldMs ?? options.pollMs;
     },
     async stop(graceMs) {
       stopping = true;

@@ -31,6 +31,8 @@ type Release = () => Promise<void> | void;
 
 /** How long running jobs may take to finish at shutdown before they are handed back. */
 const SHUTDOWN_GRACE_MS = 10_000;
+// How long a worker's claim waits at most for a burst of webhooks (see yieldTo).
+const WORKER_MAX_HOLD_MS = 50;
 
 /**
  * The composition root of `taskwire serve`: listens at once (only /health answers until
@@ -143,13 +145,16 @@ export async function startService(config: Config, log: Logger): Promise<Running
     if (workers) {
       // The webhook is the hot path. When this process is short of CPU (its event loop
       // saturated) while webhooks are being stored, claims wait, each at most
-      // WORKER_POLL_MS after the previous one (see yieldTo): a burst is acked at full speed
-      // and processed as it eases. A process that is merely waiting on a slow database is
+      // WORKER_MAX_HOLD_MS after the previous one (see yieldTo): a burst is acked first,
+      // and the messages it brought are still taken, many per claim and answered
+      // together, while it lasts. A process that is merely waiting on a slow database is
       // not saturated, and its workers do not wait.
       const load = watchEventLoopLoad();
       releases.push(async () => load.stop());
       for (const worker of [workers.inbound, workers.outbound]) {
-        worker.yieldTo(() => load.saturated() && inboundStore.busy());
+        worker.yieldTo(() => load.saturated() && inboundStore.busy(), {
+          maxHoldMs: Math.min(config.worker.pollMs, WORKER_MAX_HOLD_MS),
+        });
       }
       await workers.start();
       // Registered after the app: at shutdown the HTTP server stops first, then workers.
