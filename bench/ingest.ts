@@ -38,6 +38,7 @@ import {
   waitForQuietMachine,
 } from './ingest-processes.js';
 import { type LoadResult, type LoadSpec, runLoad } from './load-generator.js';
+import { fmt, table } from './report-table.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -432,31 +433,11 @@ async function measureStartup(runs: number): Promise<StartupResult> {
 
 // ---- output ------------------------------------------------------------------------------
 
-const fmt = (value: number, digits = 1) =>
-  Number.isFinite(value)
-    ? value.toLocaleString('en-US', {
-        minimumFractionDigits: digits,
-        maximumFractionDigits: digits,
-      })
-    : '–';
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = (sorted.length - 1) / 2;
   return ((sorted[Math.floor(middle)] ?? NaN) + (sorted[Math.ceil(middle)] ?? NaN)) / 2;
 };
-
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((header, column) =>
-    Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
-  return [
-    line(headers),
-    `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`,
-    ...rows.map(line),
-  ].join('\n');
-}
 
 function statusSummary(counts: Record<string, number>): string {
   return Object.entries(counts)

@@ -50,6 +50,7 @@ import {
 } from './loop-db.js';
 import type { LoadRequest, LoadResponse, StepLoad } from './loop-load.js';
 import { type Arrivals, type Plan, makePlan, replyTo } from './loop-plan.js';
+import { fmt, table } from './report-table.js';
 import { type Rpc, forkRpc } from './rpc.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -441,30 +442,10 @@ async function runEngine(
 
 // ---- output ----------------------------------------------------------------------------
 
-const fmt = (value: number, digits = 0) =>
-  Number.isFinite(value)
-    ? value.toLocaleString('en-US', {
-        minimumFractionDigits: digits,
-        maximumFractionDigits: digits,
-      })
-    : '–';
 function fmtMs(ms: number): string {
   if (ms === Infinity) return 'never';
   if (!Number.isFinite(ms)) return '–';
   return ms >= 1000 ? `${fmt(ms / 1000, 1)} s` : `${fmt(ms, ms < 10 ? 1 : 0)} ms`;
-}
-
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((header, column) =>
-    Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
-  return [
-    line(headers),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...rows.map(line),
-  ].join('\n');
 }
 
 const headers = [

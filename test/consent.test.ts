@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Database } from '../src/db/executor.js';
 import { inboundQueue } from '../src/db/message-queue.js';
 import { outboundQueue } from '../src/db/outbound.js';
@@ -14,10 +14,10 @@ import { consentWord } from '../src/services/consent.js';
 import type { NoticeSettings } from '../src/services/task-notices.js';
 import * as taskUseCases from '../src/services/tasks.js';
 import { createTwilioSender } from '../src/twilio/sender.js';
-import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
 import { createTestApp } from './helpers/app.js';
-import { type TestDatabase, engines } from './helpers/databases.js';
+import { engines } from './helpers/databases.js';
 import { baseNoticeSettings } from './helpers/notices.js';
+import { sendTimeFixture } from './helpers/send-time.js';
 import { quietLog, storeMessages } from './helpers/worker.js';
 
 const CONTENT_SID = `HX${'c3'.repeat(16)}`;
@@ -63,29 +63,23 @@ for (const engine of engines) {
     `consent, assignment notices and buttons [${engine.name}]`,
     { skip: engine.skip },
     () => {
-      let t: TestDatabase;
-      let twilio: FakeTwilio;
-      before(async () => {
-        t = await engine.create();
-        twilio = await startFakeTwilio();
-      });
-      after(async () => {
-        await twilio?.close();
-        await t?.destroy();
-      });
+      const fixture = sendTimeFixture(engine);
 
       async function person(options: { lastWroteAt?: Date | null } = {}) {
         const phone = newPhone();
-        const user = await createUser(t.db, { username: `Ada ${phoneSeq}`, phone_number: phone });
+        const user = await createUser(fixture.db, {
+          username: `Ada ${phoneSeq}`,
+          phone_number: phone,
+        });
         if (options.lastWroteAt !== null) {
-          await recordInbound(t.db, user.id, options.lastWroteAt ?? at(-60), 'whatsapp');
+          await recordInbound(fixture.db, user.id, options.lastWroteAt ?? at(-60), 'whatsapp');
         }
         return { phone, userId: user.id };
       }
 
       async function taskFor(userId: number, dueAt: Date) {
         const task = await createTask(
-          t.db,
+          fixture.db,
           { user_id: userId, description: 'Water the plants', due_time: dueAt, points: 10 },
           { offsets: [60, 15], now: T0 },
         );
@@ -96,7 +90,7 @@ for (const engine of engines) {
       const scheduler = (settings: Partial<NoticeSettings> = {}) => {
         let now = T0;
         const s = createReminderScheduler(
-          t.db,
+          fixture.db,
           { ...baseSettings, ...settings },
           { pollMs: 60_000, log: quietLog, clock: () => now },
         );
@@ -106,25 +100,25 @@ for (const engine of engines) {
       /** Sends every pending outbound message through the fake Twilio at `now`. */
       async function sendPending(now: Date, settings: Partial<NoticeSettings> = {}) {
         const send = sendOutboundJob({
-          db: t.db,
+          db: fixture.db,
           clock: () => now,
           notices: { ...baseSettings, ...settings },
           send: createTwilioSender({
-            accountSid: twilio.accountSid,
-            authToken: twilio.authToken,
-            apiBaseUrl: twilio.apiBaseUrl,
+            accountSid: fixture.twilio.accountSid,
+            authToken: fixture.twilio.authToken,
+            apiBaseUrl: fixture.twilio.apiBaseUrl,
             statusCallbackUrl: null,
           }),
         });
         const errors: unknown[] = [];
-        for (const job of await outboundQueue.claim(t.db, 100, 60_000)) {
+        for (const job of await outboundQueue.claim(fixture.db, 100, 60_000)) {
           await send(job).catch((error: unknown) => errors.push(error));
         }
         return errors;
       }
 
       /** Processes every pending inbound message, as the worker does. */
-      async function processPending(db: Database = t.db) {
+      async function processPending(db: Database = fixture.db) {
         const copyMedia: CopyMedia = async (_item, target) => ({
           key: `messages/${target.messageSid}/${target.index}.jpg`,
           size: 1024,
@@ -141,9 +135,9 @@ for (const engine of engines) {
 
       /** `phone` writes `body` (with extra webhook parameters); resolves to the reply. */
       async function write(phone: string, body: string, extra: Record<string, string> = {}) {
-        const [id] = await storeMessages(t.db, [{ from: phone, body, extra }]);
+        const [id] = await storeMessages(fixture.db, [{ from: phone, body, extra }]);
         await processPending();
-        const [reply] = await t.db.query<{ body: string }>(
+        const [reply] = await fixture.db.query<{ body: string }>(
           `SELECT body FROM outbound_messages WHERE inbound_message_id = $1 AND kind = 'reply'`,
           [id],
         );
@@ -151,9 +145,9 @@ for (const engine of engines) {
       }
 
       const requestsTo = (phone: string) =>
-        twilio.messageRequests.filter((r) => r.params.To === `whatsapp:${phone}`);
+        fixture.twilio.messageRequests.filter((r) => r.params.To === `whatsapp:${phone}`);
       const stagesOf = async (taskId: number) =>
-        (await remindersOfTasks(t.db, [taskId])).get(taskId) ?? [];
+        (await remindersOfTasks(fixture.db, [taskId])).get(taskId) ?? [];
       const stage = async (taskId: number, kind: string, offset: number) =>
         (await stagesOf(taskId)).find((r) => r.kind === kind && r.offset_minutes === offset);
 
@@ -161,7 +155,7 @@ for (const engine of engines) {
         const { phone, userId } = await person();
         const taskId = await taskFor(userId, at(61));
         assert.match(await write(phone, 'STOP'), /unsubscribed.*START/);
-        const user = await findUserById(t.db, userId);
+        const user = await findUserById(fixture.db, userId);
         assert.ok(user?.opted_out_at);
         assert.equal(user?.opt_out_source, 'keyword');
 
@@ -179,7 +173,7 @@ for (const engine of engines) {
         assert.match(requestsTo(phone)[0]?.params.Body ?? '', /unsubscribed/);
 
         assert.match(await write(phone, 'start'), /Welcome back/);
-        assert.equal((await findUserById(t.db, userId))?.opted_out_at, null);
+        assert.equal((await findUserById(fixture.db, userId))?.opted_out_at, null);
         await s.runAt(at(46));
         assert.equal((await stage(taskId, 'reminder', 15))?.status, 'sent');
         await sendPending(at(47));
@@ -205,14 +199,14 @@ for (const engine of engines) {
         const withheld = await stage(taskId, 'reminder', 60);
         assert.equal(withheld?.status, 'skipped');
         assert.match(withheld?.reason ?? '', /opted out/);
-        const [outbound] = await t.db.query<{ status: string }>(
+        const [outbound] = await fixture.db.query<{ status: string }>(
           `SELECT status FROM outbound_messages WHERE task_id = $1 AND kind = 'reminder'`,
           [taskId],
         );
         assert.equal(outbound?.status, 'canceled');
 
         // Their proofs still count while they are opted out.
-        await storeMessages(t.db, [
+        await storeMessages(fixture.db, [
           {
             from: phone,
             body: '',
@@ -225,15 +219,15 @@ for (const engine of engines) {
           },
         ]);
         await processPending();
-        assert.equal((await findTaskById(t.db, taskId))?.status, 'completed');
-        assert.equal((await findUserById(t.db, userId))?.points, 10);
+        assert.equal((await findTaskById(fixture.db, taskId))?.status, 'completed');
+        assert.equal((await findUserById(fixture.db, userId))?.points, 10);
       });
 
       test('`cancel 1` is not an opt-out; bare YES from someone opted in is no consent answer', async () => {
         const { phone, userId } = await person();
         await write(phone, 'cancel 1');
         await write(phone, 'yes');
-        assert.equal((await findUserById(t.db, userId))?.opted_out_at, null);
+        assert.equal((await findUserById(fixture.db, userId))?.opted_out_at, null);
       });
 
       test('Twilio error 21610 on a send opts the person out; nothing more is sent to them', async () => {
@@ -241,14 +235,14 @@ for (const engine of engines) {
         const taskId = await taskFor(userId, at(61));
         await sendPending(T0); // earlier tests' replies: the failure must hit the reminder
         await scheduler().runAt(at(1));
-        twilio.failNext(1, {
+        fixture.twilio.failNext(1, {
           status: 400,
           code: 21610,
           message: 'Attempt to send to unsubscribed recipient',
         });
         const errors = await sendPending(at(2));
         assert.equal(errors.length, 1);
-        const user = await findUserById(t.db, userId);
+        const user = await findUserById(fixture.db, userId);
         assert.ok(user?.opted_out_at);
         assert.equal(user?.opt_out_source, 'twilio_21610');
         await scheduler().runAt(at(46));
@@ -259,7 +253,7 @@ for (const engine of engines) {
 
       describe('assignment notice', () => {
         const deps = () => ({
-          db: t.db,
+          db: fixture.db,
           clock: () => T0,
           pointsPerTask: 10,
           reminderOffsets: [60, 15],
@@ -398,7 +392,9 @@ for (const engine of engines) {
             ButtonText: 'Pause today',
           });
           assert.match(pause, /paus/i);
-          const [paused] = await t.db.query('SELECT 1 FROM pauses WHERE user_id = $1', [userId]);
+          const [paused] = await fixture.db.query('SELECT 1 FROM pauses WHERE user_id = $1', [
+            userId,
+          ]);
           assert.ok(paused, 'the button paused the person');
         });
       });

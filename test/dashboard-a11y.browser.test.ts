@@ -7,22 +7,19 @@
  * 390×844 and at 1280×800; the token page too. Screenshots: test-artifacts/dashboard-a11y/.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
+import { before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import {
   artifactsDir,
   browserSkip,
   expectNoBrokenWords,
   expectNoSeriousAxeViolations,
-  launchChromium,
   openPage,
   screenshot,
 } from './helpers/browser.js';
-import { pglite } from './helpers/databases.js';
+import { dashboardInBrowser } from './helpers/dashboard-browser.js';
 import { makePng } from './helpers/png.js';
-import { freePort, startTestService, type TestService } from './helpers/service.js';
-import { signedForm, TEST_API_TOKEN, whatsAppParams } from './helpers/twilio-webhook.js';
+import { TEST_API_TOKEN, whatsAppParams } from './helpers/twilio-webhook.js';
 import { waitFor } from './helpers/worker.js';
 
 const GROUP_NUMBER = '+14155238886';
@@ -33,32 +30,11 @@ declare const document: {
 };
 
 describe('the dashboard’s accessibility [pglite]', { skip: browserSkip }, () => {
-  let twilio: FakeTwilio;
-  let t: TestService;
-  let baseUrl: string;
-  let browser: Browser;
+  const dashboard = dashboardInBrowser({ whatsappNumber: GROUP_NUMBER });
+  const { api } = dashboard;
   const artifacts = artifactsDir('dashboard-a11y');
 
-  const api = async (method: string, url: string, body?: unknown) => {
-    const response = await fetch(`${baseUrl}${url}`, {
-      method,
-      headers: body === undefined ? t.auth : { ...t.auth, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    assert.ok(response.status < 300, `${method} ${url}: ${response.status}`);
-    return (await response.json()) as Record<string, unknown>;
-  };
-
   before(async () => {
-    twilio = await startFakeTwilio();
-    const port = await freePort();
-    baseUrl = `http://127.0.0.1:${port}`;
-    t = await startTestService(pglite, {
-      PORT: String(port),
-      PUBLIC_URL: baseUrl,
-      TWILIO_API_BASE_URL: twilio.apiBaseUrl,
-      TWILIO_WHATSAPP_NUMBER: GROUP_NUMBER,
-    });
     // Something on every page: a person with a task and a habit, and a photo proof.
     const user = await api('POST', '/users', {
       username: 'Grace Hopper',
@@ -75,10 +51,8 @@ describe('the dashboard’s accessibility [pglite]', { skip: browserSkip }, () =
       description: 'Write the compiler notes',
       due_time: new Date(Date.now() + 3 * 3_600_000).toISOString(),
     });
-    const photo = twilio.addMedia({ bytes: makePng(160, 120), contentType: 'image/png' });
-    const url = `${baseUrl}/webhook/twilio`;
-    const { payload, headers } = signedForm(
-      url,
+    const photo = dashboard.twilio.addMedia({ bytes: makePng(160, 120), contentType: 'image/png' });
+    await dashboard.deliver(
       whatsAppParams({
         from: PHONE,
         to: GROUP_NUMBER,
@@ -87,20 +61,10 @@ describe('the dashboard’s accessibility [pglite]', { skip: browserSkip }, () =
         media: [{ url: photo.url, contentType: 'image/png' }],
       }),
     );
-    const response = await fetch(url, { method: 'POST', body: payload, headers });
-    assert.equal(response.status, 200);
-    await response.arrayBuffer();
     await waitFor(
       async () => (await api('GET', `/tasks/${task.id as number}`)).status !== 'active',
       20_000,
     );
-    browser = await launchChromium();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await t?.close();
-    await twilio?.close();
   });
 
   for (const size of [
@@ -110,7 +74,7 @@ describe('the dashboard’s accessibility [pglite]', { skip: browserSkip }, () =
     test(`${size.width}×${size.height}: the token page and every section`, async () => {
       const pageErrors: string[] = [];
       const page: Page = await openPage(
-        browser,
+        dashboard.browser,
         {
           viewport: { width: size.width, height: size.height },
           isMobile: size.phone,
@@ -127,7 +91,7 @@ describe('the dashboard’s accessibility [pglite]', { skip: browserSkip }, () =
         await screenshot(page, artifacts, `${size.width}-${name}`);
       };
 
-      await page.goto(`${baseUrl}/`);
+      await page.goto(`${dashboard.baseUrl}/`);
       const token = page.getByLabel('API token', { exact: true });
       await token.waitFor();
       await checked('token');

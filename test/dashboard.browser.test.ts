@@ -5,19 +5,17 @@
  * a message that cannot be processed is retried. Screenshots go to test-artifacts/dashboard/.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
+import { before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import {
   artifactsDir,
   browserSkip as skip,
-  launchChromium,
   openPage,
+  phoneScreen,
   screenshot,
 } from './helpers/browser.js';
-import { pglite } from './helpers/databases.js';
+import { dashboardInBrowser } from './helpers/dashboard-browser.js';
 import { makePng } from './helpers/png.js';
-import { freePort, startTestService, type TestService } from './helpers/service.js';
 import { signedForm, TEST_API_TOKEN, whatsAppParams } from './helpers/twilio-webhook.js';
 import { waitFor } from './helpers/worker.js';
 
@@ -48,39 +46,21 @@ const imageLoaded = (selector: string) => {
 };
 
 describe('the dashboard in a real browser [pglite]', { skip }, () => {
-  let twilio: FakeTwilio;
-  let t: TestService;
-  let baseUrl: string;
-  let browser: Browser;
+  const dashboard = dashboardInBrowser({
+    whatsappNumber: GROUP_NUMBER,
+    env: { WORKER_MAX_ATTEMPTS: '1' },
+  });
+  const { api, deliver } = dashboard;
   let page: Page;
   const pageErrors: string[] = [];
 
   before(async () => {
-    twilio = await startFakeTwilio();
-    // Our own port, so PUBLIC_URL (what Twilio signs and what image URLs start with) is
-    // the address the browser uses.
-    const port = await freePort();
-    baseUrl = `http://127.0.0.1:${port}`;
-    t = await startTestService(pglite, {
-      PORT: String(port),
-      PUBLIC_URL: baseUrl,
-      TWILIO_API_BASE_URL: twilio.apiBaseUrl,
-      TWILIO_WHATSAPP_NUMBER: GROUP_NUMBER,
-      WORKER_MAX_ATTEMPTS: '1',
-    });
-    browser = await launchChromium();
     page = await openPage(
-      browser,
+      dashboard.browser,
       { viewport: { width: 1280, height: 900 }, timezoneId: TIMEZONE, locale: 'en-GB' },
       pageErrors,
     );
     watchForCspRefusals(page);
-  });
-
-  after(async () => {
-    await browser?.close();
-    await t?.close();
-    await twilio?.close();
   });
 
   /** Anything the Content-Security-Policy refused (openPage collects uncaught errors). */
@@ -94,25 +74,6 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
 
   const artifacts = artifactsDir('dashboard');
   const shot = (name: string, target: Page = page) => screenshot(target, artifacts, name);
-
-  const api = async (method: string, url: string, body?: unknown) => {
-    const response = await fetch(`${baseUrl}${url}`, {
-      method,
-      headers: body === undefined ? t.auth : { ...t.auth, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return (await response.json()) as Record<string, unknown>;
-  };
-
-  const deliver = async (params: Record<string, string>) => {
-    const { payload, headers } = signedForm(`${baseUrl}/webhook/twilio`, params);
-    const response = await fetch(`${baseUrl}/webhook/twilio`, {
-      method: 'POST',
-      body: payload,
-      headers,
-    });
-    assert.equal(response.status, 200, 'the signed webhook is accepted');
-  };
 
   /** A WhatsApp message from Ada with one PNG served by the fake Twilio. */
   const deliverPhoto = async (body: string, media: { messageSid: string; url: string }) =>
@@ -162,7 +123,7 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
   };
 
   test('asks for the API token once, and says so when it is refused', async () => {
-    await page.goto(`${baseUrl}/`);
+    await page.goto(`${dashboard.baseUrl}/`);
     const tokenInput = page.getByLabel('API token', { exact: true });
     await tokenInput.waitFor();
     assert.equal(await page.locator('#nav').isVisible(), false, 'no sections before the token');
@@ -235,7 +196,7 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
   });
 
   test('a WhatsApp photo shows in the feed with its image, completes the task and scores', async () => {
-    const photo = twilio.addMedia({ bytes: makePng(160, 120), contentType: 'image/png' });
+    const photo = dashboard.twilio.addMedia({ bytes: makePng(160, 120), contentType: 'image/png' });
     await deliverPhoto(CAPTION, photo);
 
     await openTab('Feed');
@@ -310,14 +271,14 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
 
   test('messages show their media, the reply and its delivery status', async () => {
     const reply = await waitFor(async () =>
-      twilio.messageRequests.find((r) => r.params.To === `whatsapp:${PHONE}` && r.sid),
+      dashboard.twilio.messageRequests.find((r) => r.params.To === `whatsapp:${PHONE}` && r.sid),
     );
-    const { payload, headers } = signedForm(`${baseUrl}/webhook/twilio/status`, {
+    const { payload, headers } = signedForm(`${dashboard.baseUrl}/webhook/twilio/status`, {
       MessageSid: reply.sid as string,
       MessageStatus: 'delivered',
-      AccountSid: twilio.accountSid,
+      AccountSid: dashboard.twilio.accountSid,
     });
-    const callback = await fetch(`${baseUrl}/webhook/twilio/status`, {
+    const callback = await fetch(`${dashboard.baseUrl}/webhook/twilio/status`, {
       method: 'POST',
       body: payload,
       headers,
@@ -346,7 +307,7 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
       due_time: new Date(Date.now() + 3_600_000).toISOString(),
     });
     // The very photo that proved "Go for a run".
-    const again = twilio.addMedia({ bytes: makePng(160, 120), contentType: 'image/png' });
+    const again = dashboard.twilio.addMedia({ bytes: makePng(160, 120), contentType: 'image/png' });
     await deliverPhoto('Same photo, new task', again);
 
     await openTab('Messages');
@@ -363,7 +324,7 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
   });
 
   test('a message that failed is shown as failed and retried from the UI', async () => {
-    const broken = twilio.addMedia({
+    const broken = dashboard.twilio.addMedia({
       bytes: makePng(),
       contentType: 'image/png',
       failFirst: Number.MAX_SAFE_INTEGER,
@@ -410,22 +371,13 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
 
   test('works on a 390px wide phone screen without sideways scrolling', async () => {
     const mobile = await openPage(
-      browser,
-      {
-        viewport: { width: 390, height: 844 },
-        deviceScaleFactor: 2,
-        isMobile: true,
-        hasTouch: true,
-        timezoneId: TIMEZONE,
-        locale: 'en-GB',
-      },
+      dashboard.browser,
+      { ...phoneScreen, timezoneId: TIMEZONE, locale: 'en-GB' },
       pageErrors,
     );
     watchForCspRefusals(mobile);
     try {
-      await mobile.goto(`${baseUrl}/`);
-      await mobile.getByLabel('API token', { exact: true }).fill(TEST_API_TOKEN);
-      await mobile.getByRole('button', { name: 'Open the dashboard' }).click();
+      await dashboard.signIn(mobile);
       for (const [tab, name] of [
         ['Feed', '10-mobile-feed'],
         // Short tab names on a phone ("People and tasks" is "People", "Messages" "Inbox",
@@ -451,9 +403,9 @@ describe('the dashboard in a real browser [pglite]', { skip }, () => {
     docs.setDefaultTimeout(15_000);
     docs.on('pageerror', (error) => pageErrors.push(error.message));
     watchForCspRefusals(docs);
-    await docs.goto(`${baseUrl}/docs`);
+    await docs.goto(`${dashboard.baseUrl}/docs`);
     await docs.locator('.opblock').first().waitFor();
-    const openapi = (await (await fetch(`${baseUrl}/openapi.json`)).json()) as {
+    const openapi = (await (await fetch(`${dashboard.baseUrl}/openapi.json`)).json()) as {
       paths: Record<string, Record<string, unknown>>;
     };
     const operations = Object.values(openapi.paths).flatMap((ops) => Object.keys(ops));

@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { optOut } from '../src/db/consent.js';
 import { insertFeedPost } from '../src/db/feed.js';
-import { outboundQueue } from '../src/db/outbound.js';
 import { createTask } from '../src/db/tasks.js';
-import { createUser, recordInbound } from '../src/db/users.js';
 import type { UserRow } from '../src/domain/user.js';
-import { sendOutboundJob } from '../src/jobs/send-outbound.js';
 import { type GroupNewsSettings, runDigestsDue, shareProof } from '../src/services/group-news.js';
-import { createTwilioSender } from '../src/twilio/sender.js';
-import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
-import { type TestDatabase, engines } from './helpers/databases.js';
+import { engines } from './helpers/databases.js';
+import { sendTimeFixture } from './helpers/send-time.js';
 
 /**
  * The daily share digest and the Sunday digest are decided at the group's evening hour (a
@@ -34,35 +30,13 @@ const settings: GroupNewsSettings = {
   digestContentSid: DIGEST_SID,
 };
 
-let seq = 0;
-const newPhone = () =>
-  `+1556${String(process.pid % 1000).padStart(3, '0')}${String((seq += 1)).padStart(4, '0')}`;
-
 for (const engine of engines) {
   describe(
     `digests decided again when they are sent [${engine.name}]`,
     { skip: engine.skip },
     () => {
-      let t: TestDatabase;
-      let twilio: FakeTwilio;
-      before(async () => {
-        t = await engine.create();
-        twilio = await startFakeTwilio();
-      });
-      after(async () => {
-        await twilio?.close();
-        await t?.destroy();
-      });
-
-      /** A member who last wrote on WhatsApp at `lastWrote`. */
-      async function member(name: string, lastWrote: Date): Promise<UserRow> {
-        const user = await createUser(t.db, {
-          username: `${name} ${seq}`,
-          phone_number: newPhone(),
-        });
-        await recordInbound(t.db, user.id, lastWrote, 'whatsapp');
-        return user;
-      }
+      const fixture = sendTimeFixture(engine);
+      const { member, requestsTo } = fixture;
 
       /**
        * A `digest` group of Ada and Bob in which Ada's proof of "Run 5k" waits for Bob's
@@ -72,32 +46,21 @@ for (const engine of engines) {
         const digestHour = new Date(evening.getTime() - 5 * MINUTE);
         const ada = await member('Ada', digestHour);
         const bob = await member('Bob', minutesAfter(digestHour, -23.5 * 60));
-        const groupName = `Runners ${seq}`;
-        const [row] = await t.db.query<{ id: number }>(
-          `INSERT INTO groups (name, timezone, share, invite_code)
-           VALUES ($1, 'UTC', 'digest', upper(substr(md5(random()::text), 1, 8)))
-           RETURNING id`,
-          [groupName],
-        );
-        const groupId = Number(row!.id);
-        await t.db.query(
-          'INSERT INTO group_members (group_id, user_id) SELECT $1, unnest($2::bigint[])',
-          [groupId, [ada.id, bob.id]],
-        );
+        const group = await fixture.groupOf([ada, bob], { share: 'digest' });
         const proofAt = minutesAfter(evening, -6 * 60);
         const task = await createTask(
-          t.db,
+          fixture.db,
           {
             user_id: ada.id,
             description: 'Run 5k',
             due_time: minutesAfter(proofAt, 60),
             points: 10,
-            group_id: groupId,
+            group_id: group.id,
           },
           { offsets: [], now: proofAt },
         );
         assert.ok(task);
-        const post = await insertFeedPost(t.db, {
+        const post = await insertFeedPost(fixture.db, {
           user_id: ada.id,
           task_id: task.id,
           image_url: null,
@@ -106,7 +69,7 @@ for (const engine of engines) {
           message_id: null,
         });
         assert.ok(post);
-        await t.db.transaction((tx) =>
+        await fixture.db.transaction((tx) =>
           shareProof(
             tx,
             { feedId: post.id, author: ada, task, imageKey: null, receivedOn: GROUP_NUMBER },
@@ -114,43 +77,31 @@ for (const engine of engines) {
             proofAt,
           ),
         );
-        return { ada, bob, groupId, groupName, feedId: post.id };
+        return { ada, bob, groupId: group.id, groupName: group.name, feedId: post.id };
       }
 
-      /** The outbound worker's job at `now`, for everything queued. */
-      async function sendQueued(now: Date, digestContentSid: string | null) {
-        const send = sendOutboundJob({
-          db: t.db,
-          clock: () => now,
-          digestContentSid,
-          send: createTwilioSender({
-            accountSid: twilio.accountSid,
-            authToken: twilio.authToken,
-            apiBaseUrl: twilio.apiBaseUrl,
-            statusCallbackUrl: null,
-          }),
-        });
-        for (const job of await outboundQueue.claim(t.db, 100, 60_000)) await send(job);
-      }
-
-      const requestsTo = (user: UserRow) =>
-        twilio.messageRequests.filter((r) => r.params.To === `whatsapp:${user.phone_number}`);
+      const sendQueued = (now: Date, digestContentSid: string | null) =>
+        fixture.sendQueued(now, { digestContentSid });
       const outboundOf = async (user: UserRow, kind: string) =>
-        t.db.query<{ status: string; error_message: string | null; content_sid: string | null }>(
+        fixture.db.query<{
+          status: string;
+          error_message: string | null;
+          content_sid: string | null;
+        }>(
           `SELECT status, error_message, content_sid FROM outbound_messages
            WHERE user_id = $1 AND kind = $2 ORDER BY id`,
           [user.id, kind],
         );
       const digestOf = async (groupId: number, user: UserRow, kind: 'daily' | 'weekly') =>
         (
-          await t.db.query<{ status: string; channel: string | null; reason: string | null }>(
+          await fixture.db.query<{ status: string; channel: string | null; reason: string | null }>(
             'SELECT status, channel, reason FROM group_digests WHERE group_id = $1 AND user_id = $2 AND kind = $3',
             [groupId, user.id, kind],
           )
         )[0];
       const shareOf = async (feedId: number, user: UserRow) =>
         (
-          await t.db.query<{ status: string; reason: string | null }>(
+          await fixture.db.query<{ status: string; reason: string | null }>(
             'SELECT status, reason FROM shares WHERE feed_id = $1 AND user_id = $2',
             [feedId, user.id],
           )
@@ -158,7 +109,7 @@ for (const engine of engines) {
 
       test('a daily digest sent while the window is open goes free-form, as recorded', async () => {
         const { ada, bob, groupId, feedId } = await newsForBob(MONDAY_EVENING);
-        await runDigestsDue(t.db, settings, MONDAY_EVENING);
+        await runDigestsDue(fixture.db, settings, MONDAY_EVENING);
         await sendQueued(minutesAfter(MONDAY_EVENING, 10), DIGEST_SID);
         const [request] = requestsTo(bob);
         assert.equal(request?.params.ContentSid, undefined);
@@ -169,7 +120,7 @@ for (const engine of engines) {
 
       test('window closed between record and send, DIGEST_CONTENT_SID set: the daily digest goes as the template', async () => {
         const { ada, bob, groupId, groupName, feedId } = await newsForBob(MONDAY_EVENING);
-        await runDigestsDue(t.db, settings, MONDAY_EVENING);
+        await runDigestsDue(fixture.db, settings, MONDAY_EVENING);
         assert.equal(
           (await digestOf(groupId, bob, 'daily'))?.channel,
           'whatsapp',
@@ -194,7 +145,7 @@ for (const engine of engines) {
 
       test('window closed between record and send, no template: the daily digest and its news are skipped with the reason', async () => {
         const { bob, groupId, feedId } = await newsForBob(MONDAY_EVENING);
-        await runDigestsDue(t.db, settings, MONDAY_EVENING);
+        await runDigestsDue(fixture.db, settings, MONDAY_EVENING);
 
         await sendQueued(minutesAfter(MONDAY_EVENING, 40), null);
         assert.equal(requestsTo(bob).length, 0, 'nothing sent');
@@ -213,18 +164,18 @@ for (const engine of engines) {
       test('the Sunday digest: window closed → the template with the week; opted out → skipped', async () => {
         const { bob, groupId, groupName } = await newsForBob(SUNDAY_EVENING);
         const dee = await member('Dee', minutesAfter(SUNDAY_EVENING, -60));
-        await t.db.query('INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)', [
+        await fixture.db.query('INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)', [
           groupId,
           dee.id,
         ]);
-        await runDigestsDue(t.db, settings, SUNDAY_EVENING);
-        const [recorded] = await t.db.query<{ body: string; content_variables: unknown }>(
+        await runDigestsDue(fixture.db, settings, SUNDAY_EVENING);
+        const [recorded] = await fixture.db.query<{ body: string; content_variables: unknown }>(
           `SELECT body, content_variables FROM outbound_messages
            WHERE user_id = $1 AND kind = 'weekly_digest'`,
           [bob.id],
         );
         assert.match(recorded?.body ?? '', /Your week in/, 'free-form when decided');
-        await optOut(t.db, dee.id, 'keyword', minutesAfter(SUNDAY_EVENING, 10));
+        await optOut(fixture.db, dee.id, 'keyword', minutesAfter(SUNDAY_EVENING, 10));
 
         await sendQueued(minutesAfter(SUNDAY_EVENING, 40), DIGEST_SID);
         const weekly = requestsTo(bob).filter((r) => r.params.ContentSid === DIGEST_SID);

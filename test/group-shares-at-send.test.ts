@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { optOut } from '../src/db/consent.js';
 import { insertFeedPost } from '../src/db/feed.js';
 import { insertMessages } from '../src/db/messages.js';
 import { setSharesProofs } from '../src/db/participant.js';
-import { outboundQueue } from '../src/db/outbound.js';
 import { createTask } from '../src/db/tasks.js';
-import { createUser, recordInbound } from '../src/db/users.js';
 import type { TaskRow } from '../src/domain/task.js';
 import type { UserRow } from '../src/domain/user.js';
-import { sendOutboundJob } from '../src/jobs/send-outbound.js';
 import { type GroupNewsSettings, runDigestsDue, shareProof } from '../src/services/group-news.js';
 import { decideReview, startReview } from '../src/services/reviews.js';
-import { createTwilioSender } from '../src/twilio/sender.js';
-import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
-import { type TestDatabase, engines } from './helpers/databases.js';
+import { engines } from './helpers/databases.js';
+import { sendTimeFixture } from './helpers/send-time.js';
+import { newMessageSid } from './helpers/twilio-webhook.js';
 
 /**
  * Shares and review requests are decided when they are recorded (inside the member's
@@ -40,35 +37,17 @@ const settings: GroupNewsSettings = {
   photoUrl: async (key) => photoUrlOf(key),
 };
 
-let seq = 0;
-const newPhone = () =>
-  `+1555${String(process.pid % 1000).padStart(3, '0')}${String((seq += 1)).padStart(4, '0')}`;
-
 for (const engine of engines) {
   describe(
     `shares and review requests checked again when they are sent [${engine.name}]`,
     { skip: engine.skip },
     () => {
-      let t: TestDatabase;
-      let twilio: FakeTwilio;
-      before(async () => {
-        t = await engine.create();
-        twilio = await startFakeTwilio();
-      });
-      after(async () => {
-        await twilio?.close();
-        await t?.destroy();
-      });
+      const fixture = sendTimeFixture(engine);
+      const { requestsTo, sendQueued } = fixture;
 
       /** A member who last wrote on WhatsApp `minutesBefore` T0. */
-      async function member(name: string, minutesBefore: number): Promise<UserRow> {
-        const user = await createUser(t.db, {
-          username: `${name} ${seq}`,
-          phone_number: newPhone(),
-        });
-        await recordInbound(t.db, user.id, at(-minutesBefore), 'whatsapp');
-        return user;
-      }
+      const member = (name: string, minutesBefore: number) =>
+        fixture.member(name, at(-minutesBefore));
 
       /**
        * Ada's group, with `others`; Ada's task "Run 5k" in it. Bob-like members wrote 23 h 30
@@ -76,35 +55,25 @@ for (const engine of engines) {
        */
       async function groupOf(review: 'none' | 'peer', others: UserRow[]) {
         const ada = await member('Ada', 60);
-        const [row] = await t.db.query<{ id: number }>(
-          `INSERT INTO groups (name, timezone, share, review, invite_code)
-           VALUES ($1, 'UTC', 'instant', $2, upper(substr(md5(random()::text), 1, 8)))
-           RETURNING id`,
-          [`Runners ${seq}`, review],
-        );
-        const groupId = Number(row!.id);
-        await t.db.query(
-          'INSERT INTO group_members (group_id, user_id) SELECT $1, unnest($2::bigint[])',
-          [groupId, [ada.id, ...others.map((other) => other.id)]],
-        );
+        const group = await fixture.groupOf([ada, ...others], { share: 'instant', review });
         const task = await createTask(
-          t.db,
+          fixture.db,
           {
             user_id: ada.id,
             description: 'Run 5k',
             due_time: at(180),
             points: 10,
-            group_id: groupId,
+            group_id: group.id,
           },
           { offsets: [], now: T0 },
         );
         assert.ok(task);
-        return { ada, groupId, task };
+        return { ada, groupId: group.id, task };
       }
 
       /** Ada's photo, completed and shared at `now` as the processing transaction does. */
       async function shared(ada: UserRow, task: TaskRow, now: Date) {
-        const post = await insertFeedPost(t.db, {
+        const post = await insertFeedPost(fixture.db, {
           user_id: ada.id,
           task_id: task.id,
           image_url: null,
@@ -113,7 +82,7 @@ for (const engine of engines) {
           message_id: null,
         });
         assert.ok(post);
-        await t.db.transaction((tx) =>
+        await fixture.db.transaction((tx) =>
           shareProof(
             tx,
             {
@@ -130,32 +99,19 @@ for (const engine of engines) {
         return post.id;
       }
 
-      /** The outbound worker's job at `now`, for everything queued. */
-      async function sendQueued(now: Date) {
-        const send = sendOutboundJob({
-          db: t.db,
-          clock: () => now,
-          send: createTwilioSender({
-            accountSid: twilio.accountSid,
-            authToken: twilio.authToken,
-            apiBaseUrl: twilio.apiBaseUrl,
-            statusCallbackUrl: null,
-          }),
-        });
-        for (const job of await outboundQueue.claim(t.db, 100, 60_000)) await send(job);
-      }
-
-      const requestsTo = (user: UserRow) =>
-        twilio.messageRequests.filter((r) => r.params.To === `whatsapp:${user.phone_number}`);
       const shareOf = async (feedId: number, user: UserRow) =>
         (
-          await t.db.query<{ status: string; reason: string | null; outbound_message_id: unknown }>(
+          await fixture.db.query<{
+            status: string;
+            reason: string | null;
+            outbound_message_id: unknown;
+          }>(
             'SELECT status, reason, outbound_message_id FROM shares WHERE feed_id = $1 AND user_id = $2',
             [feedId, user.id],
           )
         )[0];
       const outboundOf = async (user: UserRow, kind: string) =>
-        t.db.query<{ status: string; error_message: string | null }>(
+        fixture.db.query<{ status: string; error_message: string | null }>(
           'SELECT status, error_message FROM outbound_messages WHERE user_id = $1 AND kind = $2 ORDER BY id',
           [user.id, kind],
         );
@@ -191,7 +147,7 @@ for (const engine of engines) {
         assert.equal(waiting?.outbound_message_id, null);
 
         // The evening digest: Bob is still outside the window, so it goes as the template.
-        await runDigestsDue(t.db, settings, EVENING);
+        await runDigestsDue(fixture.db, settings, EVENING);
         await sendQueued(EVENING);
         const [digest] = requestsTo(bob);
         assert.equal(digest?.params.ContentSid, DIGEST_SID);
@@ -208,7 +164,7 @@ for (const engine of engines) {
         const dee = await member('Dee', 60);
         const { ada, task } = await groupOf('none', [dee]);
         const feedId = await shared(ada, task, at(1));
-        await optOut(t.db, dee.id, 'keyword', at(5));
+        await optOut(fixture.db, dee.id, 'keyword', at(5));
 
         await sendQueued(at(10));
         const [message] = await outboundOf(dee, 'share');
@@ -219,7 +175,7 @@ for (const engine of engines) {
         assert.equal(skipped?.reason, message?.error_message);
 
         // Nor in the evening digest: it waits for nobody.
-        await runDigestsDue(t.db, settings, EVENING);
+        await runDigestsDue(fixture.db, settings, EVENING);
         await sendQueued(EVENING);
         assert.equal(requestsTo(dee).length, 0);
         assert.equal((await outboundOf(dee, 'share_digest')).length, 0);
@@ -231,7 +187,7 @@ for (const engine of engines) {
         const { ada, task } = await groupOf('none', [bob, cy]);
         const feedId = await shared(ada, task, at(1));
         for (const user of [bob, cy]) assert.equal((await shareOf(feedId, user))?.status, 'sent');
-        await setSharesProofs(t.db, ada.id, false);
+        await setSharesProofs(fixture.db, ada.id, false);
 
         // Cy is still inside his window; Bob's closed too, but the share is not his to wait for.
         await sendQueued(at(40));
@@ -245,7 +201,7 @@ for (const engine of engines) {
           assert.equal(skipped?.reason, message?.error_message);
         }
 
-        await runDigestsDue(t.db, settings, EVENING);
+        await runDigestsDue(fixture.db, settings, EVENING);
         await sendQueued(EVENING);
         for (const user of [bob, cy]) {
           assert.equal(requestsTo(user).length, 0, `${user.username}: no digest of it either`);
@@ -257,9 +213,9 @@ for (const engine of engines) {
         const cy = await member('Cy', 60);
         const dee = await member('Dee', 60);
         const { ada, groupId, task } = await groupOf('peer', [bob, cy, dee]);
-        const [inbound] = await insertMessages(t.db, [
+        const [inbound] = await insertMessages(fixture.db, [
           {
-            messageSid: `MM${String(seq).padStart(32, '0')}`,
+            messageSid: newMessageSid('MM'),
             accountSid: null,
             from: `whatsapp:${ada.phone_number}`,
             to: `whatsapp:${GROUP_NUMBER}`,
@@ -272,7 +228,7 @@ for (const engine of engines) {
             raw: {},
           },
         ]);
-        const post = await insertFeedPost(t.db, {
+        const post = await insertFeedPost(fixture.db, {
           user_id: ada.id,
           task_id: task.id,
           image_url: null,
@@ -282,7 +238,7 @@ for (const engine of engines) {
           status: 'pending_review',
         });
         assert.ok(post);
-        await t.db.transaction((tx) =>
+        await fixture.db.transaction((tx) =>
           startReview(
             tx,
             {
@@ -304,7 +260,7 @@ for (const engine of engines) {
         const requests = async () =>
           new Map(
             (
-              await t.db.query<{ reviewer_id: number; skipped: string | null }>(
+              await fixture.db.query<{ reviewer_id: number; skipped: string | null }>(
                 `SELECT r.reviewer_id, r.skipped FROM review_requests r
                  JOIN proof_reviews p ON p.id = r.review_id WHERE p.feed_id = $1`,
                 [post.id],
@@ -317,7 +273,7 @@ for (const engine of engines) {
           'all three asked when recorded',
         );
 
-        await optOut(t.db, dee.id, 'keyword', at(5));
+        await optOut(fixture.db, dee.id, 'keyword', at(5));
         await sendQueued(at(40));
         assert.equal(requestsTo(bob).length, 0, 'window closed: no free-form request');
         assert.equal(requestsTo(dee).length, 0, 'opted out: never sent');
@@ -330,7 +286,7 @@ for (const engine of engines) {
         for (const user of [bob, dee]) {
           assert.equal((await outboundOf(user, 'review_request'))[0]?.status, 'canceled');
         }
-        const [review] = await t.db.query<{ id: number; status: string }>(
+        const [review] = await fixture.db.query<{ id: number; status: string }>(
           'SELECT id, status FROM proof_reviews WHERE feed_id = $1',
           [post.id],
         );
@@ -338,7 +294,7 @@ for (const engine of engines) {
 
         // Approved: Bob, never asked after all, hears of it by the share rules (outside his
         // window: the digest); Cy saw the photo in his request; Dee is opted out.
-        await t.db.transaction((tx) =>
+        await fixture.db.transaction((tx) =>
           decideReview(
             tx,
             Number(review!.id),

@@ -9,20 +9,18 @@
  * with a reason. Screenshots go to test-artifacts/groups-dashboard/.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
+import { before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import {
   artifactsDir,
   browserSkip as skip,
-  launchChromium,
   openPage,
+  phoneScreen,
   screenshot,
 } from './helpers/browser.js';
-import { pglite } from './helpers/databases.js';
+import { dashboardInBrowser } from './helpers/dashboard-browser.js';
 import { makePhoto } from './helpers/photos.js';
-import { freePort, startTestService, type TestService } from './helpers/service.js';
-import { signedForm, TEST_API_TOKEN, whatsAppParams } from './helpers/twilio-webhook.js';
+import { whatsAppParams } from './helpers/twilio-webhook.js';
 import { waitFor } from './helpers/worker.js';
 
 const GROUP_NUMBER = '+14155238886';
@@ -53,10 +51,8 @@ interface Review {
 }
 
 describe('groups and pending reviews in the dashboard [pglite]', { skip }, () => {
-  let twilio: FakeTwilio;
-  let t: TestService;
-  let baseUrl: string;
-  let browser: Browser;
+  const dashboard = dashboardInBrowser({ whatsappNumber: GROUP_NUMBER });
+  const { api, deliver } = dashboard;
   let page: Page;
   const pageErrors: string[] = [];
   const people: Record<string, number> = {};
@@ -64,18 +60,8 @@ describe('groups and pending reviews in the dashboard [pglite]', { skip }, () =>
   let approvedTask = 0;
 
   before(async () => {
-    twilio = await startFakeTwilio();
-    const port = await freePort();
-    baseUrl = `http://127.0.0.1:${port}`;
-    t = await startTestService(pglite, {
-      PORT: String(port),
-      PUBLIC_URL: baseUrl,
-      TWILIO_API_BASE_URL: twilio.apiBaseUrl,
-      TWILIO_WHATSAPP_NUMBER: GROUP_NUMBER,
-    });
-    browser = await launchChromium();
     page = await openPage(
-      browser,
+      dashboard.browser,
       {
         viewport: { width: 1280, height: 800 },
         timezoneId: TIMEZONE,
@@ -93,22 +79,6 @@ describe('groups and pending reviews in the dashboard [pglite]', { skip }, () =>
         .id as number;
     }
   });
-
-  after(async () => {
-    await browser?.close();
-    await t?.close();
-    await twilio?.close();
-  });
-
-  async function api(method: string, url: string, body?: unknown) {
-    const response = await fetch(`${baseUrl}${url}`, {
-      method,
-      headers: body === undefined ? t.auth : { ...t.auth, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    assert.ok(response.status < 300, `${method} ${url}: ${response.status}`);
-    return (await response.json()) as Record<string, unknown>;
-  }
 
   const artifacts = artifactsDir('groups-dashboard');
   const shot = (name: string, target: Page = page) => screenshot(target, artifacts, name);
@@ -134,9 +104,8 @@ describe('groups and pending reviews in the dashboard [pglite]', { skip }, () =>
       notify: false,
       group_id: groupId,
     });
-    const photo = twilio.addMedia({ bytes, contentType: 'image/jpeg' });
-    const { payload, headers } = signedForm(
-      `${baseUrl}/webhook/twilio`,
+    const photo = dashboard.twilio.addMedia({ bytes, contentType: 'image/jpeg' });
+    await deliver(
       whatsAppParams({
         from: ADA,
         to: GROUP_NUMBER,
@@ -145,12 +114,6 @@ describe('groups and pending reviews in the dashboard [pglite]', { skip }, () =>
         media: [{ url: photo.url, contentType: 'image/jpeg' }],
       }),
     );
-    const response = await fetch(`${baseUrl}/webhook/twilio`, {
-      method: 'POST',
-      body: payload,
-      headers,
-    });
-    assert.equal(response.status, 200);
     return waitFor(
       async () => (await pendingReviews()).find((review) => review.task_id === task.id),
       20_000,
@@ -168,9 +131,7 @@ describe('groups and pending reviews in the dashboard [pglite]', { skip }, () =>
     });
 
   test('a group created in the Groups tab shows its invite link; members are added, one removed after a yes', async () => {
-    await page.goto(`${baseUrl}/`);
-    await page.getByLabel('API token', { exact: true }).fill(TEST_API_TOKEN);
-    await page.getByRole('button', { name: 'Open the dashboard' }).click();
+    await dashboard.signIn(page);
     await page.getByRole('heading', { name: 'Feed', level: 1 }).waitFor();
     await page.getByRole('link', { name: 'Groups', exact: true }).click();
     await page.getByRole('heading', { name: 'Groups', level: 1 }).waitFor();
@@ -364,21 +325,12 @@ describe('groups and pending reviews in the dashboard [pglite]', { skip }, () =>
   test('on a 390 px phone: the group and a review fit, and a proof is rejected with a reason', async () => {
     const review = await adaProves('Swim 20 lengths');
     const phone = await openPage(
-      browser,
-      {
-        viewport: { width: 390, height: 844 },
-        deviceScaleFactor: 2,
-        isMobile: true,
-        hasTouch: true,
-        timezoneId: TIMEZONE,
-        locale: 'en-GB',
-      },
+      dashboard.browser,
+      { ...phoneScreen, timezoneId: TIMEZONE, locale: 'en-GB' },
       pageErrors,
     );
     try {
-      await phone.goto(`${baseUrl}/#groups`);
-      await phone.getByLabel('API token', { exact: true }).fill(TEST_API_TOKEN);
-      await phone.getByRole('button', { name: 'Open the dashboard' }).click();
+      await dashboard.signIn(phone, '#groups');
       await phone
         .locator(`[data-group-list] tr[data-group-id="${groupId}"]`)
         .getByRole('button', { name: 'Morning runners' })

@@ -6,20 +6,12 @@
  * pause; the leaderboard shows the streak. Screenshots go to test-artifacts/dashboard/.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
-import {
-  artifactsDir,
-  browserSkip as skip,
-  launchChromium,
-  openPage,
-  screenshot,
-} from './helpers/browser.js';
-import { pglite } from './helpers/databases.js';
+import { before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { artifactsDir, browserSkip as skip, openPage, screenshot } from './helpers/browser.js';
+import { dashboardInBrowser } from './helpers/dashboard-browser.js';
 import { makePng } from './helpers/png.js';
-import { freePort, startTestService, type TestService } from './helpers/service.js';
-import { signedForm, TEST_API_TOKEN, whatsAppParams } from './helpers/twilio-webhook.js';
+import { whatsAppParams } from './helpers/twilio-webhook.js';
 import { waitFor } from './helpers/worker.js';
 
 const GROUP_NUMBER = '+14155238886';
@@ -42,57 +34,19 @@ function zoneWithTimeLeftToday(): string {
 }
 
 describe('habits and streaks in the dashboard [pglite]', { skip }, () => {
-  let twilio: FakeTwilio;
-  let t: TestService;
-  let baseUrl: string;
-  let browser: Browser;
+  const dashboard = dashboardInBrowser({ whatsappNumber: GROUP_NUMBER });
+  const { api, deliver } = dashboard;
   let page: Page;
   const pageErrors: string[] = [];
   const zone = zoneWithTimeLeftToday();
 
   before(async () => {
-    twilio = await startFakeTwilio();
-    const port = await freePort();
-    baseUrl = `http://127.0.0.1:${port}`;
-    t = await startTestService(pglite, {
-      PORT: String(port),
-      PUBLIC_URL: baseUrl,
-      TWILIO_API_BASE_URL: twilio.apiBaseUrl,
-      TWILIO_WHATSAPP_NUMBER: GROUP_NUMBER,
-    });
-    browser = await launchChromium();
     page = await openPage(
-      browser,
+      dashboard.browser,
       { viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Paris', locale: 'en-GB' },
       pageErrors,
     );
   });
-
-  after(async () => {
-    await browser?.close();
-    await t?.close();
-    await twilio?.close();
-  });
-
-  const api = async (method: string, url: string, body?: unknown) => {
-    const response = await fetch(`${baseUrl}${url}`, {
-      method,
-      headers: body === undefined ? t.auth : { ...t.auth, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    assert.ok(response.status < 300, `${method} ${url}: ${response.status}`);
-    return (await response.json()) as Record<string, unknown>;
-  };
-
-  const deliver = async (params: Record<string, string>) => {
-    const { payload, headers } = signedForm(`${baseUrl}/webhook/twilio`, params);
-    const response = await fetch(`${baseUrl}/webhook/twilio`, {
-      method: 'POST',
-      body: payload,
-      headers,
-    });
-    assert.equal(response.status, 200);
-  };
 
   const artifacts = artifactsDir('dashboard');
   const shot = (name: string) => screenshot(page, artifacts, name);
@@ -118,7 +72,7 @@ describe('habits and streaks in the dashboard [pglite]', { skip }, () => {
     assert.equal(occurrence.habit_id, habit.id);
 
     // Ada proves it with a photo, then pauses two days: both by WhatsApp.
-    const photo = twilio.addMedia({ bytes: makePng(120, 90), contentType: 'image/png' });
+    const photo = dashboard.twilio.addMedia({ bytes: makePng(120, 90), contentType: 'image/png' });
     await deliver(
       whatsAppParams({
         from: PHONE,
@@ -142,9 +96,7 @@ describe('habits and streaks in the dashboard [pglite]', { skip }, () => {
     );
     await waitFor(async () => (await api('GET', `/users/${ada.id as number}`)).pause !== null);
 
-    await page.goto(`${baseUrl}/`);
-    await page.getByLabel('API token', { exact: true }).fill(TEST_API_TOKEN);
-    await page.getByRole('button', { name: 'Open the dashboard' }).click();
+    await dashboard.signIn(page);
     await page.getByRole('heading', { name: 'Feed', level: 1 }).waitFor();
     await page.getByRole('link', { name: 'People and tasks', exact: true }).click();
 

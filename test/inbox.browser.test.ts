@@ -6,19 +6,11 @@
  * The header stays one row on the phone. Screenshots go to test-artifacts/inbox/.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
-import {
-  artifactsDir,
-  browserSkip as skip,
-  launchChromium,
-  openPage,
-  screenshot,
-} from './helpers/browser.js';
-import { pglite } from './helpers/databases.js';
-import { freePort, startTestService, type TestService } from './helpers/service.js';
-import { signedForm, TEST_API_TOKEN, whatsAppParams } from './helpers/twilio-webhook.js';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { artifactsDir, browserSkip as skip, openPage, screenshot } from './helpers/browser.js';
+import { dashboardInBrowser } from './helpers/dashboard-browser.js';
+import { whatsAppParams } from './helpers/twilio-webhook.js';
 import { waitFor } from './helpers/worker.js';
 
 const GROUP_NUMBER = '+14155238886';
@@ -40,60 +32,31 @@ const VIEWPORTS = [
 ];
 
 describe('the admin inbox in a real browser [pglite]', { skip }, () => {
-  let twilio: FakeTwilio;
-  let t: TestService;
-  let baseUrl: string;
-  let browser: Browser;
-  let artifacts: string;
+  const dashboard = dashboardInBrowser({ whatsappNumber: GROUP_NUMBER });
+  const { api, signIn } = dashboard;
+  const artifacts = artifactsDir('inbox');
   const pageErrors: string[] = [];
   const shot = (page: Page, name: string) => screenshot(page, artifacts, name);
 
-  before(async () => {
-    artifacts = artifactsDir('inbox');
-    twilio = await startFakeTwilio();
-    const port = await freePort();
-    baseUrl = `http://127.0.0.1:${port}`;
-    t = await startTestService(pglite, {
-      PORT: String(port),
-      PUBLIC_URL: baseUrl,
-      TWILIO_API_BASE_URL: twilio.apiBaseUrl,
-      TWILIO_WHATSAPP_NUMBER: GROUP_NUMBER,
-    });
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-    await t?.close();
-    await twilio?.close();
-  });
-
-  const api = async (method: string, url: string, body?: unknown) => {
-    const response = await fetch(`${baseUrl}${url}`, {
-      method,
-      headers: body === undefined ? t.auth : { ...t.auth, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    assert.ok(response.status < 300, `${method} ${url}: ${response.status}`);
-    return (await response.json()) as Record<string, unknown>;
-  };
-
-  const deliver = async (from: string, body: string) => {
-    const url = `${baseUrl}/webhook/twilio`;
-    const { payload, headers } = signedForm(url, whatsAppParams({ from, to: GROUP_NUMBER, body }));
-    const response = await fetch(url, { method: 'POST', body: payload, headers });
-    assert.equal(response.status, 200);
-    await response.arrayBuffer();
-  };
+  /** A WhatsApp text from `from`. */
+  const deliver = (from: string, body: string) =>
+    dashboard.deliver(whatsAppParams({ from, to: GROUP_NUMBER, body }));
 
   test('the inbox with nothing in it says how messages get here', async () => {
-    const page = await openPage(browser, { viewport: { width: 1280, height: 800 } }, pageErrors);
-    await page.goto(`${baseUrl}/#messages`);
-    await page.getByLabel('API token', { exact: true }).fill(TEST_API_TOKEN);
-    await page.getByRole('button', { name: 'Open the dashboard' }).click();
+    const page = await openPage(
+      dashboard.browser,
+      { viewport: { width: 1280, height: 800 } },
+      pageErrors,
+    );
+    await signIn(page, '#messages');
     const empty = page.locator('.inbox-empty');
     await empty.waitFor();
     const text = await empty.innerText();
-    assert.match(text, new RegExp(`${baseUrl}/webhook/twilio`), 'the webhook URL to paste');
+    assert.match(
+      text,
+      new RegExp(`${dashboard.baseUrl}/webhook/twilio`),
+      'the webhook URL to paste',
+    );
     assert.match(text, /taskwire simulate/);
     await shot(page, 'empty');
     await page.context().close();
@@ -103,15 +66,13 @@ describe('the admin inbox in a real browser [pglite]', { skip }, () => {
     test(`${viewport.name} ${viewport.width}×${viewport.height}: a message appears live, the admin replies`, async () => {
       await api('POST', '/users', { username: viewport.person, phone_number: viewport.phone });
       const page = await openPage(
-        browser,
+        dashboard.browser,
         { viewport: { width: viewport.width, height: viewport.height }, locale: 'en-GB' },
         pageErrors,
       );
       let loads = 0;
       page.on('load', () => (loads += 1));
-      await page.goto(`${baseUrl}/#messages`);
-      await page.getByLabel('API token', { exact: true }).fill(TEST_API_TOKEN);
-      await page.getByRole('button', { name: 'Open the dashboard' }).click();
+      await signIn(page, '#messages');
       await page.locator('#live-status[data-state="on"]').waitFor();
 
       // One row: every item of the header shares the brand's line, and nothing scrolls sideways.
@@ -170,7 +131,7 @@ describe('the admin inbox in a real browser [pglite]', { skip }, () => {
       await page.locator('[data-reply-outcome][data-state="ok"]').waitFor();
       // Sent through the fake Twilio; its delivery status comes back live.
       await waitFor(async () =>
-        twilio.messageRequests.some(
+        dashboard.twilio.messageRequests.some(
           (r) => r.params.Body === answer && r.params.To === `whatsapp:${viewport.phone}`,
         ),
       );
@@ -202,10 +163,12 @@ describe('the admin inbox in a real browser [pglite]', { skip }, () => {
       description: 'Check the launch window',
       due_time: new Date(Date.now() + 3_600_000).toISOString(),
     });
-    const page = await openPage(browser, { viewport: { width: 1280, height: 800 } }, pageErrors);
-    await page.goto(`${baseUrl}/#people`);
-    await page.getByLabel('API token', { exact: true }).fill(TEST_API_TOKEN);
-    await page.getByRole('button', { name: 'Open the dashboard' }).click();
+    const page = await openPage(
+      dashboard.browser,
+      { viewport: { width: 1280, height: 800 } },
+      pageErrors,
+    );
+    await signIn(page, '#people');
     const row = page.locator(`[data-users] tr[data-user-id="${created.id as number}"]`);
     await row.getByRole('button', { name: 'Edit Katherine Johnson' }).click();
     await row.getByLabel('Name').fill('Katherine Goble');

@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Database } from '../src/db/executor.js';
-import { outboundQueue } from '../src/db/outbound.js';
 import { remindersOfTasks } from '../src/db/reminders.js';
 import { createTask } from '../src/db/tasks.js';
-import { createUser, recordInbound } from '../src/db/users.js';
+import { recordInbound } from '../src/db/users.js';
 import type { ReminderRow } from '../src/domain/reminder.js';
 import { createReminderScheduler } from '../src/jobs/reminder-scheduler.js';
-import { sendOutboundJob } from '../src/jobs/send-outbound.js';
 import type { NoticeSettings } from '../src/services/task-notices.js';
-import { createTwilioSender } from '../src/twilio/sender.js';
-import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
-import { type TestDatabase, engines } from './helpers/databases.js';
+import { engines } from './helpers/databases.js';
 import { baseNoticeSettings } from './helpers/notices.js';
+import { sendTimeFixture } from './helpers/send-time.js';
 import { quietLog } from './helpers/worker.js';
 
 const SMS_NUMBER = '+15550001111';
@@ -23,25 +20,13 @@ const at = (minutes: number) => new Date(T0.getTime() + minutes * MINUTE);
 
 const baseSettings = baseNoticeSettings;
 
-let phoneSeq = 0;
-const newPhone = () =>
-  `+1555${String(process.pid % 1000).padStart(3, '0')}${String((phoneSeq += 1)).padStart(4, '0')}`;
-
 for (const engine of engines) {
   describe(
     `a queued notice whose 24-hour window closed before it was sent [${engine.name}]`,
     { skip: engine.skip },
     () => {
-      let t: TestDatabase;
-      let twilio: FakeTwilio;
-      before(async () => {
-        t = await engine.create();
-        twilio = await startFakeTwilio();
-      });
-      after(async () => {
-        await twilio?.close();
-        await t?.destroy();
-      });
+      const fixture = sendTimeFixture(engine);
+      const { requestsTo } = fixture;
 
       /**
        * A user who last wrote on WhatsApp 23 h 30 min before T0, and a task due at T0 + 61
@@ -49,19 +34,17 @@ for (const engine of engines) {
        * text); the window closes at T0 + 30 min.
        */
       async function userWithTask() {
-        const phone = newPhone();
-        const user = await createUser(t.db, { username: `Ada ${phoneSeq}`, phone_number: phone });
-        await recordInbound(t.db, user.id, at(-23.5 * 60), 'whatsapp');
+        const user = await fixture.member('Ada', at(-23.5 * 60));
         const task = await createTask(
-          t.db,
+          fixture.db,
           { user_id: user.id, description: 'Water the plants', due_time: at(61), points: 10 },
           { offsets: [60, 15], now: T0 },
         );
         assert.ok(task);
-        return { phone, userId: user.id, taskId: task.id };
+        return { user, taskId: task.id };
       }
 
-      const decideAt = (time: Date, settings: NoticeSettings, db: Database = t.db) =>
+      const decideAt = (time: Date, settings: NoticeSettings, db: Database = fixture.db) =>
         createReminderScheduler(db, settings, {
           pollMs: 60_000,
           log: quietLog,
@@ -69,28 +52,15 @@ for (const engine of engines) {
         }).runDue();
 
       /** The outbound worker's job at `now`, with `settings` as REMINDER_* are then. */
-      async function sendPending(now: Date, settings: NoticeSettings) {
-        const send = sendOutboundJob({
-          db: t.db,
-          clock: () => now,
-          notices: settings,
-          send: createTwilioSender({
-            accountSid: twilio.accountSid,
-            authToken: twilio.authToken,
-            apiBaseUrl: twilio.apiBaseUrl,
-            statusCallbackUrl: null,
-          }),
-        });
-        for (const job of await outboundQueue.claim(t.db, 100, 60_000)) await send(job);
-      }
-      const requestsTo = (to: string) => twilio.messageRequests.filter((r) => r.params.To === to);
+      const sendPending = (now: Date, settings: NoticeSettings) =>
+        fixture.sendQueued(now, { notices: settings });
       const stage = async (taskId: number, kind = 'reminder'): Promise<ReminderRow | undefined> =>
-        ((await remindersOfTasks(t.db, [taskId])).get(taskId) ?? []).find(
+        ((await remindersOfTasks(fixture.db, [taskId])).get(taskId) ?? []).find(
           (r) => r.kind === kind && r.status !== 'pending',
         );
       const outboundOf = async (taskId: number) =>
         (
-          await t.db.query<{
+          await fixture.db.query<{
             status: string;
             error_message: string | null;
             content_sid: string | null;
@@ -101,12 +71,12 @@ for (const engine of engines) {
         )[0];
 
       test('with REMINDER_CONTENT_SID: sent as the template instead of free-form text', async () => {
-        const { phone, taskId } = await userWithTask();
+        const { user, taskId } = await userWithTask();
         const settings = { ...baseSettings, contentSid: CONTENT_SID };
         await decideAt(at(1), settings);
         assert.equal((await stage(taskId))?.channel, 'whatsapp', 'inside the window when decided');
         await sendPending(at(40), settings);
-        const [request] = requestsTo(`whatsapp:${phone}`);
+        const [request] = requestsTo(user);
         assert.ok(request);
         assert.equal(request.params.ContentSid, CONTENT_SID);
         assert.equal(request.params.Body, undefined, 'no free-form text (63016)');
@@ -119,22 +89,22 @@ for (const engine of engines) {
       });
 
       test('without a template, with REMINDER_SMS_FALLBACK: sent by SMS', async () => {
-        const { phone, taskId } = await userWithTask();
+        const { user, taskId } = await userWithTask();
         const settings = { ...baseSettings, smsFallback: true, smsNumber: SMS_NUMBER };
         await decideAt(at(1), settings);
         await sendPending(at(40), settings);
-        assert.equal(requestsTo(`whatsapp:${phone}`).length, 0);
-        const [request] = requestsTo(phone);
+        assert.equal(requestsTo(user).length, 0);
+        const [request] = requestsTo(user, 'sms');
         assert.equal(request?.params.From, SMS_NUMBER);
         assert.match(request?.params.Body ?? '', /Water the plants/);
         assert.equal((await stage(taskId))?.channel, 'sms');
       });
 
       test('with neither: not sent; the message is canceled and the stage skipped, with the reason', async () => {
-        const { phone, taskId } = await userWithTask();
+        const { user, taskId } = await userWithTask();
         await decideAt(at(1), baseSettings);
         await sendPending(at(40), baseSettings);
-        assert.equal(requestsTo(`whatsapp:${phone}`).length + requestsTo(phone).length, 0);
+        assert.equal(requestsTo(user).length + requestsTo(user, 'sms').length, 0);
         const message = await outboundOf(taskId);
         assert.equal(message?.status, 'canceled');
         assert.match(message?.error_message ?? '', /24-hour window closed.*REMINDER_CONTENT_SID/);
@@ -144,12 +114,12 @@ for (const engine of engines) {
       });
 
       test('a user who wrote again meanwhile gets the free-form text as recorded', async () => {
-        const { phone, userId, taskId } = await userWithTask();
+        const { user, taskId } = await userWithTask();
         const settings = { ...baseSettings, contentSid: CONTENT_SID };
         await decideAt(at(1), settings);
-        await recordInbound(t.db, userId, at(20), 'whatsapp');
+        await recordInbound(fixture.db, user.id, at(20), 'whatsapp');
         await sendPending(at(40), settings);
-        const [request] = requestsTo(`whatsapp:${phone}`);
+        const [request] = requestsTo(user);
         assert.match(request?.params.Body ?? '', /Water the plants/);
         assert.equal(request?.params.ContentSid, undefined);
         assert.equal((await stage(taskId))?.channel, 'whatsapp');
@@ -157,11 +127,9 @@ for (const engine of engines) {
 
       test('an expiry notice is never turned into the reminder template: with only a template it is skipped', async () => {
         // Wrote 22 h 54 min before T0: the expiry, decided at T0 + 62 min, is inside the window.
-        const phone = newPhone();
-        const user = await createUser(t.db, { username: `Bo ${phoneSeq}`, phone_number: phone });
-        await recordInbound(t.db, user.id, at(-22.9 * 60), 'whatsapp');
+        const user = await fixture.member('Bo', at(-22.9 * 60));
         const task = await createTask(
-          t.db,
+          fixture.db,
           { user_id: user.id, description: 'Water the plants', due_time: at(61), points: 10 },
           { offsets: [], now: T0 },
         );
@@ -170,7 +138,7 @@ for (const engine of engines) {
         await decideAt(at(62), settings);
         assert.equal((await stage(task.id, 'expiry'))?.channel, 'whatsapp');
         await sendPending(at(70), settings);
-        assert.equal(requestsTo(`whatsapp:${phone}`).length, 0);
+        assert.equal(requestsTo(user).length, 0);
         const skipped = await stage(task.id, 'expiry');
         assert.equal(skipped?.status, 'skipped');
         assert.match(skipped?.reason ?? '', /REMINDER_SMS_FALLBACK/);

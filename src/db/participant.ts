@@ -1,6 +1,7 @@
 import type { MessageRow } from '../domain/message.js';
 import type { Queryable } from './executor.js';
 import { messageColumns } from './messages.js';
+import { authorShares } from './shares.js';
 
 /**
  * What the participant app (issue 17) reads and removes for the signed-in person: their
@@ -72,7 +73,7 @@ export async function postsOfGroups(
      JOIN groups g ON g.id = f.group_id
      LEFT JOIN tasks t ON t.id = f.task_id
      WHERE f.group_id = ANY($1::bigint[]) AND f.status NOT IN ('pending_review', 'rejected')
-       AND (u.share_proofs OR f.user_id = $4)
+       AND (${authorShares('f.user_id')} OR f.user_id = $4)
      ORDER BY f.created_at DESC, f.id DESC
      LIMIT $2 OFFSET $3`,
     [groupIds, page.limit, page.offset, viewerId],
@@ -94,7 +95,7 @@ export async function photoVisibleTo(db: Queryable, userId: number, key: string)
             OR (f.status <> 'rejected'
                 AND f.group_id IN (SELECT group_id FROM group_members WHERE user_id = $1)
                 AND (f.status = 'pending_review'
-                     OR (SELECT share_proofs FROM users WHERE id = f.user_id))))
+                     OR ${authorShares('f.user_id')})))
      UNION ALL
      SELECT 1 FROM messages m, users u
      WHERE u.id = $1 AND m.sender IN (u.phone_number, u.whatsapp_id)

@@ -8,6 +8,7 @@ import {
   type TaskWithUser,
   userFields,
 } from './reminders.js';
+import { authorShares } from './shares.js';
 
 /**
  * What deciding a queued outbound message again at send time reads and writes
@@ -52,8 +53,8 @@ export async function queuedGroupMessageFacts(
 ): Promise<QueuedGroupMessageFacts | undefined> {
   const rows = await tx.query<{ last_whatsapp_inbound_at: Date | null; author_shares: boolean }>(
     `SELECT u.last_whatsapp_inbound_at,
-            coalesce((SELECT a.share_proofs FROM shares s
-                        JOIN feed f ON f.id = s.feed_id JOIN users a ON a.id = f.user_id
+            coalesce((SELECT ${authorShares('f.user_id')} FROM shares s
+                        JOIN feed f ON f.id = s.feed_id
                        WHERE s.outbound_message_id = o.id LIMIT 1), true) AS author_shares
      FROM outbound_messages o LEFT JOIN users u ON u.id = o.user_id
      WHERE ${outboundQueue.held('o')}`,

@@ -17,6 +17,17 @@ export interface ShareGroupRow {
 const groupColumns = 'g.id, g.name, g.timezone, g.share, g.digest_hour';
 
 /**
+ * The SQL condition "the person with id `authorId` (an SQL expression: a column or a
+ * parameter) shares their proofs with their groups" (users.share_proofs, migration 0022).
+ * Every reader that withholds an author's proofs — the news told, the daily digest, the
+ * send-time check, the group feed and its photos — asks it here, so they cannot come to
+ * disagree on whom sharing off silences. Always true or false, never null.
+ */
+export const authorShares = (authorId: string): string =>
+  `EXISTS (SELECT 1 FROM users sharing_author
+           WHERE sharing_author.id = ${authorId} AND sharing_author.share_proofs)`;
+
+/**
  * The group a feed post belongs to: its own group_id, else its task's, else the default
  * group (a post from before groups, or written before the post carried its group).
  */
@@ -78,7 +89,7 @@ export const membersToTell = (
     `SELECT ${userColumns} FROM users u
      WHERE id IN (SELECT user_id FROM group_members WHERE group_id = $1)
        AND id <> $2
-       AND (SELECT share_proofs FROM users WHERE id = $2)
+       AND ${authorShares('$2')}
        AND NOT EXISTS (SELECT 1 FROM review_requests rr
                        JOIN proof_reviews pr ON pr.id = rr.review_id
                        WHERE pr.feed_id = $3 AND rr.reviewer_id = u.id AND rr.skipped IS NULL)
@@ -194,7 +205,7 @@ export const lockPendingShares = (
 ): Promise<PendingShareRow[]> =>
   tx.query<PendingShareRow>(
     `SELECT s.feed_id, f.created_at, u.username AS author, t.description AS task_description,
-            t.habit_id, u.share_proofs AS author_shares
+            t.habit_id, ${authorShares('f.user_id')} AS author_shares
      FROM shares s
      JOIN feed f ON f.id = s.feed_id
      JOIN users u ON u.id = f.user_id

@@ -37,6 +37,14 @@ export function artifactsDir(name: string): string {
   return dir;
 }
 
+/** A 390×844 phone's screen (a 2× display, touch), for a page's context options. */
+export const phoneScreen: BrowserContextOptions = {
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+};
+
 /**
  * A page in a new context: 15 s for each action, and every uncaught script error pushed to
  * `pageErrors` (the tests assert it stays empty).
