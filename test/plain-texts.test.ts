@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import type { Database, Queryable } from '../src/db/executor.js';
 import { type ClaimedMessage, inboundQueue } from '../src/db/message-queue.js';
 import { createTask } from '../src/db/tasks.js';
-import { createUser } from '../src/db/users.js';
+import { findSendersWithPendingTasks } from '../src/db/plain-texts.js';
+import { createUser, findSenderRecordingInbound } from '../src/db/users.js';
 import { processInboundJob } from '../src/jobs/process-inbound.js';
 import { ClaimLostError } from '../src/domain/processing-errors.js';
 import { replyTexts } from '../src/services/reply-texts.js';
@@ -72,7 +73,7 @@ for (const engine of engines) {
     });
     after(async () => t?.destroy());
 
-    test('twenty plain texts taken together: one transaction, three statements, one right reply each', async () => {
+    test('twenty plain texts taken together: one transaction, two statements, one right reply each', async () => {
       const people = await Promise.all(
         Array.from({ length: 20 }, (_, i) => person(t.db, i % 2 === 0)),
       );
@@ -90,7 +91,7 @@ for (const engine of engines) {
       assert.equal(await worker.runUntilIdle(), 20);
 
       assert.equal(counted.transactions, 1);
-      assert.equal(counted.statements.length, 3, counted.statements.join('\n---\n'));
+      assert.equal(counted.statements.length, 2, counted.statements.join('\n---\n'));
       const replies = await repliesTo(t.db, ids);
       assert.equal(replies.length, 20);
       replies.forEach((reply, i) => {
@@ -146,6 +147,35 @@ for (const engine of engines) {
       assert.match(hello ?? '', /Run 5k/);
       assert.match(welcome ?? '', /Newt/);
       assert.equal(anything, replyTexts.noTask());
+    });
+
+    test('senders found as findSenderRecordingInbound finds them, with their pending task', async () => {
+      const byPhone = await person(t.db, true);
+      const username = `US.${process.pid}${phoneSeq}`;
+      const byId = await createUser(t.db, {
+        username: 'wa',
+        phone_number: null,
+        whatsapp_id: username,
+      });
+      const unknown = newPhone();
+      const at = new Date('2026-12-01T10:00:00Z');
+      const found = await findSendersWithPendingTasks(t.db, [
+        { sender: byPhone.phone, at, channel: 'whatsapp' },
+        { sender: username, at, channel: 'sms' },
+        { sender: unknown, at, channel: 'whatsapp' },
+        // The same sender twice: recorded once, at the later time.
+        { sender: byPhone.phone, at: new Date(at.getTime() + 60_000), channel: 'sms' },
+      ]);
+      assert.deepEqual([...found.keys()].sort(), [byPhone.phone, username].sort());
+      assert.equal(found.get(byPhone.phone)?.task?.id, byPhone.task?.id);
+      assert.equal(found.get(username)?.task, null);
+      assert.equal(found.get(username)?.user.id, byId.id);
+      const phoneUser = found.get(byPhone.phone)?.user;
+      assert.equal(phoneUser?.last_inbound_at?.toISOString(), '2026-12-01T10:01:00.000Z');
+      assert.equal(phoneUser?.last_whatsapp_inbound_at?.toISOString(), at.toISOString());
+      // The one-by-one lookup agrees on who each sender is.
+      const alone = await findSenderRecordingInbound(t.db, byPhone.phone, { at, channel: 'sms' });
+      assert.equal(alone?.id, phoneUser?.id);
     });
 
     test('a lost claim among the texts: only that one is lost, the others are answered', async () => {

@@ -303,22 +303,3 @@ export async function latestPastTask(
   );
   return rows[0] ?? null;
 }
-
-/**
- * Each user's active task due first (ties: the older one), as findActiveTaskForUser finds
- * it but for many users in one statement and without a lock: the inbound job reads it to
- * answer plain texts ("your task … is pending"), which change nothing.
- */
-export async function activeTasksOfUsers(
-  db: Queryable,
-  userIds: readonly number[],
-): Promise<Map<number, TaskRow>> {
-  if (userIds.length === 0) return new Map();
-  const rows = await db.query<TaskRow>(
-    `SELECT DISTINCT ON (user_id) ${taskColumns} FROM tasks
-     WHERE user_id = ANY($1::bigint[]) AND status = 'active'
-     ORDER BY user_id, due_time, id`,
-    [userIds],
-  );
-  return new Map(rows.map((task) => [task.user_id, task]));
-}

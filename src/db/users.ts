@@ -148,65 +148,6 @@ export async function findSenderRecordingInbound(
   return rows[0] ?? null;
 }
 
-/** A message's sender, as findSendersRecordingInbound looks many up at once. */
-export interface InboundSender {
-  sender: string;
-  at: Date;
-  channel: 'whatsapp' | 'sms';
-}
-
-// findSenderRecordingInbound for a list of senders: each sender's user chosen as there,
-// each user's inbound times moved forward once (to the latest of its messages), and the
-// rows locked in id order first, so two processes' batches cannot deadlock on them.
-const findSendersRecordingInboundSql = `
-WITH wanted AS (
-  SELECT w.sender, max(w.at) AS at, max(w.at) FILTER (WHERE w.whatsapp) AS whatsapp_at
-  FROM unnest($1::text[], $2::timestamptz[], $3::boolean[]) AS w(sender, at, whatsapp)
-  GROUP BY w.sender
-),
-found AS (
-  SELECT w.*, (SELECT u.id FROM users u
-               WHERE u.phone_number = w.sender OR u.whatsapp_id = w.sender
-               ORDER BY (u.phone_number = w.sender) DESC NULLS LAST, u.id
-               LIMIT 1) AS user_id
-  FROM wanted w
-),
-per_user AS (
-  SELECT user_id, max(at) AS at, max(whatsapp_at) AS whatsapp_at, array_agg(sender) AS senders
-  FROM found WHERE user_id IS NOT NULL GROUP BY user_id
-),
-locked AS (
-  SELECT id FROM users WHERE id IN (SELECT user_id FROM per_user) ORDER BY id FOR UPDATE
-)
-UPDATE users SET last_inbound_at = GREATEST(users.last_inbound_at, p.at),
-  last_whatsapp_inbound_at = GREATEST(users.last_whatsapp_inbound_at, p.whatsapp_at)
-FROM per_user p
-WHERE users.id = p.user_id AND users.id IN (SELECT id FROM locked)
-RETURNING p.senders, ${userColumns.replace(/(\w+)/g, 'users.$1')}`;
-
-/**
- * findSenderRecordingInbound for many messages in one statement (the inbound job's texts
- * answered together): the user each sender is known as, by phone number or WhatsApp id,
- * with the messages recorded as their latest inbound. Senders nobody is known as are
- * missing from the map (the caller looks them up one by one, by WaId or registering them).
- */
-export async function findSendersRecordingInbound(
-  db: Queryable,
-  inbound: readonly InboundSender[],
-): Promise<Map<string, UserRow>> {
-  if (inbound.length === 0) return new Map();
-  const rows = await db.query<UserRow & { senders: string[] }>(findSendersRecordingInboundSql, [
-    inbound.map((item) => item.sender),
-    inbound.map((item) => item.at),
-    inbound.map((item) => item.channel === 'whatsapp'),
-  ]);
-  const users = new Map<string, UserRow>();
-  for (const { senders, ...user } of rows) {
-    for (const sender of senders) users.set(sender, user);
-  }
-  return users;
-}
-
 /**
  * Remembers `whatsappId` (a WhatsApp username sender such as `US.1349…`) as the WhatsApp id
  * of a user found by their WaId's phone number, when they have none yet and nobody else

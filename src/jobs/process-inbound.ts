@@ -71,7 +71,7 @@ const NO_MEDIA: CopiedMedia = { stored: [], itemErrors: [] };
  *
  * Text messages that are ready at the same time share one transaction
  * (src/db/transaction-batches.ts), and the plain ones among them (no command) are answered
- * together, a few statements for all (src/services/plain-texts.ts); each message still
+ * together, two statements for all (src/services/plain-texts.ts); each message still
  * commits all of its work or nothing, and a failing one never undoes another.
  */
 export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessage> {
@@ -118,7 +118,8 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
 
   const texts = setBatches<ClaimedMessage, void>(deps.db, {
     together: processTexts,
-    alone: (tx, text) => processAlone(tx, text, NO_MEDIA),
+    // Alone, a plain text still takes the two statements of the set path.
+    alone: async (tx, text) => void (await processTexts(tx, [text])),
     // Batches lock their senders' user rows in one order (see setBatches).
     lockOrder: (text) => text.sender,
   });

@@ -1,7 +1,6 @@
 import type { Queryable } from '../db/executor.js';
 import type { ClaimedMessage, InboundReply } from '../db/message-queue.js';
-import { activeTasksOfUsers } from '../db/tasks.js';
-import { findSendersRecordingInbound } from '../db/users.js';
+import { findSendersWithPendingTasks } from '../db/plain-texts.js';
 import { channelOf } from '../domain/message.js';
 import type { TaskRow } from '../domain/task.js';
 import type { AccountabilityOptions } from './accountability.js';
@@ -13,7 +12,7 @@ import { personTimeZone } from './time-zones.js';
  * Plain texts: messages without media that are no command ("done", "hi", a question).
  * Most of what people send is one, and the loop's answer to each is the same read-only
  * look at the sender's pending task, so the inbound job answers the plain texts that are
- * ready together with a few statements for all of them, where each alone took three
+ * ready together with two statements for all of them, where each alone took three
  * (bench:loop, issue 14). The answer is the one src/services/accountability.ts gives
  * the same message alone.
  */
@@ -26,7 +25,7 @@ export const plainTextReply = (task: TaskRow | null, timeZone: string | null): s
 
 /**
  * The replies to plain texts whose senders are known by their address, each recorded as
- * its sender's latest inbound: two statements for all of them. A text whose sender is not
+ * its sender's latest inbound, with one statement for all of them. A text whose sender is not
  * known that way (a WaId to look up, someone to register) is missing from the map: it
  * goes through the accountability loop alone.
  */
@@ -35,26 +34,22 @@ export async function answerPlainTexts(
   texts: readonly ClaimedMessage[],
   options: Pick<AccountabilityOptions, 'defaultTimezone'>,
 ): Promise<Map<number, InboundReply>> {
-  const users = await findSendersRecordingInbound(
+  const senders = await findSendersWithPendingTasks(
     tx,
     texts.map((text) => ({ sender: text.sender, at: text.created_at, channel: channelOf(text) })),
   );
-  const tasks = await activeTasksOfUsers(tx, [...new Set([...users.values()].map((u) => u.id))]);
   const replies = new Map<number, InboundReply>();
   for (const text of texts) {
-    const user = users.get(text.sender);
-    if (!user) continue;
+    const found = senders.get(text.sender);
+    if (!found) continue;
     replies.set(text.id, {
       kind: 'reply',
       inboundMessageId: text.id,
-      userId: user.id,
+      userId: found.user.id,
       // Back to the sender, from the number they wrote to, on the same channel.
       to: text.from_number,
       from: text.to_number,
-      body: plainTextReply(
-        tasks.get(user.id) ?? null,
-        personTimeZone(user, options.defaultTimezone),
-      ),
+      body: plainTextReply(found.task, personTimeZone(found.user, options.defaultTimezone)),
     });
   }
   return replies;
