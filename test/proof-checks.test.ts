@@ -268,7 +268,8 @@ for (const engine of engines) {
         ? {
             exec: (sql) => tx.exec(sql),
             async query<Row>(sql: string, params?: readonly unknown[]) {
-              if (/^\s*INSERT INTO feed\b/.test(sql)) await hook();
+              // The statement that writes the post (on its own, or in a CTE with the completion).
+              if (/^\s*(WITH post AS \(\s*)?INSERT INTO feed\b/.test(sql)) await hook();
               return tx.query<Row>(sql, params);
             },
           }

@@ -39,6 +39,16 @@ export async function lockNearCopyChecks(tx: Queryable): Promise<void> {
   await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [NEAR_COPY_LOCK]);
 }
 
+/**
+ * lockNearCopyChecks as a text column of a statement that does more, taken when
+ * `condition` (SQL) holds, else null; evaluated once per row it appears in. The near-copy
+ * check itself must be a later statement: under READ COMMITTED a statement's snapshot is
+ * taken when it starts, so only a statement that starts after the lock was granted sees the
+ * post of the transaction that held it.
+ */
+export const nearCopyLockSql = (condition: string): string =>
+  `CASE WHEN ${condition} THEN pg_advisory_xact_lock(${NEAR_COPY_LOCK}::bigint)::text END`;
+
 /** An earlier feed post whose proof photo a new photo repeats. */
 export interface EarlierProof {
   feed_id: number;

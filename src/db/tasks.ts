@@ -1,5 +1,14 @@
 import type { TaskRow, TaskStatus } from '../domain/task.js';
 import type { Queryable } from './executor.js';
+import {
+  type FeedPostRow,
+  type NewFeedPost,
+  feedPostColumns,
+  feedPostInsertSql,
+  feedPostParams,
+} from './feed.js';
+import { nearCopyLockSql } from './proofs.js';
+import type { ShareGroupRow } from './shares.js';
 import { assignmentNoticeSql, cancelStagesSql, scheduleStagesSql } from './reminder-stages-sql.js';
 
 export const taskColumns =
@@ -302,4 +311,142 @@ export async function latestPastTask(
     [userId, sentAt],
   );
   return rows[0] ?? null;
+}
+
+/** What a proof's transaction learns of the sender's tasks before it checks the photo. */
+export interface ProofTask {
+  /** The tasks expired now, the latest due first (see expireOverdueTasksOfUser). */
+  expired: TaskRow[];
+  /** The task the photo is proof for, locked (see findActiveTaskForUser); null: none. */
+  task: TaskRow | null;
+  /** The review rule (groups.review) of that task's group; null without either. */
+  groupReview: string | null;
+}
+
+/**
+ * expireOverdueTasksOfUser, then findActiveTaskForUser for a task still open when the proof
+ * was sent, with the task's group's review rule: one statement, one round trip. The two
+ * never meet on a row: one takes tasks due before `sentAt`, the other one due at or after.
+ * With `nearCopyLock`, also takes the near-copy lock (src/db/proofs.ts), after the task's
+ * row lock as a separate statement would, and only when there is a task to prove.
+ */
+export async function expireOverdueAndLockProofTask(
+  tx: Queryable,
+  userId: number,
+  proof: { messageId: number; sentAt: Date },
+  now: Date,
+  options: { nearCopyLock: boolean },
+): Promise<ProofTask> {
+  type Row = TaskRow & { proof_role: 'expired' | 'active'; group_review: string | null };
+  const rows = await tx.query<Row>(
+    `WITH task AS (
+       UPDATE tasks t SET status = 'expired', expired_at = $3::timestamptz
+       WHERE t.user_id = $1 AND t.status = 'active' AND t.due_time < $2::timestamptz
+         AND NOT EXISTS (
+           SELECT 1 FROM users u JOIN messages m ON m.sender IN (u.phone_number, u.whatsapp_id)
+           WHERE u.id = t.user_id AND m.id <> $4
+             AND m.processing_status IN ('pending', 'processing')
+             AND m.created_at <= t.due_time
+         )
+       RETURNING ${taskColumns}
+     ),
+     ${cancelStagesSql(closings.expired.reason, '$3::timestamptz')},
+     active AS (
+       SELECT ${taskColumns} FROM tasks
+       WHERE user_id = $1 AND status = 'active' AND due_time >= $2::timestamptz
+       ORDER BY due_time, id
+       LIMIT 1
+       FOR UPDATE
+     ),
+     found AS (
+       SELECT 'expired' AS proof_role, task.*, NULL::text AS group_review FROM task
+       UNION ALL
+       SELECT 'active', active.*, g.review::text FROM active
+       LEFT JOIN groups g ON g.id = active.group_id
+     )
+     SELECT ${taskColumns}, proof_role, group_review,
+            ${nearCopyLockSql(`proof_role = 'active' AND $5::boolean`)} AS near_copy_lock
+     FROM found
+     ORDER BY proof_role = 'active', due_time DESC, id DESC`,
+    [userId, proof.sentAt, now, proof.messageId, options.nearCopyLock],
+  );
+  const taskOf = ({ proof_role: _role, group_review: _review, ...task }: Row): TaskRow => task;
+  const active = rows.find((row) => row.proof_role === 'active');
+  return {
+    expired: rows.filter((row) => row.proof_role === 'expired').map(taskOf),
+    task: active ? taskOf(active) : null,
+    groupReview: active?.group_review ?? null,
+  };
+}
+
+/** A published proof, as publishProofCompletingTask resolves to it. */
+export interface PublishedProof {
+  post: FeedPostRow;
+  /** The owner's new points total; null when the task was no longer active. */
+  total: number | null;
+  /** The group the post belongs to, as groupOfPost (src/db/shares.ts) finds it. */
+  group: ShareGroupRow | null;
+}
+
+/**
+ * insertFeedPost of a published proof and, only when the post was inserted,
+ * completeTaskWithPoints of its task, with the post's group for sharing: one statement.
+ * Null, changing nothing, when the task, the message or the photo's bytes already have a
+ * post (the feed's unique indexes): a re-processed message, or a worker racing with the
+ * same bytes that got there first, never completes a task or awards its points twice.
+ */
+export async function publishProofCompletingTask(
+  tx: Queryable,
+  post: NewFeedPost & { task_id: number },
+  at: Date = new Date(),
+): Promise<PublishedProof | null> {
+  type Row = FeedPostRow & {
+    total: number | null;
+    group_id: number | null;
+    group_name: string;
+    group_timezone: string | null;
+    group_share: ShareGroupRow['share'];
+    group_digest_hour: number | null;
+  };
+  const rows = await tx.query<Row>(
+    `WITH post AS (
+       ${feedPostInsertSql(`${feedPostColumns}, group_id`)}
+     ),
+     task AS (
+       UPDATE tasks t SET status = 'completed', completed_at = $10::timestamptz
+       FROM post WHERE t.id = post.task_id AND t.status = 'active'
+       RETURNING t.id, t.status, t.user_id, t.points
+     ),
+     ${cancelStagesSql(closings.completed.reason, '$10::timestamptz')},
+     awarded AS (
+       UPDATE users u SET points = u.points + task.points
+       FROM task WHERE u.id = task.user_id
+       RETURNING u.points
+     )
+     SELECT ${feedPostColumns.replace(/(\w+)/g, 'post.$1')}, (SELECT points FROM awarded) AS total,
+            g.id AS group_id, g.name AS group_name, g.timezone AS group_timezone,
+            g.share AS group_share, g.digest_hour AS group_digest_hour
+     FROM post
+     LEFT JOIN tasks proved ON proved.id = post.task_id
+     LEFT JOIN groups g ON g.id = COALESCE(post.group_id, proved.group_id,
+                                           (SELECT id FROM groups WHERE is_default))`,
+    [...feedPostParams({ ...post, status: 'published' }), at],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  const {
+    total,
+    group_id: groupId,
+    group_name: name,
+    group_timezone: timezone,
+    group_share: share,
+    group_digest_hour: digestHour,
+    ...published
+  } = row;
+  return {
+    post: published,
+    total,
+    group:
+      groupId === null ? null : { id: groupId, name, timezone, share, digest_hour: digestHour },
+  };
 }
