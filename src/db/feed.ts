@@ -98,12 +98,15 @@ export const feedPostColumns =
 /**
  * The INSERT of a feed post with its values in $1..$9 (feedPostParams), returning
  * `returning`: at most one post per task, per message and per proof photo's bytes (the
- * unique indexes; ON CONFLICT DO NOTHING then inserts nothing).
+ * unique indexes; ON CONFLICT DO NOTHING then inserts nothing). `onlyIf`: SQL that must
+ * hold for the post to be inserted at all (inside a larger statement).
  */
-export const feedPostInsertSql = (returning: string) =>
+export const feedPostInsertSql = (returning: string, onlyIf = 'true') =>
   `INSERT INTO feed (user_id, task_id, image_url, post_content, message_id, status,
                      proof_sha256, proof_dhash, image_key)
-   VALUES ($1, $2, $3, $4, $5, $6, $7, $8::bigint, $9)
+   SELECT $1::bigint, $2::bigint, $3::text, $4::text, $5::bigint, $6::text, $7::text,
+          $8::bigint, $9::text
+   WHERE ${onlyIf}
    ON CONFLICT DO NOTHING
    RETURNING ${returning}`;
 

@@ -7,7 +7,12 @@ import {
   feedPostInsertSql,
   feedPostParams,
 } from './feed.js';
-import { nearCopyLockSql } from './proofs.js';
+import {
+  type EarlierProof,
+  type EarlierProofOptions,
+  earlierProofQuery,
+  nearCopyLockSql,
+} from './proofs.js';
 import type { ShareGroupRow } from './shares.js';
 import { assignmentNoticeSql, cancelStagesSql, scheduleStagesSql } from './reminder-stages-sql.js';
 
@@ -379,27 +384,57 @@ export async function expireOverdueAndLockProofTask(
   };
 }
 
-/** A published proof, as publishProofCompletingTask resolves to it. */
-export interface PublishedProof {
-  post: FeedPostRow;
-  /** The owner's new points total; null when the task was no longer active. */
-  total: number | null;
-  /** The group the post belongs to, as groupOfPost (src/db/shares.ts) finds it. */
-  group: ShareGroupRow | null;
-}
+/** What publishProofCompletingTask did. */
+export type ProofPublication =
+  /** Published: the task completed, its points added. */
+  | {
+      outcome: 'published';
+      post: FeedPostRow;
+      /** The owner's new points total; null when the task was no longer active. */
+      total: number | null;
+      /** The group the post belongs to, as groupOfPost (src/db/shares.ts) finds it. */
+      group: ShareGroupRow | null;
+    }
+  /** The photo repeats this earlier proof (findEarlierProof): nothing was written. */
+  | { outcome: 'repeat'; earlier: EarlierProof }
+  /**
+   * The task, the message or the photo's bytes have a post already (the feed's unique
+   * indexes) that the check did not see: a re-processed message, or a worker racing with
+   * the same bytes that committed while this statement waited. Nothing was written.
+   */
+  | { outcome: 'conflict' };
+
+// The row of a check that did not run (a photo stored without its hashes).
+const NO_EARLIER_PROOF = `SELECT NULL::bigint AS feed_id, NULL::timestamptz AS created_at,
+  NULL::bigint AS user_id, NULL::text AS username, NULL::bigint AS task_id,
+  NULL::text AS task_description, NULL::int AS distance, NULL::boolean AS exact WHERE false`;
+
+const PUBLICATION_BASE_PARAMS = 10;
 
 /**
- * insertFeedPost of a published proof and, only when the post was inserted,
+ * The proof check (findEarlierProof), then, only when it found no earlier proof,
+ * insertFeedPost of a published post and, only when the post was inserted,
  * completeTaskWithPoints of its task, with the post's group for sharing: one statement.
- * Null, changing nothing, when the task, the message or the photo's bytes already have a
- * post (the feed's unique indexes): a re-processed message, or a worker racing with the
- * same bytes that got there first, never completes a task or awards its points twice.
+ * A re-processed message or a worker racing with the same bytes never completes a task or
+ * awards its points twice (see ProofPublication).
+ *
+ * Call it with the near-copy lock taken by an earlier statement of the transaction
+ * (expireOverdueAndLockProofTask): this statement's snapshot, taken when it starts, then
+ * holds every post of the transaction that held the lock before.
  */
 export async function publishProofCompletingTask(
   tx: Queryable,
   post: NewFeedPost & { task_id: number },
+  check: Omit<EarlierProofOptions, 'excludeMessageId'>,
   at: Date = new Date(),
-): Promise<PublishedProof | null> {
+): Promise<ProofPublication> {
+  const earlier = post.proof
+    ? earlierProofQuery(
+        post.proof,
+        { ...check, excludeMessageId: post.message_id ?? 0 },
+        PUBLICATION_BASE_PARAMS,
+      )
+    : { sql: NO_EARLIER_PROOF, params: [] };
   type Row = FeedPostRow & {
     total: number | null;
     group_id: number | null;
@@ -407,10 +442,13 @@ export async function publishProofCompletingTask(
     group_timezone: string | null;
     group_share: ShareGroupRow['share'];
     group_digest_hour: number | null;
-  };
+  } & { [K in keyof EarlierProof as `earlier_${K}`]: EarlierProof[K] | null };
   const rows = await tx.query<Row>(
-    `WITH post AS (
-       ${feedPostInsertSql(`${feedPostColumns}, group_id`)}
+    `WITH earlier AS (
+       ${earlier.sql}
+     ),
+     post AS (
+       ${feedPostInsertSql(`${feedPostColumns}, group_id`, 'NOT EXISTS (SELECT 1 FROM earlier)')}
      ),
      task AS (
        UPDATE tasks t SET status = 'completed', completed_at = $10::timestamptz
@@ -425,28 +463,60 @@ export async function publishProofCompletingTask(
      )
      SELECT ${feedPostColumns.replace(/(\w+)/g, 'post.$1')}, (SELECT points FROM awarded) AS total,
             g.id AS group_id, g.name AS group_name, g.timezone AS group_timezone,
-            g.share AS group_share, g.digest_hour AS group_digest_hour
-     FROM post
+            g.share AS group_share, g.digest_hour AS group_digest_hour,
+            earlier.feed_id AS earlier_feed_id, earlier.created_at AS earlier_created_at,
+            earlier.user_id AS earlier_user_id, earlier.username AS earlier_username,
+            earlier.task_id AS earlier_task_id,
+            earlier.task_description AS earlier_task_description,
+            earlier.distance AS earlier_distance, earlier.exact AS earlier_exact
+     FROM (SELECT 1) one
+     LEFT JOIN earlier ON true
+     LEFT JOIN post ON true
      LEFT JOIN tasks proved ON proved.id = post.task_id
      LEFT JOIN groups g ON g.id = COALESCE(post.group_id, proved.group_id,
                                            (SELECT id FROM groups WHERE is_default))`,
-    [...feedPostParams({ ...post, status: 'published' }), at],
+    [...feedPostParams({ ...post, status: 'published' }), at, ...earlier.params],
   );
   const row = rows[0];
-  if (!row) return null;
-  const {
-    total,
-    group_id: groupId,
-    group_name: name,
-    group_timezone: timezone,
-    group_share: share,
-    group_digest_hour: digestHour,
-    ...published
-  } = row;
+  if (row?.earlier_feed_id != null) {
+    return {
+      outcome: 'repeat',
+      earlier: {
+        feed_id: row.earlier_feed_id,
+        created_at: row.earlier_created_at as Date,
+        user_id: row.earlier_user_id as number,
+        username: row.earlier_username as string,
+        task_id: row.earlier_task_id,
+        task_description: row.earlier_task_description,
+        distance: row.earlier_distance as number,
+        exact: row.earlier_exact as boolean,
+      },
+    };
+  }
+  if (row?.id == null) return { outcome: 'conflict' };
+  const published: FeedPostRow = {
+    id: row.id,
+    created_at: row.created_at,
+    user_id: row.user_id,
+    task_id: row.task_id,
+    image_url: row.image_url,
+    status: row.status,
+    post_content: row.post_content,
+    message_id: row.message_id,
+  };
   return {
+    outcome: 'published',
     post: published,
-    total,
+    total: row.total,
     group:
-      groupId === null ? null : { id: groupId, name, timezone, share, digest_hour: digestHour },
+      row.group_id === null
+        ? null
+        : {
+            id: row.group_id,
+            name: row.group_name,
+            timezone: row.group_timezone,
+            share: row.group_share,
+            digest_hour: row.group_digest_hour,
+          },
   };
 }

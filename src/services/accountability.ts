@@ -1,12 +1,13 @@
 import type { Queryable } from '../db/executor.js';
 import type { ClaimedMessage, InboundReply } from '../db/message-queue.js';
 import { enqueueOutbound } from '../db/outbound.js';
-import { insertFeedPost } from '../db/feed.js';
+import { type FeedPostRow, insertFeedPost } from '../db/feed.js';
 import { recordExpiryNotice } from '../db/reminders.js';
 import {
   expireOverdueAndLockProofTask,
   findActiveTaskForUser,
   latestPastTask,
+  type ProofPublication,
   publishProofCompletingTask,
 } from '../db/tasks.js';
 import {
@@ -28,6 +29,7 @@ import {
   proofFingerprint,
   recordNotAPhoto,
   rejectRepeatedProof,
+  settleProofCheck,
 } from './proof-check.js';
 import { runCommand } from './commands/index.js';
 import { placeNewSender } from './groups.js';
@@ -216,8 +218,6 @@ async function replyFor(
       recorded: message.proof_rejection,
     };
     const checkOptions = { ...proofCheck, nearCopyLockHeld: nearCopyLock };
-    const repeated = await rejectRepeatedProof(tx, proof, checkOptions);
-    if (repeated) return repeated;
     // Unique on task, on message and on proof bytes: a second post for any is impossible,
     // so a re-processed message can never complete a task or award points twice.
     // A group that reviews proofs: the post waits for the decision (src/services/reviews.ts).
@@ -233,12 +233,26 @@ async function replyFor(
       message_id: message.id,
       proof: proofFingerprint(photo),
     };
-    // Without review the post, the completion and the points are one statement.
-    const published = review === 'none' ? await publishProofCompletingTask(tx, newPost) : null;
-    const post =
-      review === 'none'
-        ? (published?.post ?? null)
-        : await insertFeedPost(tx, { ...newPost, status: 'pending_review' });
+    let post: FeedPostRow | null;
+    let published: (ProofPublication & { outcome: 'published' }) | null = null;
+    if (review === 'none') {
+      // The check, the post, the completion and the points: one statement, which starts
+      // after the near-copy lock was taken (above) and so sees every earlier proof.
+      const outcome = await publishProofCompletingTask(tx, newPost, {
+        maxDistance: proofCheck.maxDistance,
+      });
+      if (outcome.outcome !== 'conflict') {
+        const earlier = outcome.outcome === 'repeat' ? outcome.earlier : null;
+        const repeated = await settleProofCheck(tx, proof, earlier, proofCheck);
+        if (repeated) return repeated;
+      }
+      published = outcome.outcome === 'published' ? outcome : null;
+      post = published?.post ?? null;
+    } else {
+      const repeated = await rejectRepeatedProof(tx, proof, checkOptions);
+      if (repeated) return repeated;
+      post = await insertFeedPost(tx, { ...newPost, status: 'pending_review' });
+    }
     // Also unique on the photo's bytes: a worker racing with the same photo got there first.
     if (!post) {
       return (await rejectRepeatedProof(tx, proof, checkOptions)) ?? replyTexts.photoWithoutTask();

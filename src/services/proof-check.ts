@@ -59,13 +59,7 @@ export const needsNearCopyLock = (photo: StoredMedia, maxDistance: number): bool
  */
 export async function rejectRepeatedProof(
   tx: Queryable,
-  proof: {
-    messageId: number;
-    photo: StoredMedia;
-    user: UserRow;
-    task: TaskRow;
-    recorded?: ProofRejection | null;
-  },
+  proof: CheckedProof,
   options: ProofCheckOptions & { nearCopyLockHeld?: boolean },
 ): Promise<string | null> {
   const fingerprint = proofFingerprint(proof.photo);
@@ -78,6 +72,31 @@ export async function rejectRepeatedProof(
         excludeMessageId: proof.messageId,
       })
     : null;
+  return settleProofCheck(tx, proof, earlier, options);
+}
+
+/** A photo about to complete `task`, as the proof check sees it. */
+export interface CheckedProof {
+  messageId: number;
+  photo: StoredMedia;
+  user: UserRow;
+  task: TaskRow;
+  /** The message's proof_rejection as it was claimed (see rejectRepeatedProof). */
+  recorded?: ProofRejection | null;
+}
+
+/**
+ * The end of rejectRepeatedProof, for a check that ran inside another statement
+ * (publishProofCompletingTask): `earlier` is what it found. Records why the photo is a
+ * repeat and resolves to the reply, or clears a rejection recorded before and resolves to
+ * null.
+ */
+export async function settleProofCheck(
+  tx: Queryable,
+  proof: CheckedProof,
+  earlier: EarlierProof | null,
+  options: ProofCheckOptions,
+): Promise<string | null> {
   if (earlier || proof.recorded !== null) {
     await recordProofRejection(tx, proof.messageId, earlier ? duplicateRejection(earlier) : null);
   }
