@@ -176,8 +176,8 @@ async function replyFor(
     };
     // One round trip for what used to be several (issue 14): the overdue tasks expired,
     // the task this photo proves locked with its group's review rule, and the near-copy
-    // lock taken, so that the check below (a statement of its own) sees every proof
-    // committed before it.
+    // lock taken, so that the check, in a later statement, sees every proof committed
+    // before it.
     const nearCopyLock = needsNearCopyLock(photo, proofCheck.maxDistance);
     const { expired, task, groupReview } = await expireOverdueAndLockProofTask(
       tx,
