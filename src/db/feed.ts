@@ -91,6 +91,38 @@ export interface FeedPostRow {
   message_id: number | null;
 }
 
+/** The columns of FeedPostRow, as a feed INSERT returns them. */
+export const feedPostColumns =
+  'id, created_at, user_id, task_id, image_url, status, post_content, message_id';
+
+/**
+ * The INSERT of a feed post with its values in $1..$9 (feedPostParams), returning
+ * `returning`: at most one post per task, per message and per proof photo's bytes (the
+ * unique indexes; ON CONFLICT DO NOTHING then inserts nothing). `onlyIf`: SQL that must
+ * hold for the post to be inserted at all (inside a larger statement).
+ */
+export const feedPostInsertSql = (returning: string, onlyIf = 'true') =>
+  `INSERT INTO feed (user_id, task_id, image_url, post_content, message_id, status,
+                     proof_sha256, proof_dhash, image_key)
+   SELECT $1::bigint, $2::bigint, $3::text, $4::text, $5::bigint, $6::text, $7::text,
+          $8::bigint, $9::text
+   WHERE ${onlyIf}
+   ON CONFLICT DO NOTHING
+   RETURNING ${returning}`;
+
+/** The values of feedPostInsertSql's $1..$9. */
+export const feedPostParams = (post: NewFeedPost): unknown[] => [
+  post.user_id,
+  post.task_id,
+  post.image_url,
+  post.post_content,
+  post.message_id,
+  post.status ?? 'published',
+  post.proof?.sha256 ?? null,
+  dhashParam(post.proof?.dhash ?? null),
+  post.image_key ?? null,
+];
+
 /**
  * Adds a feed post. There is at most one post per task, per message and per proof photo
  * (its exact bytes): resolves to null, changing nothing, when the task, the message or
@@ -101,22 +133,8 @@ export async function insertFeedPost(
   post: NewFeedPost,
 ): Promise<FeedPostRow | null> {
   const rows = await db.query<FeedPostRow>(
-    `INSERT INTO feed (user_id, task_id, image_url, post_content, message_id, status,
-                       proof_sha256, proof_dhash, image_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::bigint, $9)
-     ON CONFLICT DO NOTHING
-     RETURNING id, created_at, user_id, task_id, image_url, status, post_content, message_id`,
-    [
-      post.user_id,
-      post.task_id,
-      post.image_url,
-      post.post_content,
-      post.message_id,
-      post.status ?? 'published',
-      post.proof?.sha256 ?? null,
-      dhashParam(post.proof?.dhash ?? null),
-      post.image_key ?? null,
-    ],
+    feedPostInsertSql(feedPostColumns),
+    feedPostParams(post),
   );
   return rows[0] ?? null;
 }

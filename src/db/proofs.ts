@@ -39,6 +39,16 @@ export async function lockNearCopyChecks(tx: Queryable): Promise<void> {
   await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [NEAR_COPY_LOCK]);
 }
 
+/**
+ * lockNearCopyChecks as a text column of a statement that does more, taken when
+ * `condition` (SQL) holds, else null; evaluated once per row it appears in. The near-copy
+ * check itself must be a later statement: under READ COMMITTED a statement's snapshot is
+ * taken when it starts, so only a statement that starts after the lock was granted sees the
+ * post of the transaction that held it.
+ */
+export const nearCopyLockSql = (condition: string): string =>
+  `CASE WHEN ${condition} THEN pg_advisory_xact_lock(${NEAR_COPY_LOCK}::bigint)::text END`;
+
 /** An earlier feed post whose proof photo a new photo repeats. */
 export interface EarlierProof {
   feed_id: number;
@@ -102,29 +112,37 @@ export function bandCandidates(dhash: string, maxDistance: number): number[][] {
   );
 }
 
+/** `$n` shifted by `base`: the check's parameters follow those of a statement it joins. */
+type Param = (n: number) => string;
+const shifted =
+  (base: number): Param =>
+  (n) =>
+    `$${base + n}`;
+
 // The near copies within $3 bits, as (id, distance): the two ways to find them, equal in
 // their answers (test/proof-bands.test.ts). $2 is the hash, never null here.
-const NEAR_COPIES_FULL_SCAN = `
-       SELECT id, bit_count((proof_dhash # $2::bigint)::bit(64))::int AS distance
+const nearCopiesFullScan = ($: Param) => `
+       SELECT id, bit_count((proof_dhash # ${$(2)}::bigint)::bit(64))::int AS distance
        FROM feed
        WHERE proof_dhash IS NOT NULL
-         AND bit_count((proof_dhash # $2::bigint)::bit(64)) <= $3::int`;
+         AND bit_count((proof_dhash # ${$(2)}::bigint)::bit(64)) <= ${$(3)}::int`;
 
 // One index-only scan per band, each `= ANY` of that band's candidate values ($5..$8); a
 // post found through two bands is one row after UNION.
-const NEAR_COPIES_BANDED = Array.from(
-  { length: PROOF_DHASH_BANDS },
-  (_, band) => `
-       SELECT id, bit_count((proof_dhash # $2::bigint)::bit(64))::int AS distance
+const nearCopiesBanded = ($: Param) =>
+  Array.from(
+    { length: PROOF_DHASH_BANDS },
+    (_, band) => `
+       SELECT id, bit_count((proof_dhash # ${$(2)}::bigint)::bit(64))::int AS distance
        FROM feed
-       WHERE proof_dhash IS NOT NULL AND proof_band${band} = ANY($${5 + band}::int[])
-         AND bit_count((proof_dhash # $2::bigint)::bit(64)) <= $3::int`,
-).join('\n       UNION');
+       WHERE proof_dhash IS NOT NULL AND proof_band${band} = ANY(${$(5 + band)}::int[])
+         AND bit_count((proof_dhash # ${$(2)}::bigint)::bit(64)) <= ${$(3)}::int`,
+  ).join('\n       UNION');
 
 // $1 the bytes' SHA-256; the post to leave out is $4, or $2 when there is no near-copy part.
-const earlierProofSql = (nearCopies: string | null) =>
+const earlierProofSql = ($: Param, nearCopies: string | null) =>
   `WITH hit AS (
-     SELECT id, true AS exact, 0 AS distance FROM feed WHERE proof_sha256 = $1
+     SELECT id, true AS exact, 0 AS distance FROM feed WHERE proof_sha256 = ${$(1)}
      ${
        nearCopies === null
          ? ''
@@ -139,13 +157,42 @@ const earlierProofSql = (nearCopies: string | null) =>
    JOIN feed f ON f.id = hit.id
    JOIN users u ON u.id = f.user_id
    LEFT JOIN tasks t ON t.id = f.task_id
-   WHERE f.message_id IS DISTINCT FROM ${nearCopies === null ? '$2' : '$4'}::bigint
+   WHERE f.message_id IS DISTINCT FROM ${nearCopies === null ? $(2) : $(4)}::bigint
    ORDER BY hit.exact DESC, hit.distance, f.id
    LIMIT 1`;
 
-const EXACT_ONLY_SQL = earlierProofSql(null);
-const FULL_SCAN_SQL = earlierProofSql(NEAR_COPIES_FULL_SCAN);
-const BANDED_SQL = earlierProofSql(NEAR_COPIES_BANDED);
+export interface EarlierProofOptions {
+  maxDistance: number;
+  excludeMessageId: number;
+  scan?: NearCopyScan;
+}
+
+/**
+ * findEarlierProof's query, its parameters numbered from `$${base + 1}` so that it can be
+ * a CTE of a statement with `base` parameters of its own (see publishProofCompletingTask,
+ * src/db/tasks.ts): its rows are EarlierProof rows, at most one.
+ */
+export function earlierProofQuery(
+  proof: ProofFingerprint,
+  options: EarlierProofOptions,
+  base = 0,
+): { sql: string; params: unknown[] } {
+  const $ = shifted(base);
+  const dhash = dhashParam(proof.dhash);
+  const common = [proof.sha256, dhash, options.maxDistance, options.excludeMessageId];
+  const scan = options.scan ?? 'auto';
+  if (dhash === null || options.maxDistance <= 0) {
+    return {
+      sql: earlierProofSql($, null),
+      params: [proof.sha256, options.excludeMessageId],
+    };
+  }
+  if (scan === 'full' || (scan === 'auto' && options.maxDistance > BANDED_MAX_DISTANCE)) {
+    return { sql: earlierProofSql($, nearCopiesFullScan($)), params: common };
+  }
+  const bands = bandCandidates(proof.dhash as string, options.maxDistance);
+  return { sql: earlierProofSql($, nearCopiesBanded($)), params: [...common, ...bands] };
+}
 
 /**
  * The earlier proof a photo repeats: a post with the same bytes, else the post whose
@@ -162,20 +209,10 @@ const BANDED_SQL = earlierProofSql(NEAR_COPIES_BANDED);
 export async function findEarlierProof(
   db: Queryable,
   proof: ProofFingerprint,
-  options: { maxDistance: number; excludeMessageId: number; scan?: NearCopyScan },
+  options: EarlierProofOptions,
 ): Promise<EarlierProof | null> {
-  const dhash = dhashParam(proof.dhash);
-  const common = [proof.sha256, dhash, options.maxDistance, options.excludeMessageId];
-  const scan = options.scan ?? 'auto';
-  let rows: EarlierProof[];
-  if (dhash === null || options.maxDistance <= 0) {
-    rows = await db.query<EarlierProof>(EXACT_ONLY_SQL, [proof.sha256, options.excludeMessageId]);
-  } else if (scan === 'full' || (scan === 'auto' && options.maxDistance > BANDED_MAX_DISTANCE)) {
-    rows = await db.query<EarlierProof>(FULL_SCAN_SQL, common);
-  } else {
-    const bands = bandCandidates(proof.dhash as string, options.maxDistance);
-    rows = await db.query<EarlierProof>(BANDED_SQL, [...common, ...bands]);
-  }
+  const { sql, params } = earlierProofQuery(proof, options);
+  const rows = await db.query<EarlierProof>(sql, params);
   return rows[0] ?? null;
 }
 

@@ -60,28 +60,6 @@ export const modelReviewQueue: QueueTable<ClaimedModelReview> =
     errorColumns: { message: 'model_error' },
   });
 
-/** The group's review rule: `none`, `peer` or `model`; null without a group. */
-export async function groupReviewRule(
-  db: Queryable,
-  groupId: number | null,
-): Promise<{ review: string; name: string } | null> {
-  if (groupId === null) return null;
-  const rows = await db.query<{ review: string; name: string }>(
-    'SELECT review, name FROM groups WHERE id = $1',
-    [groupId],
-  );
-  return rows[0] ?? null;
-}
-
-/** The group of a task (null for a task of no group). */
-export async function taskGroupId(db: Queryable, taskId: number): Promise<number | null> {
-  const rows = await db.query<{ group_id: number | null }>(
-    'SELECT group_id FROM tasks WHERE id = $1',
-    [taskId],
-  );
-  return rows[0]?.group_id ?? null;
-}
-
 export interface NewReview {
   feedId: number;
   taskId: number;

@@ -1,5 +1,19 @@
 import type { TaskRow, TaskStatus } from '../domain/task.js';
 import type { Queryable } from './executor.js';
+import {
+  type FeedPostRow,
+  type NewFeedPost,
+  feedPostColumns,
+  feedPostInsertSql,
+  feedPostParams,
+} from './feed.js';
+import {
+  type EarlierProof,
+  type EarlierProofOptions,
+  earlierProofQuery,
+  nearCopyLockSql,
+} from './proofs.js';
+import type { ShareGroupRow } from './shares.js';
 import { assignmentNoticeSql, cancelStagesSql, scheduleStagesSql } from './reminder-stages-sql.js';
 
 export const taskColumns =
@@ -302,4 +316,207 @@ export async function latestPastTask(
     [userId, sentAt],
   );
   return rows[0] ?? null;
+}
+
+/** What a proof's transaction learns of the sender's tasks before it checks the photo. */
+export interface ProofTask {
+  /** The tasks expired now, the latest due first (see expireOverdueTasksOfUser). */
+  expired: TaskRow[];
+  /** The task the photo is proof for, locked (see findActiveTaskForUser); null: none. */
+  task: TaskRow | null;
+  /** The review rule (groups.review) of that task's group; null without either. */
+  groupReview: string | null;
+}
+
+/**
+ * expireOverdueTasksOfUser, then findActiveTaskForUser for a task still open when the proof
+ * was sent, with the task's group's review rule: one statement, one round trip. The two
+ * never meet on a row: one takes tasks due before `sentAt`, the other one due at or after.
+ * With `nearCopyLock`, also takes the near-copy lock (src/db/proofs.ts), after the task's
+ * row lock as a separate statement would, and only when there is a task to prove.
+ */
+export async function expireOverdueAndLockProofTask(
+  tx: Queryable,
+  userId: number,
+  proof: { messageId: number; sentAt: Date },
+  now: Date,
+  options: { nearCopyLock: boolean },
+): Promise<ProofTask> {
+  type Row = TaskRow & { proof_role: 'expired' | 'active'; group_review: string | null };
+  const rows = await tx.query<Row>(
+    `WITH task AS (
+       UPDATE tasks t SET status = 'expired', expired_at = $3::timestamptz
+       WHERE t.user_id = $1 AND t.status = 'active' AND t.due_time < $2::timestamptz
+         AND NOT EXISTS (
+           SELECT 1 FROM users u JOIN messages m ON m.sender IN (u.phone_number, u.whatsapp_id)
+           WHERE u.id = t.user_id AND m.id <> $4
+             AND m.processing_status IN ('pending', 'processing')
+             AND m.created_at <= t.due_time
+         )
+       RETURNING ${taskColumns}
+     ),
+     ${cancelStagesSql(closings.expired.reason, '$3::timestamptz')},
+     active AS (
+       SELECT ${taskColumns} FROM tasks
+       WHERE user_id = $1 AND status = 'active' AND due_time >= $2::timestamptz
+       ORDER BY due_time, id
+       LIMIT 1
+       FOR UPDATE
+     ),
+     found AS (
+       SELECT 'expired' AS proof_role, task.*, NULL::text AS group_review FROM task
+       UNION ALL
+       SELECT 'active', active.*, g.review::text FROM active
+       LEFT JOIN groups g ON g.id = active.group_id
+     )
+     SELECT ${taskColumns}, proof_role, group_review,
+            ${nearCopyLockSql(`proof_role = 'active' AND $5::boolean`)} AS near_copy_lock
+     FROM found
+     ORDER BY proof_role = 'active', due_time DESC, id DESC`,
+    [userId, proof.sentAt, now, proof.messageId, options.nearCopyLock],
+  );
+  const taskOf = ({ proof_role: _role, group_review: _review, ...task }: Row): TaskRow => task;
+  const active = rows.find((row) => row.proof_role === 'active');
+  return {
+    expired: rows.filter((row) => row.proof_role === 'expired').map(taskOf),
+    task: active ? taskOf(active) : null,
+    groupReview: active?.group_review ?? null,
+  };
+}
+
+/** What publishProofCompletingTask did. */
+export type ProofPublication =
+  /** Published: the task completed, its points added. */
+  | {
+      outcome: 'published';
+      post: FeedPostRow;
+      /** The owner's new points total; null when the task was no longer active. */
+      total: number | null;
+      /** The group the post belongs to, as groupOfPost (src/db/shares.ts) finds it. */
+      group: ShareGroupRow | null;
+    }
+  /** The photo repeats this earlier proof (findEarlierProof): nothing was written. */
+  | { outcome: 'repeat'; earlier: EarlierProof }
+  /**
+   * The task, the message or the photo's bytes have a post already (the feed's unique
+   * indexes) that the check did not see: a re-processed message, or a worker racing with
+   * the same bytes that committed while this statement waited. Nothing was written.
+   */
+  | { outcome: 'conflict' };
+
+// The row of a check that did not run (a photo stored without its hashes).
+const NO_EARLIER_PROOF = `SELECT NULL::bigint AS feed_id, NULL::timestamptz AS created_at,
+  NULL::bigint AS user_id, NULL::text AS username, NULL::bigint AS task_id,
+  NULL::text AS task_description, NULL::int AS distance, NULL::boolean AS exact WHERE false`;
+
+const PUBLICATION_BASE_PARAMS = 10;
+
+/**
+ * The proof check (findEarlierProof), then, only when it found no earlier proof,
+ * insertFeedPost of a published post and, only when the post was inserted,
+ * completeTaskWithPoints of its task, with the post's group for sharing: one statement.
+ * A re-processed message or a worker racing with the same bytes never completes a task or
+ * awards its points twice (see ProofPublication).
+ *
+ * Call it with the near-copy lock taken by an earlier statement of the transaction
+ * (expireOverdueAndLockProofTask): this statement's snapshot, taken when it starts, then
+ * holds every post of the transaction that held the lock before.
+ */
+export async function publishProofCompletingTask(
+  tx: Queryable,
+  post: NewFeedPost & { task_id: number },
+  check: Omit<EarlierProofOptions, 'excludeMessageId'>,
+  at: Date = new Date(),
+): Promise<ProofPublication> {
+  const earlier = post.proof
+    ? earlierProofQuery(
+        post.proof,
+        { ...check, excludeMessageId: post.message_id ?? 0 },
+        PUBLICATION_BASE_PARAMS,
+      )
+    : { sql: NO_EARLIER_PROOF, params: [] };
+  type Row = FeedPostRow & {
+    total: number | null;
+    group_id: number | null;
+    group_name: string;
+    group_timezone: string | null;
+    group_share: ShareGroupRow['share'];
+    group_digest_hour: number | null;
+  } & { [K in keyof EarlierProof as `earlier_${K}`]: EarlierProof[K] | null };
+  const rows = await tx.query<Row>(
+    `WITH earlier AS (
+       ${earlier.sql}
+     ),
+     post AS (
+       ${feedPostInsertSql(`${feedPostColumns}, group_id`, 'NOT EXISTS (SELECT 1 FROM earlier)')}
+     ),
+     task AS (
+       UPDATE tasks t SET status = 'completed', completed_at = $10::timestamptz
+       FROM post WHERE t.id = post.task_id AND t.status = 'active'
+       RETURNING t.id, t.status, t.user_id, t.points
+     ),
+     ${cancelStagesSql(closings.completed.reason, '$10::timestamptz')},
+     awarded AS (
+       UPDATE users u SET points = u.points + task.points
+       FROM task WHERE u.id = task.user_id
+       RETURNING u.points
+     )
+     SELECT ${feedPostColumns.replace(/(\w+)/g, 'post.$1')}, (SELECT points FROM awarded) AS total,
+            g.id AS group_id, g.name AS group_name, g.timezone AS group_timezone,
+            g.share AS group_share, g.digest_hour AS group_digest_hour,
+            earlier.feed_id AS earlier_feed_id, earlier.created_at AS earlier_created_at,
+            earlier.user_id AS earlier_user_id, earlier.username AS earlier_username,
+            earlier.task_id AS earlier_task_id,
+            earlier.task_description AS earlier_task_description,
+            earlier.distance AS earlier_distance, earlier.exact AS earlier_exact
+     FROM (SELECT 1) one
+     LEFT JOIN earlier ON true
+     LEFT JOIN post ON true
+     LEFT JOIN tasks proved ON proved.id = post.task_id
+     LEFT JOIN groups g ON g.id = COALESCE(post.group_id, proved.group_id,
+                                           (SELECT id FROM groups WHERE is_default))`,
+    [...feedPostParams({ ...post, status: 'published' }), at, ...earlier.params],
+  );
+  const row = rows[0];
+  if (row?.earlier_feed_id != null) {
+    return {
+      outcome: 'repeat',
+      earlier: {
+        feed_id: row.earlier_feed_id,
+        created_at: row.earlier_created_at as Date,
+        user_id: row.earlier_user_id as number,
+        username: row.earlier_username as string,
+        task_id: row.earlier_task_id,
+        task_description: row.earlier_task_description,
+        distance: row.earlier_distance as number,
+        exact: row.earlier_exact as boolean,
+      },
+    };
+  }
+  if (row?.id == null) return { outcome: 'conflict' };
+  const published: FeedPostRow = {
+    id: row.id,
+    created_at: row.created_at,
+    user_id: row.user_id,
+    task_id: row.task_id,
+    image_url: row.image_url,
+    status: row.status,
+    post_content: row.post_content,
+    message_id: row.message_id,
+  };
+  return {
+    outcome: 'published',
+    post: published,
+    total: row.total,
+    group:
+      row.group_id === null
+        ? null
+        : {
+            id: row.group_id,
+            name: row.group_name,
+            timezone: row.group_timezone,
+            share: row.group_share,
+            digest_hour: row.group_digest_hour,
+          },
+  };
 }

@@ -1,13 +1,14 @@
 import type { Queryable } from '../db/executor.js';
 import type { ClaimedMessage, InboundReply } from '../db/message-queue.js';
 import { enqueueOutbound } from '../db/outbound.js';
-import { insertFeedPost } from '../db/feed.js';
+import { type FeedPostRow, insertFeedPost } from '../db/feed.js';
 import { recordExpiryNotice } from '../db/reminders.js';
 import {
-  completeTaskWithPoints,
-  expireOverdueTasksOfUser,
+  expireOverdueAndLockProofTask,
   findActiveTaskForUser,
   latestPastTask,
+  type ProofPublication,
+  publishProofCompletingTask,
 } from '../db/tasks.js';
 import {
   findSenderRecordingInbound,
@@ -24,17 +25,18 @@ import type { UserRow } from '../domain/user.js';
 import { isImageContentType } from '../media/fingerprint.js';
 import {
   DEFAULT_PROOF_DUPLICATE_DISTANCE,
+  needsNearCopyLock,
   proofFingerprint,
   recordNotAPhoto,
   rejectRepeatedProof,
+  settleProofCheck,
 } from './proof-check.js';
 import { runCommand } from './commands/index.js';
 import { plainTextReply } from './plain-texts.js';
 import { placeNewSender } from './groups.js';
 import { streakAfterProof } from './habits.js';
 import { type GroupNewsSettings, shareProof } from './group-news.js';
-import { DEFAULT_REVIEW_TIMEOUT_MS, reviewMethodFor, startReview } from './reviews.js';
-import { taskGroupId } from '../db/reviews.js';
+import { DEFAULT_REVIEW_TIMEOUT_MS, reviewMethodOf, startReview } from './reviews.js';
 import { personTimeZone } from './time-zones.js';
 import { formatDueTime, noticeTexts, replyTexts } from './reply-texts.js';
 
@@ -166,11 +168,21 @@ async function replyFor(
     // has not expired the task yet: it expires now, and the reply says so.
     const now = options.clock?.() ?? new Date();
     const sentAt = message.created_at;
-    const expired = await expireOverdueTasksOfUser(
+    const proofCheck = {
+      maxDistance: options.proofDuplicateDistance ?? DEFAULT_PROOF_DUPLICATE_DISTANCE,
+      defaultTimezone: options.defaultTimezone,
+    };
+    // One round trip for what used to be several (issue 14): the overdue tasks expired,
+    // the task this photo proves locked with its group's review rule, and the near-copy
+    // lock taken, so that the check, in a later statement, sees every proof committed
+    // before it.
+    const nearCopyLock = needsNearCopyLock(photo, proofCheck.maxDistance);
+    const { expired, task, groupReview } = await expireOverdueAndLockProofTask(
       tx,
       user.id,
       { messageId: message.id, sentAt },
       now,
+      { nearCopyLock },
     );
     for (const overdue of expired) {
       await recordExpiryNotice(
@@ -187,7 +199,6 @@ async function replyFor(
     }
     // Only a task still open when the photo was sent: one already due then but held
     // active for an earlier message of the user is not this photo's to complete.
-    const task = await findActiveTaskForUser(tx, user.id, { dueNotBefore: sentAt });
     if (!task) {
       const latest = expired[0] ?? (await latestPastTask(tx, user.id, sentAt));
       if (!latest || latest.status === 'completed') return replyTexts.photoWithoutTask();
@@ -197,19 +208,20 @@ async function replyFor(
         : noticeTexts.photoAfterDue(latest, due);
     }
     // A photo counts as proof once: not again for this task, nor for anyone else's.
-    const proofCheck = {
-      maxDistance: options.proofDuplicateDistance ?? DEFAULT_PROOF_DUPLICATE_DISTANCE,
-      defaultTimezone: options.defaultTimezone,
+    const proof = {
+      messageId: message.id,
+      photo,
+      user,
+      task,
+      recorded: message.proof_rejection,
     };
-    const proof = { messageId: message.id, photo, user, task };
-    const repeated = await rejectRepeatedProof(tx, proof, proofCheck);
-    if (repeated) return repeated;
+    const checkOptions = { ...proofCheck, nearCopyLockHeld: nearCopyLock };
     // Unique on task, on message and on proof bytes: a second post for any is impossible,
     // so a re-processed message can never complete a task or award points twice.
     // A group that reviews proofs: the post waits for the decision (src/services/reviews.ts).
-    const groupId = await taskGroupId(tx, task.id);
-    const review = await reviewMethodFor(tx, groupId);
-    const post = await insertFeedPost(tx, {
+    const groupId = task.group_id;
+    const review = reviewMethodOf(groupReview);
+    const newPost = {
       user_id: user.id,
       task_id: task.id,
       image_url: photo.url ?? null,
@@ -218,11 +230,30 @@ async function replyFor(
       post_content: message.body || null,
       message_id: message.id,
       proof: proofFingerprint(photo),
-      status: review === 'none' ? 'published' : 'pending_review',
-    });
+    };
+    let post: FeedPostRow | null;
+    let published: (ProofPublication & { outcome: 'published' }) | null = null;
+    if (review === 'none') {
+      // The check, the post, the completion and the points: one statement, which starts
+      // after the near-copy lock was taken (above) and so sees every earlier proof.
+      const outcome = await publishProofCompletingTask(tx, newPost, {
+        maxDistance: proofCheck.maxDistance,
+      });
+      if (outcome.outcome !== 'conflict') {
+        const earlier = outcome.outcome === 'repeat' ? outcome.earlier : null;
+        const repeated = await settleProofCheck(tx, proof, earlier, proofCheck);
+        if (repeated) return repeated;
+      }
+      published = outcome.outcome === 'published' ? outcome : null;
+      post = published?.post ?? null;
+    } else {
+      const repeated = await rejectRepeatedProof(tx, proof, checkOptions);
+      if (repeated) return repeated;
+      post = await insertFeedPost(tx, { ...newPost, status: 'pending_review' });
+    }
     // Also unique on the photo's bytes: a worker racing with the same photo got there first.
     if (!post) {
-      return (await rejectRepeatedProof(tx, proof, proofCheck)) ?? replyTexts.photoWithoutTask();
+      return (await rejectRepeatedProof(tx, proof, checkOptions)) ?? replyTexts.photoWithoutTask();
     }
     if (review !== 'none') {
       return startReview(
@@ -251,8 +282,8 @@ async function replyFor(
         now,
       );
     }
-    // The task was locked active above (FOR UPDATE), so this completes it and adds its points.
-    const total = (await completeTaskWithPoints(tx, task.id)) ?? user.points + task.points;
+    // The task was locked active above (FOR UPDATE), so the post completed it and added its points.
+    const total = published?.total ?? user.points + task.points;
     // The other members hear of it, in this transaction: once each, however often it runs.
     await shareProof(
       tx,
@@ -262,6 +293,7 @@ async function replyFor(
         task,
         imageKey: photo.key ?? null,
         receivedOn: message.to_number,
+        group: published?.group ?? null,
       },
       options.groupNews ?? {
         defaultTimezone: options.defaultTimezone ?? 'UTC',

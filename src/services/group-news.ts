@@ -100,6 +100,8 @@ export interface ProofPost {
   photoUrl?: string | null;
   /** The number the proof was sent to: the sender for instant shares without TWILIO_WHATSAPP_NUMBER. */
   receivedOn: string;
+  /** The post's group (groupOfPost), when the caller read it already; absent: read here. */
+  group?: ShareGroupRow | null;
 }
 
 /**
@@ -118,7 +120,7 @@ export async function shareProof(
   settings: GroupNewsSettings,
   now: Date,
 ): Promise<number> {
-  const group = await groupOfPost(tx, proof.feedId);
+  const group = proof.group === undefined ? await groupOfPost(tx, proof.feedId) : proof.group;
   if (!group || group.share === 'off') return 0;
   const members = await membersToTell(tx, group.id, {
     feedId: proof.feedId,

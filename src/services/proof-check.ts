@@ -37,27 +37,69 @@ export function proofFingerprint(photo: StoredMedia): ProofFingerprint | null {
 }
 
 /**
+ * Whether checking this photo takes the near-copy lock (src/db/proofs.ts): only a photo
+ * with a difference hash, and only while near copies are checked at all.
+ */
+export const needsNearCopyLock = (photo: StoredMedia, maxDistance: number): boolean =>
+  Boolean(proofFingerprint(photo)?.dhash) && maxDistance > 0;
+
+/**
  * Checks a photo about to complete `task`: when it repeats an earlier proof, records why
  * and resolves to the reply (the task stays open); otherwise clears any rejection an
  * earlier run of this message recorded and resolves to null.
+ *
+ * `recorded` is the message's proof_rejection as it was claimed: only this message's own
+ * processing writes it, so when that is null and the photo passes there is nothing to
+ * clear, and no statement is spent on it (every accepted photo would pay one). Absent:
+ * cleared regardless. `nearCopyLockHeld`: the caller took the lock already, in a statement
+ * that ended before this check starts (see nearCopyLockSql).
  *
  * Run it again when the feed post could not be inserted: a worker racing with the same
  * bytes committed first, and its post is visible now.
  */
 export async function rejectRepeatedProof(
   tx: Queryable,
-  proof: { messageId: number; photo: StoredMedia; user: UserRow; task: TaskRow },
-  options: ProofCheckOptions,
+  proof: CheckedProof,
+  options: ProofCheckOptions & { nearCopyLockHeld?: boolean },
 ): Promise<string | null> {
   const fingerprint = proofFingerprint(proof.photo);
-  if (fingerprint?.dhash && options.maxDistance > 0) await lockNearCopyChecks(tx);
+  if (needsNearCopyLock(proof.photo, options.maxDistance) && !options.nearCopyLockHeld) {
+    await lockNearCopyChecks(tx);
+  }
   const earlier = fingerprint
     ? await findEarlierProof(tx, fingerprint, {
         maxDistance: options.maxDistance,
         excludeMessageId: proof.messageId,
       })
     : null;
-  await recordProofRejection(tx, proof.messageId, earlier ? duplicateRejection(earlier) : null);
+  return settleProofCheck(tx, proof, earlier, options);
+}
+
+/** A photo about to complete `task`, as the proof check sees it. */
+export interface CheckedProof {
+  messageId: number;
+  photo: StoredMedia;
+  user: UserRow;
+  task: TaskRow;
+  /** The message's proof_rejection as it was claimed (see rejectRepeatedProof). */
+  recorded?: ProofRejection | null;
+}
+
+/**
+ * The end of rejectRepeatedProof, for a check that ran inside another statement
+ * (publishProofCompletingTask): `earlier` is what it found. Records why the photo is a
+ * repeat and resolves to the reply, or clears a rejection recorded before and resolves to
+ * null.
+ */
+export async function settleProofCheck(
+  tx: Queryable,
+  proof: CheckedProof,
+  earlier: EarlierProof | null,
+  options: ProofCheckOptions,
+): Promise<string | null> {
+  if (earlier || proof.recorded !== null) {
+    await recordProofRejection(tx, proof.messageId, earlier ? duplicateRejection(earlier) : null);
+  }
   if (!earlier) return null;
   return replyTexts.duplicateProof(
     proof.task,

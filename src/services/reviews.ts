@@ -10,7 +10,6 @@ import {
   findReview,
   findTask,
   findUser,
-  groupReviewRule,
   holdTaskForReview,
   insertReview,
   insertReviewRequest,
@@ -111,15 +110,12 @@ const byName = (decision: Decision, voter: UserRow | null): string =>
         ? 'Nobody objected in time, so it'
         : 'The admin';
 
-/** The review rule of the task's group: none, or peer/model (model only when configured). */
-export async function reviewMethodFor(
-  tx: Queryable,
-  groupId: number | null,
-): Promise<'none' | 'peer' | 'model'> {
-  const rule = await groupReviewRule(tx, groupId);
-  if (rule?.review === 'peer' || rule?.review === 'model') return rule.review;
-  return 'none';
-}
+/**
+ * The review method of a group's `review` rule (groups.review; null without a group): none,
+ * or peer/model (model means peer when no model is configured, see startReview).
+ */
+export const reviewMethodOf = (review: string | null): 'none' | 'peer' | 'model' =>
+  review === 'peer' || review === 'model' ? review : 'none';
 
 export interface ProofForReview {
   user: UserRow;
