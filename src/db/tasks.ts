@@ -233,75 +233,14 @@ export const completeTask = (
   at: Date = new Date(),
 ): Promise<TaskRow | null> => closeActiveTask(db, taskId, 'completed', at);
 
-/**
- * Completes an active task by its proof and adds the task's points to its owner, in one
- * statement (the proof's hot path: one round trip, not two). Resolves to the owner's new
- * points total, or null when the task was not active (nothing changed).
- */
-export async function completeTaskWithPoints(
-  db: Queryable,
-  taskId: number,
-  at: Date = new Date(),
-): Promise<number | null> {
-  const rows = await db.query<{ points: number }>(
-    `WITH task AS (
-       UPDATE tasks SET status = 'completed', completed_at = $2::timestamptz
-       WHERE id = $1 AND status = 'active'
-       RETURNING id, status, user_id, points
-     ),
-     ${cancelStagesSql(closings.completed.reason, '$2::timestamptz')},
-     awarded AS (
-       UPDATE users u SET points = u.points + task.points
-       FROM task WHERE u.id = task.user_id
-       RETURNING u.points
-     )
-     SELECT points FROM awarded`,
-    [taskId, at],
-  );
-  return rows[0]?.points ?? null;
-}
-
 /** Marks an active task expired at `at`: its due time passed without a proof. */
 export const expireTask = (db: Queryable, taskId: number, at: Date): Promise<TaskRow | null> =>
   closeActiveTask(db, taskId, 'expired', at);
 
 /**
- * Expires the user's active tasks that were already due when `proof` was sent (a photo
- * sent after the due time is no proof for them, even if the scheduler has not expired them
- * yet), and returns them. Call inside the proof's transaction.
- *
- * A task is left active while another message of the user sent before its due time is
- * still waiting to be processed, as the scheduler does (src/db/reminders.ts): that earlier
- * photo may be its proof, and a later photo processed first must not take that away.
- */
-export async function expireOverdueTasksOfUser(
-  tx: Queryable,
-  userId: number,
-  proof: { messageId: number; sentAt: Date },
-  now: Date,
-): Promise<TaskRow[]> {
-  return tx.query<TaskRow>(
-    `WITH task AS (
-       UPDATE tasks t SET status = 'expired', expired_at = $3::timestamptz
-       WHERE t.user_id = $1 AND t.status = 'active' AND t.due_time < $2::timestamptz
-         AND NOT EXISTS (
-           SELECT 1 FROM users u JOIN messages m ON m.sender IN (u.phone_number, u.whatsapp_id)
-           WHERE u.id = t.user_id AND m.id <> $4
-             AND m.processing_status IN ('pending', 'processing')
-             AND m.created_at <= t.due_time
-         )
-       RETURNING ${taskColumns}
-     ),
-     ${cancelStagesSql(closings.expired.reason, '$3::timestamptz')}
-     SELECT * FROM task ORDER BY due_time DESC, id DESC`,
-    [userId, proof.sentAt, now, proof.messageId],
-  );
-}
-
-/**
  * The user's most recent task, by due time, that a photo sent at `sentAt` came too late
  * for: completed or expired, or still active but already due then (held for an earlier
- * message, see expireOverdueTasksOfUser).
+ * message, see expireOverdueAndLockProofTask).
  */
 export async function latestPastTask(
   tx: Queryable,
@@ -320,7 +259,7 @@ export async function latestPastTask(
 
 /** What a proof's transaction learns of the sender's tasks before it checks the photo. */
 export interface ProofTask {
-  /** The tasks expired now, the latest due first (see expireOverdueTasksOfUser). */
+  /** The tasks expired now, the latest due first (see expireOverdueAndLockProofTask). */
   expired: TaskRow[];
   /** The task the photo is proof for, locked (see findActiveTaskForUser); null: none. */
   task: TaskRow | null;
@@ -329,9 +268,16 @@ export interface ProofTask {
 }
 
 /**
- * expireOverdueTasksOfUser, then findActiveTaskForUser for a task still open when the proof
- * was sent, with the task's group's review rule: one statement, one round trip. The two
- * never meet on a row: one takes tasks due before `sentAt`, the other one due at or after.
+ * Expires the user's active tasks that were already due when `proof` was sent (a photo
+ * sent after the due time is no proof for them, even if the scheduler has not expired them
+ * yet), and finds, as findActiveTaskForUser does, the task still open when it was sent,
+ * with its group's review rule: one statement, one round trip. Call inside the proof's
+ * transaction. The two never meet on a row: one takes tasks due before `sentAt`, the
+ * other one due at or after.
+ *
+ * A task is left active while another message of the user sent before its due time is
+ * still waiting to be processed, as the scheduler does (src/db/reminders.ts): that earlier
+ * photo may be its proof, and a later photo processed first must not take that away.
  * With `nearCopyLock`, also takes the near-copy lock (src/db/proofs.ts), after the task's
  * row lock as a separate statement would, and only when there is a task to prove.
  */
@@ -413,8 +359,8 @@ const PUBLICATION_BASE_PARAMS = 10;
 
 /**
  * The proof check (findEarlierProof), then, only when it found no earlier proof,
- * insertFeedPost of a published post and, only when the post was inserted,
- * completeTaskWithPoints of its task, with the post's group for sharing: one statement.
+ * insertFeedPost of a published post and, only when the post was inserted, the
+ * completion of its task with its points added to its owner, with the post's group for sharing: one statement.
  * A re-processed message or a worker racing with the same bytes never completes a task or
  * awards its points twice (see ProofPublication).
  *
