@@ -4,11 +4,18 @@ import { loadConfig } from '../src/config/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { inboundQueue } from '../src/db/message-queue.js';
 import { enqueueOutbound, outboundQueue } from '../src/db/outbound.js';
-import { keepClaim } from '../src/jobs/queue-worker.js';
+import type { Database } from '../src/db/executor.js';
+import { ClaimLostError } from '../src/domain/processing-errors.js';
+import {
+  type ClaimedJob,
+  type JobQueue,
+  createQueueWorker,
+  keepClaim,
+} from '../src/jobs/queue-worker.js';
 import { openDatabase } from '../src/start/database.js';
 import { makeTempDir } from './helpers/databases.js';
 import { TEST_API_TOKEN, TEST_AUTH_TOKEN } from './helpers/twilio-webhook.js';
-import { storeMessages } from './helpers/worker.js';
+import { storeMessages, workerOptions } from './helpers/worker.js';
 
 /** Lets the promise callbacks queued by a timer that just fired run. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -100,6 +107,104 @@ describe('the lease heartbeat of a running job', () => {
     mock.timers.tick(10_000);
     await settle();
     assert.equal(after, 0);
+  });
+});
+
+describe('the warning that a running job lost its claim', () => {
+  const LEASE_MS = 3_000;
+  const HEARTBEAT_MS = 1_000;
+
+  /**
+   * A worker over a fake queue holding one job: the test resolves the job's one renewal
+   * (`renewal`) and the job itself (`finishJob`). The worker reaches the database only
+   * through the queue, which here needs none.
+   */
+  function oneJobWorker() {
+    const warnings: string[] = [];
+    const control = {
+      renewals: 0,
+      renewal: (_kept: boolean) => {},
+      finishJob: (_error?: Error) => {},
+    };
+    let claimed = false;
+    const queue: JobQueue<ClaimedJob> = {
+      name: 'fake',
+      channel: 'taskwire_fake_queue',
+      async claim() {
+        if (claimed) return [];
+        claimed = true;
+        return [{ id: 1, attempts: 1, claims: 1 }];
+      },
+      markFailed: async () => undefined,
+      extendLease() {
+        control.renewals += 1;
+        return new Promise<boolean>((resolve) => (control.renewal = resolve));
+      },
+    };
+    const worker = createQueueWorker(
+      {} as Database,
+      queue,
+      () =>
+        new Promise<void>((resolve, reject) => {
+          control.finishJob = (error) => (error ? reject(error) : resolve());
+        }),
+      workerOptions({
+        leaseMs: LEASE_MS,
+        log: { info() {}, error() {}, warn: (_obj, msg) => warnings.push(msg) },
+      }),
+    );
+    return { worker, warnings, control };
+  }
+
+  const claimWarnings = (warnings: string[]) => warnings.filter((w) => /claim lost/.test(w));
+
+  test('is not given when the renewal met the job’s own final commit, answered before the job’s', async (t) => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    t.after(() => mock.timers.reset());
+    const { worker, warnings, control } = oneJobWorker();
+    const run = worker.runUntilIdle();
+    await settle();
+    mock.timers.tick(HEARTBEAT_MS);
+    await settle();
+    assert.equal(control.renewals, 1, 'a renewal is in flight');
+    // The job's final transaction commits (the row is no longer processing): the renewal
+    // finds nothing to renew, and its answer comes before the commit's reaches the job.
+    control.renewal(false);
+    await settle();
+    control.finishJob();
+    assert.equal(await run, 1);
+    mock.timers.tick(10 * LEASE_MS);
+    await settle();
+    assert.deepEqual(claimWarnings(warnings), []);
+    assert.equal(control.renewals, 1, 'the heartbeat stopped');
+  });
+
+  test('is given once the job is still running a heartbeat after the renewal found the claim gone', async (t) => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    t.after(() => mock.timers.reset());
+    const { worker, warnings, control } = oneJobWorker();
+    const run = worker.runUntilIdle();
+    await settle();
+    mock.timers.tick(HEARTBEAT_MS);
+    await settle();
+    control.renewal(false);
+    await settle();
+    mock.timers.tick(HEARTBEAT_MS - 1);
+    await settle();
+    assert.deepEqual(claimWarnings(warnings), [], 'not before a heartbeat');
+    mock.timers.tick(1);
+    await settle();
+    assert.deepEqual(claimWarnings(warnings), [
+      'claim lost while running (the lease ran out); its result will be discarded',
+    ]);
+    // Its final transaction then finds the claim gone, as a job that lost it does.
+    control.finishJob(new ClaimLostError(1));
+    await run;
+    assert.deepEqual(claimWarnings(warnings), [
+      'claim lost while running (the lease ran out); its result will be discarded',
+      'claim lost before completion; result discarded',
+    ]);
+    assert.equal(control.renewals, 1);
   });
 });
 

@@ -194,7 +194,7 @@ describe('time zones: tz names, cities, and the zone a phone number implies', ()
   });
 
   test('the new commands are in the table, first word in any case', () => {
-    for (const word of ['new', 'NEW', 'tasks', 'cancel', 'undo', 'tz', 'Timezone']) {
+    for (const word of ['new', 'NEW', 'tasks', 'cancel', 'undo', 'tz', 'Timezone', 'Sharing']) {
       assert.ok(parseCommand(`${word} x`), word);
     }
   });
@@ -454,6 +454,32 @@ for (const engine of engines) {
         assert.match(await say(me.phone, 'tz europe/paris', SATURDAY), /now Europe\/Paris/);
         const us = await person();
         assert.match(await say(us.phone, 'tz', SATURDAY), /UTC \(the group's default\)/);
+      });
+
+      test('sharing off/on sets users.share_proofs, as the app’s Me page does; sharing alone says which; anything else changes nothing', async () => {
+        const me = await person();
+        const shares = async () =>
+          (
+            await t.db.query<{ share_proofs: boolean }>(
+              'SELECT share_proofs FROM users WHERE id = $1',
+              [me.id],
+            )
+          )[0]?.share_proofs;
+        assert.match(await say(me.phone, 'sharing', SATURDAY), /^Sharing is on\b.*"sharing off"/);
+        assert.match(
+          await say(me.phone, 'sharing off', SATURDAY),
+          /^Sharing is off: your groups are not told of your proofs.*still count.*"sharing on"/,
+        );
+        assert.equal(await shares(), false);
+        assert.match(await say(me.phone, 'Sharing', SATURDAY), /^Sharing is off\b/);
+        assert.match(
+          await say(me.phone, 'sharing maybe', SATURDAY),
+          /didn't understand "sharing maybe", so nothing changed: sharing is off\. Send "sharing on" or "sharing off"/,
+        );
+        assert.match(await say(me.phone, 'sharing constructor', SATURDAY), /nothing changed/);
+        assert.equal(await shares(), false);
+        assert.match(await say(me.phone, 'SHARING On!', SATURDAY), /^Sharing is on\b/);
+        assert.equal(await shares(), true);
       });
     },
   );

@@ -101,7 +101,11 @@ export interface QueueWorker {
  * seconds by a large batch) before the lease runs out. Renewals never overlap, so a slow
  * database does not pile them up, and a failed one is retried within a second rather than
  * a third of a lease later. A timer that fires late renews at once. Stops by itself once
- * a renewal finds the claim gone (`onLost`). Returns the function that stops it.
+ * a renewal finds the claim gone, and tells `onLost` a heartbeat later unless stopped by
+ * then: the renewal may have met the job's own final transaction, which marks the row done
+ * and whose answer can reach the job after the renewal's (another connection, or queries
+ * the job still runs after its commit); a job still running a heartbeat later has really
+ * lost its claim. Returns the function that stops it.
  */
 export function keepClaim(
   renew: () => Promise<boolean>,
@@ -116,7 +120,7 @@ export function keepClaim(
     let nextMs = everyMs;
     try {
       if (!(await renew())) {
-        if (!stopped) onLost();
+        if (!stopped) timer = setTimeout(onLost, everyMs);
         return;
       }
     } catch {

@@ -2,8 +2,9 @@ import type { TaskRow } from '../domain/task.js';
 import { formatDueTime } from './reply-texts.js';
 
 /**
- * What Taskwire answers to the commands people manage their own tasks and zone with (`new`,
- * `tasks`, `cancel`, `undo`, `tz`): short, and saying what to write when it could not help.
+ * What Taskwire answers to the commands people manage their own tasks, zone and sharing with
+ * (`new`, `tasks`, `cancel`, `undo`, `tz`, `sharing`): short, and saying what to write when it
+ * could not help.
  */
 
 const NEW_EXAMPLES =
@@ -12,6 +13,11 @@ const NEW_EXAMPLES =
 
 const localDate = (instant: Date, zone: string) =>
   new Intl.DateTimeFormat('en-CA', { timeZone: zone, dateStyle: 'short' }).format(instant);
+
+const SHARING_ON = 'Sharing is on: your groups are told of your proofs and see them in the app.';
+const SHARING_OFF =
+  'Sharing is off: your groups are not told of your proofs and do not see them in the app ' +
+  '(a group that reviews proofs still shows them to its reviewers); they still count for you.';
 
 export const selfServiceTexts = {
   created: (number: number, task: TaskRow, zone: string) =>
@@ -88,4 +94,13 @@ export const selfServiceTexts = {
     'or "tz Sao Paulo".',
   zoneAmbiguous: (input: string, candidates: readonly string[]) =>
     `"${input}" could be ${candidates.join(' or ')}. Write the full name, e.g. "tz ${candidates[0] ?? 'Europe/Paris'}".`,
+
+  /** `sharing`, alone or after a change: the setting now, and how to change it. */
+  sharing: (share: boolean) =>
+    share
+      ? `${SHARING_ON} Send "sharing off" to keep them to yourself.`
+      : `${SHARING_OFF} Send "sharing on" to share them again.`,
+  sharingUnknown: (input: string, share: boolean) =>
+    `I didn't understand "sharing ${input.slice(0, 40)}", so nothing changed: sharing is ` +
+    `${share ? 'on' : 'off'}. Send "sharing on" or "sharing off".`,
 };

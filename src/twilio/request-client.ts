@@ -5,8 +5,23 @@ import type RequestClient from 'twilio/lib/base/RequestClient.js';
 export interface KeptAliveRequestClientOptions {
   /** Connections kept open to Twilio's API: as many as messages are sent at once. */
   maxSockets: number;
-  /** Per-request time limit, when the SDK gives none. */
+  /**
+   * Per-request time limit, when the SDK gives none: both the longest silence of the socket
+   * and the longest the whole request may take, from sending it to the last byte of the
+   * answer (a server trickling a byte now and then never falls silent for long).
+   */
   timeoutMs: number;
+}
+
+/**
+ * A request to Twilio's API that did not finish within its time limit. Worth retrying: the
+ * sender reads an error without an HTTP status as a network error, not a refusal.
+ */
+export class TwilioRequestTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TwilioRequestTimeoutError';
+  }
 }
 
 type Request = RequestClient['request'];
@@ -51,7 +66,16 @@ export function keptAliveRequestClient(
       headers['Content-Length'] = String(Buffer.byteLength(body));
     }
     const timeoutMs = opts.timeout ?? options.timeoutMs;
-    return new Promise<Answer>((resolve, reject) => {
+    return new Promise<Answer>((resolveAnswer, rejectAnswer) => {
+      let deadline: NodeJS.Timeout | undefined = undefined;
+      const resolve = (answer: Answer) => {
+        clearTimeout(deadline);
+        resolveAnswer(answer);
+      };
+      const reject = (error: unknown) => {
+        clearTimeout(deadline);
+        rejectAnswer(error);
+      };
       const outgoing = (url.protocol === 'https:' ? https : http).request(
         url,
         { method: opts.method.toUpperCase(), headers, agent: agents[url.protocol as 'http:'] },
@@ -69,8 +93,20 @@ export function keptAliveRequestClient(
           response.on('error', reject);
         },
       );
+      const fail = (message: string) => {
+        const error = new TwilioRequestTimeoutError(message);
+        reject(error);
+        outgoing.destroy(error);
+      };
       outgoing.setTimeout(timeoutMs, () =>
-        outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)),
+        fail(`Twilio's API sent nothing for ${timeoutMs} ms; the request was abandoned`),
+      );
+      deadline = setTimeout(
+        () =>
+          fail(
+            `Twilio's API did not finish answering within ${timeoutMs} ms; the request was abandoned`,
+          ),
+        timeoutMs,
       );
       outgoing.on('error', reject);
       outgoing.end(body);

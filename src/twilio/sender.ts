@@ -48,7 +48,7 @@ export interface TwilioSenderOptions {
   apiBaseUrl: string;
   /** Where Twilio posts delivery status callbacks (PUBLIC_URL + /webhook/twilio/status). */
   statusCallbackUrl: string | null;
-  /** Per-request time limit. */
+  /** Per-request time limit (15 s unless set), for the whole request: see request-client.ts. */
   timeoutMs?: number;
   /**
    * Connections kept open to Twilio's API (20 unless set): as many as messages are sent

@@ -17,6 +17,7 @@ import {
 import { newTaskCommand } from './new-task.js';
 import { linkCommand, logoutCommand } from './sign-in.js';
 import { approveCommand, rejectCommand } from './reviews.js';
+import { sharingCommand } from './sharing.js';
 import { timeZoneCommand } from './time-zone.js';
 import { undoCommand } from './undo.js';
 
@@ -53,6 +54,7 @@ export const commands: readonly Command[] = [
   approveCommand,
   rejectCommand,
   timeZoneCommand,
+  sharingCommand,
   pointsCommand,
   linkCommand,
   logoutCommand,
