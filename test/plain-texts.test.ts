@@ -149,6 +149,42 @@ for (const engine of engines) {
       assert.equal(anything, replyTexts.noTask());
     });
 
+    test('commands and newcomers run in their own transactions once the plain texts committed', async () => {
+      const [plain, commander] = await Promise.all([person(t.db, true), person(t.db, false)]);
+      assert.ok(plain && commander);
+      const ids = await storeMessages(t.db, [
+        { from: plain.phone, body: 'hello' },
+        { from: commander.phone, body: 'points' },
+        { from: newPhone(), body: 'hi', profileName: 'Nia' },
+      ]);
+      // Each transaction's statements, in the order the transactions began.
+      const transactions: string[][] = [];
+      const db = wrapTransactions(t.db, async (tx): Promise<Queryable> => {
+        const statements: string[] = [];
+        transactions.push(statements);
+        return {
+          query: <Row>(sql: string, params?: readonly unknown[]) => {
+            statements.push(sql);
+            return tx.query<Row>(sql, params);
+          },
+          exec: (sql: string) => tx.exec(sql),
+        };
+      });
+      const job = processInboundJob({
+        db,
+        copyMedia: noCopy,
+        accountability: { autoRegister: true },
+      });
+      const worker = newWorker(t.db, job, { concurrency: 32 });
+      assert.equal(await worker.runUntilIdle(), 3);
+      // The batch: the plain texts' two statements, and no lookup of anyone else in it (in
+      // the batch, their user-row locks would follow the set statement's, an order another
+      // process's batch may take the other way round).
+      assert.equal(transactions.length, 3);
+      assert.equal(transactions[0]?.length, 2);
+      assert.equal((await repliesTo(t.db, ids)).length, 3);
+    });
+
     test('senders found as findSenderRecordingInbound finds them, with their pending task', async () => {
       const byPhone = await person(t.db, true);
       const username = `US.${process.pid}${phoneSeq}`;

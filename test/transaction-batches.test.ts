@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { Database, Queryable } from '../src/db/executor.js';
-import { transactionBatches } from '../src/db/transaction-batches.js';
+import { RUN_ALONE, setBatches, transactionBatches } from '../src/db/transaction-batches.js';
 import { engines, type TestDatabase } from './helpers/databases.js';
 
 /** `db` that counts the transactions it opens. */
@@ -144,6 +144,29 @@ for (const engine of engines) {
       release();
       assert.deepEqual(await Promise.all([first, ...later]), [10, 20, 30, 40]);
       assert.equal(c.transactions, 2);
+      assert.deepEqual(await stored(), [1, 2, 3, 4]);
+    });
+
+    test('a set batch: inputs its together leaves alone run alone after it committed', async () => {
+      const c = counting(t.db);
+      const order: string[] = [];
+      const batches = setBatches<number, number>(c.db, {
+        async together(tx, inputs) {
+          const even = inputs.filter((n) => n % 2 === 0);
+          await tx.query('INSERT INTO batch_probe (n) SELECT unnest($1::int[])', [even]);
+          order.push(`together ${even.join(',')}`);
+          return inputs.map((n) => (n % 2 === 0 ? n * 10 : RUN_ALONE));
+        },
+        async alone(tx, n) {
+          order.push(`alone ${n}`);
+          await insert(n)(tx);
+          return n * 100;
+        },
+      });
+      const results = await Promise.all([1, 2, 3, 4].map((n) => batches.run(n)));
+      assert.deepEqual(results, [100, 20, 300, 40]);
+      assert.deepEqual(order, ['together 2,4', 'alone 1', 'alone 3']);
+      assert.equal(c.transactions, 3);
       assert.deepEqual(await stored(), [1, 2, 3, 4]);
     });
   });

@@ -43,7 +43,7 @@ per_user AS (
   FROM found WHERE user_id IS NOT NULL GROUP BY user_id
 ),
 locked AS (
-  SELECT id FROM users WHERE id IN (SELECT user_id FROM per_user) ORDER BY id FOR UPDATE
+  SELECT id FROM users WHERE id IN (SELECT user_id FROM per_user) ORDER BY id FOR NO KEY UPDATE
 ),
 recorded AS (
   UPDATE users SET last_inbound_at = GREATEST(users.last_inbound_at, p.at),

@@ -355,8 +355,6 @@ const NO_EARLIER_PROOF = `SELECT NULL::bigint AS feed_id, NULL::timestamptz AS c
   NULL::bigint AS user_id, NULL::text AS username, NULL::bigint AS task_id,
   NULL::text AS task_description, NULL::int AS distance, NULL::boolean AS exact WHERE false`;
 
-const PUBLICATION_BASE_PARAMS = 10;
-
 /**
  * The proof check (findEarlierProof), then, only when it found no earlier proof,
  * insertFeedPost of a published post and, only when the post was inserted, the
@@ -374,11 +372,13 @@ export async function publishProofCompletingTask(
   check: Omit<EarlierProofOptions, 'excludeMessageId'>,
   at: Date = new Date(),
 ): Promise<ProofPublication> {
+  // The post's values, then the completion time ($10), then the check's.
+  const base = [...feedPostParams({ ...post, status: 'published' }), at];
   const earlier = post.proof
     ? earlierProofQuery(
         post.proof,
         { ...check, excludeMessageId: post.message_id ?? 0 },
-        PUBLICATION_BASE_PARAMS,
+        base.length,
       )
     : { sql: NO_EARLIER_PROOF, params: [] };
   type Row = FeedPostRow & {
@@ -421,7 +421,7 @@ export async function publishProofCompletingTask(
      LEFT JOIN tasks proved ON proved.id = post.task_id
      LEFT JOIN groups g ON g.id = COALESCE(post.group_id, proved.group_id,
                                            (SELECT id FROM groups WHERE is_default))`,
-    [...feedPostParams({ ...post, status: 'published' }), at, ...earlier.params],
+    [...base, ...earlier.params],
   );
   const row = rows[0];
   if (row?.earlier_feed_id != null) {

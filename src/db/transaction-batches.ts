@@ -1,3 +1,4 @@
+import { isConnectionError } from './connection-errors.js';
 import type { Database, Queryable } from './executor.js';
 
 /** Work for one transaction: committed with the others of its batch, or alone. */
@@ -30,10 +31,12 @@ const DEFAULT_MAX_BATCH = 32;
  */
 export interface SetBatchSpec<Input, Result> {
   /**
-   * Every input of a batch in `tx`, results in the inputs' order. Throwing rolls the batch
-   * back; each input then runs `alone`, so one failing input never undoes or fails another.
+   * Every input of a batch in `tx`, results in the inputs' order; RUN_ALONE for an input
+   * it leaves alone, which then runs `alone` once the batch committed (e.g. work that would
+   * take its locks in another order than the batch's). Throwing rolls the batch back; each
+   * input then runs `alone`, so one failing input never undoes or fails another.
    */
-  together(tx: Queryable, inputs: Input[]): Promise<Result[]>;
+  together(tx: Queryable, inputs: Input[]): Promise<(Result | typeof RUN_ALONE)[]>;
   /** One input in a transaction of its own: a batch of one, and the fallback. */
   alone(tx: Queryable, input: Input): Promise<Result>;
   /**
@@ -43,6 +46,9 @@ export interface SetBatchSpec<Input, Result> {
    */
   lockOrder?(input: Input): string;
 }
+
+/** What `together` answers for an input it did not handle: run it alone afterwards. */
+export const RUN_ALONE: unique symbol = Symbol('run alone');
 
 export interface SetBatches<Input, Result> {
   /**
@@ -101,7 +107,7 @@ export function setBatches<Input, Result>(
         return x < y ? -1 : x > y ? 1 : 0;
       });
     }
-    let results: Result[];
+    let results: (Result | typeof RUN_ALONE)[];
     try {
       results = await db.transaction((tx) =>
         spec.together(
@@ -109,13 +115,25 @@ export function setBatches<Input, Result>(
           batch.map((entry) => entry.input),
         ),
       );
-    } catch {
+    } catch (error) {
+      // The database went away: every input would meet the same, and each one's job is
+      // retried as after an outage (src/jobs/queue-worker.ts), not run alone N times now.
+      if (isConnectionError(error)) {
+        for (const entry of batch) entry.reject(error);
+        return;
+      }
       // Which input failed, and whether the others would have committed, only handling
       // them apart tells (a failed statement aborts the whole transaction).
       for (const entry of batch) await alone(entry);
       return;
     }
-    batch.forEach((entry, i) => entry.resolve(results[i]));
+    const left: Waiting<Input>[] = [];
+    batch.forEach((entry, i) => {
+      const result = results[i];
+      if (result === RUN_ALONE) left.push(entry);
+      else entry.resolve(result);
+    });
+    for (const entry of left) await alone(entry);
   };
 
   const drain = async () => {

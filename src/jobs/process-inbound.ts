@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../db/executor.js';
 import { type ClaimedMessage, markProcessed, markTextsProcessed } from '../db/message-queue.js';
-import { setBatches } from '../db/transaction-batches.js';
+import { RUN_ALONE, setBatches } from '../db/transaction-batches.js';
 import { type MediaItem, type StoredMedia, mediaApiPath } from '../domain/message.js';
 import { ClaimLostError, describeError, isPermanent } from '../domain/processing-errors.js';
 import { type AccountabilityOptions, accountabilityReply } from '../services/accountability.js';
@@ -95,13 +95,20 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
     if (!kept) throw new ClaimLostError(message.id);
   };
 
-  const processTexts = async (tx: Queryable, texts: ClaimedMessage[]) => {
+  // Plain texts from senders known by their address: answered here, two statements for
+  // all. The others (a sender with a command among their texts, keeping their order; a
+  // sender to look up by WaId or to register) run alone once the batch committed: in the
+  // batch they would lock their user rows after the set statement locked the others' in id
+  // order, an order another process's batch may take the other way round (a deadlock).
+  const answerPlainTogether = async (
+    tx: Queryable,
+    texts: ClaimedMessage[],
+  ): Promise<(undefined | typeof RUN_ALONE)[]> => {
     const accountability = deps.accountability;
-    // A sender with a command among their texts has all of them handled one by one, in
-    // order, so a plain text after the command is answered as the command left things.
+    if (!accountability) return texts.map(() => RUN_ALONE);
     const commanding = new Set(texts.filter((text) => !isPlainText(text)).map((t) => t.sender));
-    const plain = accountability ? texts.filter((text) => !commanding.has(text.sender)) : [];
-    const replies = accountability ? await answerPlainTexts(tx, plain, accountability) : new Map();
+    const plain = texts.filter((text) => !commanding.has(text.sender));
+    const replies = await answerPlainTexts(tx, plain, accountability);
     const answered = plain.flatMap((text) => {
       const reply = replies.get(text.id);
       return reply ? [{ claim: { id: text.id, claims: text.claims }, reply }] : [];
@@ -110,16 +117,19 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
     const lost = answered.find(({ claim }) => !kept.has(claim.id));
     // Rolls the batch back; each text then runs alone, and only the lost one says so.
     if (lost) throw new ClaimLostError(lost.claim.id);
-    for (const text of texts) {
-      if (!replies.has(text.id)) await processAlone(tx, text, NO_MEDIA);
-    }
-    return texts.map(() => undefined);
+    return texts.map((text) => (replies.has(text.id) ? undefined : RUN_ALONE));
   };
 
   const texts = setBatches<ClaimedMessage, void>(deps.db, {
-    together: processTexts,
-    // Alone, a plain text still takes the two statements of the set path.
-    alone: async (tx, text) => void (await processTexts(tx, [text])),
+    together: answerPlainTogether,
+    async alone(tx, text) {
+      // Alone, a plain text still takes the two statements of the set path.
+      if (isPlainText(text)) {
+        const [answered] = await answerPlainTogether(tx, [text]);
+        if (answered !== RUN_ALONE) return;
+      }
+      await processAlone(tx, text, NO_MEDIA);
+    },
     // Batches lock their senders' user rows in one order (see setBatches).
     lockOrder: (text) => text.sender,
   });
