@@ -31,8 +31,12 @@ type Release = () => Promise<void> | void;
 
 /** How long running jobs may take to finish at shutdown before they are handed back. */
 const SHUTDOWN_GRACE_MS = 10_000;
-// How long a worker's claim waits at most for a burst of webhooks (see yieldTo).
-const WORKER_MAX_HOLD_MS = 50;
+// How long a worker's claim waits at most for a burst of webhooks (see yieldTo), on
+// Postgres: up to 5 claims a second of up to 8 × WORKER_CONCURRENCY messages each keep
+// replies going at about the rate one process sustains (bench:loop), while most of the
+// CPU still goes to acknowledging the burst (bench:ingest, BENCHMARKS.md). On PGlite every
+// statement runs on this thread, and claims wait up to WORKER_POLL_MS.
+const POSTGRES_MAX_HOLD_MS = 200;
 
 /**
  * The composition root of `taskwire serve`: listens at once (only /health answers until
@@ -145,16 +149,18 @@ export async function startService(config: Config, log: Logger): Promise<Running
     if (workers) {
       // The webhook is the hot path. When this process is short of CPU (its event loop
       // saturated) while webhooks are being stored, claims wait, each at most
-      // WORKER_MAX_HOLD_MS after the previous one (see yieldTo): a burst is acked first,
-      // and the messages it brought are still taken, many per claim and answered
-      // together, while it lasts. A process that is merely waiting on a slow database is
-      // not saturated, and its workers do not wait.
+      // POSTGRES_MAX_HOLD_MS (PGlite: WORKER_POLL_MS) after the previous one (see yieldTo):
+      // a burst is acked first, and on Postgres the messages it brought are still taken,
+      // many per claim and answered together, while it lasts. A process that is merely
+      // waiting on a slow database is not saturated, and its workers do not wait.
+      const maxHoldMs =
+        db.engine === 'pglite'
+          ? config.worker.pollMs
+          : Math.min(config.worker.pollMs, POSTGRES_MAX_HOLD_MS);
       const load = watchEventLoopLoad();
       releases.push(async () => load.stop());
       for (const worker of [workers.inbound, workers.outbound]) {
-        worker.yieldTo(() => load.saturated() && inboundStore.busy(), {
-          maxHoldMs: Math.min(config.worker.pollMs, WORKER_MAX_HOLD_MS),
-        });
+        worker.yieldTo(() => load.saturated() && inboundStore.busy(), { maxHoldMs });
       }
       await workers.start();
       // Registered after the app: at shutdown the HTTP server stops first, then workers.
