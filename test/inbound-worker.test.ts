@@ -196,6 +196,7 @@ for (const engine of engines) {
       const row = await findMessageById(t.db, id!);
       assert.equal(row?.processing_status, 'pending');
       assert.equal(row?.error, 'interrupted by shutdown');
+      assert.equal(row?.attempts, 0, 'a run cut off by shutdown is not counted as an attempt');
     });
   });
 }

@@ -86,9 +86,9 @@ export interface QueueWorker {
   /**
    * Lets other work on the same database go first: while `busy()` is true, claims wait,
    * each for at most `maxHoldMs` (default `pollMs`) after the previous claim, so jobs
-   * still progress under sustained load. `taskwire serve` has its workers yield to webhooks being stored: on
-   * PGlite every query, the worker's and the webhooks', runs one at a time on the
-   * event-loop thread; on Postgres processing competes for the same cores.
+   * still progress under sustained load. `taskwire serve` has its workers yield to
+   * webhooks being stored: on PGlite every query, the worker's and the webhooks', runs one
+   * at a time on the event-loop thread; on Postgres processing competes for the same cores.
    */
   yieldTo(busy: () => boolean, options?: { maxHoldMs?: number }): void;
 }
@@ -449,13 +449,21 @@ export function createQueueWorker<Job extends ClaimedJob>(
         }),
       ]);
       clearTimeout(timer);
-      // Cut off: release the claims so the messages are retried soon, not lost.
+      // Cut off: release the claims so the messages are retried soon, not lost. The run
+      // did not fail (nor, for a photo still waiting for a media slot, start), so its
+      // attempt does not count towards the maximum.
       for (const { claim } of running.values()) {
         await queue
           .markFailed(
             db,
             { id: claim.id, claims: claim.claims },
-            { error: 'interrupted by shutdown', final: false, retryInMs: 0, code: null },
+            {
+              error: 'interrupted by shutdown',
+              final: false,
+              retryInMs: 0,
+              code: null,
+              counted: false,
+            },
           )
           .catch(() => {});
       }
