@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { Database, Queryable } from '../src/db/executor.js';
-import { RUN_ALONE, setBatches, transactionBatches } from '../src/db/transaction-batches.js';
+import { RUN_ALONE, setBatches } from '../src/db/transaction-batches.js';
 import { engines, type TestDatabase } from './helpers/databases.js';
 
 /** `db` that counts the transactions it opens. */
@@ -23,6 +23,28 @@ const counting = (db: Database) => {
     } satisfies Database,
   };
   return counted;
+};
+
+type Work<T> = (tx: Queryable) => Promise<T>;
+
+/**
+ * Arbitrary works batched by setBatches: the works of a batch run one after another in its
+ * shared transaction, ordered by their lock order (same key: arrival order).
+ */
+const transactionBatches = (db: Database) => {
+  const batches = setBatches<{ work: Work<unknown>; lockOrder: string }, unknown>(db, {
+    async together(tx, works) {
+      const done: unknown[] = [];
+      for (const { work } of works) done.push(await work(tx));
+      return done;
+    },
+    alone: (tx, { work }) => work(tx),
+    lockOrder: ({ lockOrder }) => lockOrder,
+  });
+  return {
+    run: <T>(work: Work<T>, placement: { lockOrder?: string } = {}) =>
+      batches.run({ work, lockOrder: placement.lockOrder ?? '' }) as Promise<T>,
+  };
 };
 
 const insert = (n: number) => async (tx: Queryable) => {

@@ -1,26 +1,6 @@
 import { isConnectionError } from './connection-errors.js';
 import type { Database, Queryable } from './executor.js';
 
-/** Work for one transaction: committed with the others of its batch, or alone. */
-export type TransactionWork<T> = (tx: Queryable) => Promise<T>;
-
-export interface BatchPlacement {
-  /**
-   * Works that lock rows by a key (the inbound job: its sender's user row) run in this
-   * order within a batch, so two processes' batches take those locks in the same order and
-   * cannot deadlock on them (they would wait, not abort with 40P01 a second later).
-   */
-  lockOrder?: string;
-}
-
-export interface TransactionBatches {
-  /**
-   * Runs `work` in a transaction, shared with the works that are waiting at the same time;
-   * resolves once that transaction committed, rejects with the work's own error.
-   */
-  run<T>(work: TransactionWork<T>, placement?: BatchPlacement): Promise<T>;
-}
-
 /** Inputs per shared transaction at most. */
 const DEFAULT_MAX_BATCH = 32;
 
@@ -151,37 +131,5 @@ export function setBatches<Input, Result>(
         setImmediate(() => void drain());
       });
     },
-  };
-}
-
-interface PlacedWork {
-  work: TransactionWork<unknown>;
-  lockOrder: string;
-}
-
-/**
- * Group commit of arbitrary works (see setBatches): the works waiting at the same time run
- * one after another in one transaction, ordered by their `lockOrder`.
- */
-export function transactionBatches(
-  db: Database,
-  options: { maxBatch?: number } = {},
-): TransactionBatches {
-  const batches = setBatches<PlacedWork, unknown>(
-    db,
-    {
-      async together(tx, works) {
-        const done: unknown[] = [];
-        for (const { work } of works) done.push(await work(tx));
-        return done;
-      },
-      alone: (tx, { work }) => work(tx),
-      lockOrder: ({ lockOrder }) => lockOrder,
-    },
-    options,
-  );
-  return {
-    run: <T>(work: TransactionWork<T>, placement: BatchPlacement = {}) =>
-      batches.run({ work, lockOrder: placement.lockOrder ?? '' }) as Promise<T>,
   };
 }
