@@ -1,15 +1,7 @@
 import type { Queryable } from '../db/executor.js';
 import type { ClaimedMessage, InboundReply } from '../db/message-queue.js';
 import { enqueueOutbound } from '../db/outbound.js';
-import { type FeedPostRow, insertFeedPost } from '../db/feed.js';
-import { recordExpiryNotice } from '../db/reminders.js';
-import {
-  expireOverdueAndLockProofTask,
-  findActiveTaskForUser,
-  latestPastTask,
-  type ProofPublication,
-  publishProofCompletingTask,
-} from '../db/tasks.js';
+import { findActiveTaskForUser } from '../db/tasks.js';
 import {
   findSenderRecordingInbound,
   findUserBySender,
@@ -23,22 +15,14 @@ import { DEFAULT_REMINDER_OFFSETS } from '../domain/reminder.js';
 import { DEFAULT_POINTS_PER_TASK } from '../domain/task.js';
 import type { UserRow } from '../domain/user.js';
 import { isImageContentType } from '../media/fingerprint.js';
-import {
-  DEFAULT_PROOF_DUPLICATE_DISTANCE,
-  needsNearCopyLock,
-  proofFingerprint,
-  recordNotAPhoto,
-  rejectRepeatedProof,
-  settleProofCheck,
-} from './proof-check.js';
+import { recordNotAPhoto } from './proof-check.js';
 import { runCommand } from './commands/index.js';
 import { plainTextReply } from './plain-texts.js';
+import { replyToPhoto } from './photo-proofs.js';
 import { placeNewSender } from './groups.js';
-import { streakAfterProof } from './habits.js';
-import { type GroupNewsSettings, shareProof } from './group-news.js';
-import { DEFAULT_REVIEW_TIMEOUT_MS, reviewMethodOf, startReview } from './reviews.js';
+import type { GroupNewsSettings } from './group-news.js';
 import { personTimeZone } from './time-zones.js';
-import { formatDueTime, noticeTexts, replyTexts } from './reply-texts.js';
+import { replyTexts } from './reply-texts.js';
 
 export interface AccountabilityOptions {
   /** AUTO_REGISTER: unknown senders become users, named after their WhatsApp profile. */
@@ -163,148 +147,7 @@ async function replyFor(
 ): Promise<string> {
   const zone = (who: UserRow) => personTimeZone(who, options.defaultTimezone);
   const photo = stored.find(isImage);
-  if (photo) {
-    // A photo sent after a task's due time is no proof for it, even when the scheduler
-    // has not expired the task yet: it expires now, and the reply says so.
-    const now = options.clock?.() ?? new Date();
-    const sentAt = message.created_at;
-    const proofCheck = {
-      maxDistance: options.proofDuplicateDistance ?? DEFAULT_PROOF_DUPLICATE_DISTANCE,
-      defaultTimezone: options.defaultTimezone,
-    };
-    // One round trip for what used to be several (issue 14): the overdue tasks expired,
-    // the task this photo proves locked with its group's review rule, and the near-copy
-    // lock taken, so that the check, in a later statement, sees every proof committed
-    // before it.
-    const nearCopyLock = needsNearCopyLock(photo, proofCheck.maxDistance);
-    const { expired, task, groupReview } = await expireOverdueAndLockProofTask(
-      tx,
-      user.id,
-      { messageId: message.id, sentAt },
-      now,
-      { nearCopyLock },
-    );
-    for (const overdue of expired) {
-      await recordExpiryNotice(
-        tx,
-        overdue,
-        {
-          status: 'sent',
-          channel: message.from_number.startsWith('whatsapp:') ? 'whatsapp' : 'sms',
-          reason: 'Told in the reply to a photo sent after the due time.',
-          outboundMessageId: null,
-        },
-        now,
-      );
-    }
-    // Only a task still open when the photo was sent: one already due then but held
-    // active for an earlier message of the user is not this photo's to complete.
-    if (!task) {
-      const latest = expired[0] ?? (await latestPastTask(tx, user.id, sentAt));
-      if (!latest || latest.status === 'completed') return replyTexts.photoWithoutTask();
-      const due = formatDueTime(latest.due_time, zone(user));
-      return latest.status === 'expired'
-        ? noticeTexts.photoForExpiredTask(latest, due)
-        : noticeTexts.photoAfterDue(latest, due);
-    }
-    // A photo counts as proof once: not again for this task, nor for anyone else's.
-    const proof = {
-      messageId: message.id,
-      photo,
-      user,
-      task,
-      recorded: message.proof_rejection,
-    };
-    const checkOptions = { ...proofCheck, nearCopyLockHeld: nearCopyLock };
-    // Unique on task, on message and on proof bytes: a second post for any is impossible,
-    // so a re-processed message can never complete a task or award points twice.
-    // A group that reviews proofs: the post waits for the decision (src/services/reviews.ts).
-    const groupId = task.group_id;
-    const review = reviewMethodOf(groupReview);
-    const newPost = {
-      user_id: user.id,
-      task_id: task.id,
-      image_url: photo.url ?? null,
-      // The URL is built from the key when the feed is read, for the address it is read on.
-      image_key: photo.key ?? null,
-      post_content: message.body || null,
-      message_id: message.id,
-      proof: proofFingerprint(photo),
-    };
-    let post: FeedPostRow | null;
-    let published: (ProofPublication & { outcome: 'published' }) | null = null;
-    if (review === 'none') {
-      // The check, the post, the completion and the points: one statement, which starts
-      // after the near-copy lock was taken (above) and so sees every earlier proof.
-      const outcome = await publishProofCompletingTask(tx, newPost, {
-        maxDistance: proofCheck.maxDistance,
-      });
-      if (outcome.outcome !== 'conflict') {
-        const earlier = outcome.outcome === 'repeat' ? outcome.earlier : null;
-        const repeated = await settleProofCheck(tx, proof, earlier, proofCheck);
-        if (repeated) return repeated;
-      }
-      published = outcome.outcome === 'published' ? outcome : null;
-      post = published?.post ?? null;
-    } else {
-      const repeated = await rejectRepeatedProof(tx, proof, checkOptions);
-      if (repeated) return repeated;
-      post = await insertFeedPost(tx, { ...newPost, status: 'pending_review' });
-    }
-    // Also unique on the photo's bytes: a worker racing with the same photo got there first.
-    if (!post) {
-      return (await rejectRepeatedProof(tx, proof, checkOptions)) ?? replyTexts.photoWithoutTask();
-    }
-    if (review !== 'none') {
-      return startReview(
-        tx,
-        {
-          user,
-          task,
-          groupId,
-          feedId: post.id,
-          messageId: message.id,
-          ownerAddress: message.from_number,
-          fromNumber: message.to_number,
-          imageKey: photo.key ?? null,
-          // A URL Twilio can fetch (public bucket, PUBLIC_URL), for the review requests.
-          imageUrl:
-            photo.key && options.groupNews?.photoUrl
-              ? await options.groupNews.photoUrl(photo.key).catch(() => null)
-              : null,
-          method: review,
-        },
-        {
-          timeoutMs: options.review?.timeoutMs ?? DEFAULT_REVIEW_TIMEOUT_MS,
-          modelConfigured: options.review?.modelConfigured ?? false,
-          defaultTimezone: options.defaultTimezone ?? 'UTC',
-        },
-        now,
-      );
-    }
-    // The task was locked active above (FOR UPDATE), so the post completed it and added its points.
-    const total = published?.total ?? user.points + task.points;
-    // The other members hear of it, in this transaction: once each, however often it runs.
-    await shareProof(
-      tx,
-      {
-        feedId: post.id,
-        author: user,
-        task,
-        imageKey: photo.key ?? null,
-        receivedOn: message.to_number,
-        group: published?.group ?? null,
-      },
-      options.groupNews ?? {
-        defaultTimezone: options.defaultTimezone ?? 'UTC',
-        whatsappNumber: null,
-      },
-      now,
-    );
-    // A habit's occurrence: the reply says the streak it is on now.
-    const streak = task.habit_id === null ? '' : await streakAfterProof(tx, task.habit_id);
-    return replyTexts.completed(task, task.points, total) + streak;
-  }
+  if (photo) return replyToPhoto(tx, message, photo, user, options);
   if (stored.some((item) => item.key !== undefined || item.error !== undefined)) {
     // Audio, a PDF, a video: never proof, whatever the caption says.
     await recordNotAPhoto(tx, message.id, stored);
