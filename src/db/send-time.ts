@@ -10,6 +10,14 @@ import {
 } from './reminders.js';
 import { authorShares } from './shares.js';
 
+// Gives up the claimed outbound message ($1, $2): canceled with the reason ($3) at $4, the
+// first step of every "skip it" below, whose other steps mark what the message carried.
+const cancelHeldSql = `UPDATE outbound_messages
+       SET status = 'canceled', locked_until = NULL, error_message = $3,
+           status_updated_at = $4::timestamptz
+       WHERE ${outboundQueue.held()}
+       RETURNING id`;
+
 /**
  * What deciding a queued outbound message again at send time reads and writes
  * (src/services/send-time.ts): the outbound message, fenced by its claim like every write of
@@ -80,11 +88,7 @@ export async function withdrawQueuedGroupMessage(
 ): Promise<boolean> {
   const rows = await tx.query(
     `WITH withdrawn AS (
-       UPDATE outbound_messages
-       SET status = 'canceled', locked_until = NULL, error_message = $3,
-           status_updated_at = $4::timestamptz
-       WHERE ${outboundQueue.held()}
-       RETURNING id
+       ${cancelHeldSql}
      ),
      waits AS (
        UPDATE shares
@@ -148,11 +152,7 @@ export async function skipQueuedDigest(
 ): Promise<boolean> {
   const rows = await tx.query(
     `WITH skipped AS (
-       UPDATE outbound_messages
-       SET status = 'canceled', locked_until = NULL, error_message = $3,
-           status_updated_at = $4::timestamptz
-       WHERE ${outboundQueue.held()}
-       RETURNING id
+       ${cancelHeldSql}
      ),
      digest AS (
        UPDATE group_digests SET status = 'skipped', channel = NULL, reason = $3
@@ -238,11 +238,7 @@ export async function skipQueuedNotice(
 ): Promise<boolean> {
   const rows = await tx.query(
     `WITH skipped AS (
-       UPDATE outbound_messages
-       SET status = 'canceled', locked_until = NULL, error_message = $3,
-           status_updated_at = $4::timestamptz
-       WHERE id = $1 AND claims = $2 AND status = 'submitting'
-       RETURNING id
+       ${cancelHeldSql}
      ),
      stage AS (
        UPDATE task_reminders
