@@ -135,44 +135,68 @@ describe('DATA_DIR lock', () => {
   });
 
   test('processes starting at the same moment against a stale lock: exactly one takes the folder', async (t) => {
-    const temp = makeTempDir();
-    t.after(() => temp.remove());
-    writeFileSync(lockFile(temp.dir), `${deadPid()}\n`);
-    // Every child waits for the same instant, then locks and holds what it got.
+    // Twenty folders, each with a dead holder's lock; six processes race for each in turn,
+    // every one at the same instant, and keep what they got. Before the takeover lock, a
+    // process could move aside a lock another had just taken (both had read the same stale
+    // file) while a third took the folder: two held it (seen once in CI, under load).
+    const dirs = Array.from({ length: 20 }, () => makeTempDir());
+    t.after(() => dirs.forEach((temp) => temp.remove()));
+    for (const temp of dirs) writeFileSync(lockFile(temp.dir), `${deadPid()}\n`);
     const startAt = Date.now() + 4_000;
     const script = `
 const { lockDataDir } = await import('./src/db/data-dir-lock.ts');
-while (Date.now() < ${startAt}) {}
-try {
-  lockDataDir(${JSON.stringify(temp.dir)});
-  console.log('locked');
-  setInterval(() => {}, 1000);
-} catch (error) {
-  console.error(error.name);
-  process.exit(3);
-}`;
-    const outcomes = await Promise.all(
+const dirs = ${JSON.stringify(dirs.map((temp) => temp.dir))};
+for (const [index, dir] of dirs.entries()) {
+  while (Date.now() < ${startAt} + index * 10) {}
+  try {
+    lockDataDir(dir);
+    console.log(index + ' locked');
+  } catch (error) {
+    console.log(index + ' ' + error.name);
+  }
+}
+console.log('done');
+setInterval(() => {}, 1000);`;
+    const outputs = await Promise.all(
       Array.from({ length: 6 }, () => {
         const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
           cwd: repoRoot,
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         t.after(() => child.kill('SIGKILL'));
-        return new Promise<string>((resolve) => {
+        return new Promise<string[]>((resolve) => {
+          let out = '';
           let err = '';
           child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
           child.stdout.on('data', (chunk: Buffer) => {
-            if (chunk.toString().includes('locked')) resolve('locked');
+            out += chunk.toString();
+            if (out.includes('done')) resolve(out.trim().split('\n'));
           });
-          child.once('exit', (code) => resolve(`exit ${code}: ${err.trim()}`));
+          child.once('exit', (code) => resolve([`exit ${code}: ${err.trim()}`]));
         });
       }),
     );
-    assert.equal(outcomes.filter((o) => o === 'locked').length, 1, outcomes.join('\n'));
-    assert.ok(
-      outcomes.every((o) => o === 'locked' || o === 'exit 3: DataDirLockedError'),
-      outcomes.join('\n'),
-    );
+    const lines = outputs.flat();
+    for (const index of dirs.keys()) {
+      const outcomes = lines.filter((line) => line.startsWith(`${index} `));
+      assert.equal(outcomes.length, 6, lines.join('\n'));
+      assert.equal(outcomes.filter((o) => o === `${index} locked`).length, 1, lines.join('\n'));
+      assert.ok(
+        outcomes.every((o) => o === `${index} locked` || o === `${index} DataDirLockedError`),
+        lines.join('\n'),
+      );
+    }
+  });
+
+  test('a takeover file left by a process that died while taking the folder over does not keep it locked', (t) => {
+    const temp = makeTempDir();
+    t.after(() => temp.remove());
+    writeFileSync(lockFile(temp.dir), `${deadPid()}\n`);
+    writeFileSync(`${lockFile(temp.dir)}.takeover`, `${deadPid()}\n`);
+    const release = lockDataDir(temp.dir);
+    assert.equal(readFileSync(lockFile(temp.dir), 'utf8'), `${process.pid}\n`);
+    assert.equal(existsSync(`${lockFile(temp.dir)}.takeover`), false);
+    release();
   });
 
   test('a stale lock file naming a dead pid is taken over', (t) => {

@@ -92,13 +92,37 @@ function createLockFile(file: string): void {
   }
 }
 
+/** Blocks this thread for `ms` (lockDataDir runs once, at start, before the server listens). */
+const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/** The pid a lock or takeover file names, or NaN when it is empty or garbled. */
+const pidIn = (content: string) => Number.parseInt(content.trim(), 10);
+
 /**
- * Removes a lock file found stale, but only if it still holds what was judged stale: moved
- * aside first (atomic), then compared. When two processes find the same stale file at
- * once, only one moves it; the other finds nothing to move, and neither removes a lock
- * that a third process took meanwhile (it is put back).
+ * Whether the file's content names a process that may still hold it. Our own pid in a file
+ * we did not create is a leftover from an earlier container run, where every process is
+ * pid 1.
  */
-function removeStaleLockFile(file: string, staleContent: string): void {
+const namesLiveHolder = (content: string): boolean => {
+  const holder = pidIn(content);
+  return Number.isInteger(holder) && holder !== process.pid && mayHoldLock(holder);
+};
+
+/** The file's content, or null when it is gone. */
+const readIfPresent = (file: string): string | null => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+};
+
+/**
+ * Removes a file found stale, but only if it still holds what was judged stale: moved
+ * aside first (atomic), then compared, and put back when it changed meanwhile.
+ */
+function removeIfUnchanged(file: string, staleContent: string): void {
   const aside = sideFile(file, 'stale');
   try {
     renameSync(file, aside);
@@ -106,16 +130,45 @@ function removeStaleLockFile(file: string, staleContent: string): void {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  const moved = readFileSync(aside, 'utf8');
-  if (moved !== staleContent) {
-    // A live lock taken since we read the stale one: put it back where its holder left it.
+  if (readFileSync(aside, 'utf8') !== staleContent) {
     try {
       linkSync(aside, file);
     } catch {
-      // Another process took the folder meanwhile; theirs stands.
+      // Taken again meanwhile; that one stands.
     }
   }
   rmSync(aside, { force: true });
+}
+
+type Takeover = 'removed' | 'not stale' | 'busy';
+
+/**
+ * Removes a stale lock file under a second, short-lived lock, `<file>.takeover`, so that of
+ * processes starting at once after a crash only one judges and removes it. Without it, one
+ * could remove a lock another had taken a moment before, from a stale file both had read,
+ * and both would run on the folder. The takeover file is held for a few system calls; one
+ * left by a process that died holding it is removed as a stale lock file was before.
+ */
+function removeStaleLockFile(file: string): Takeover {
+  const takeover = `${file}.takeover`;
+  try {
+    createLockFile(takeover);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const content = readIfPresent(takeover);
+    if (content !== null && !namesLiveHolder(content)) removeIfUnchanged(takeover, content);
+    return 'busy';
+  }
+  try {
+    const content = readIfPresent(file);
+    if (content === null || namesLiveHolder(content)) return 'not stale';
+    // Only a takeover holder removes a lock file, and nobody writes one that exists: it
+    // still holds what was just read.
+    rmSync(file, { force: true });
+    return 'removed';
+  } finally {
+    rmSync(takeover, { force: true });
+  }
 }
 
 /**
@@ -128,7 +181,9 @@ export function lockDataDir(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true });
   const file = path.join(realpathSync(dataDir), 'taskwire.pid');
   if (heldByThisProcess.has(file)) throw new DataDirLockedError(dataDir, process.pid);
-  for (let attempt = 0; attempt < 5; attempt += 1) {
+  // Gives up after about a second of finding the takeover busy (another process is
+  // taking the folder over at this moment; it holds the takeover for microseconds).
+  for (let attempt = 0; attempt < 200; attempt += 1) {
     try {
       createLockFile(file);
       heldByThisProcess.add(file);
@@ -141,21 +196,11 @@ export function lockDataDir(dataDir: string): () => void {
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      let content: string;
-      try {
-        content = readFileSync(file, 'utf8');
-      } catch (readError) {
-        // Released by its holder between our open and our read: try again.
-        if ((readError as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw readError;
-      }
-      const holder = Number.parseInt(content.trim(), 10);
-      // Our own pid in a file we did not create is a leftover from an earlier container
-      // run, where every process is pid 1.
-      if (Number.isInteger(holder) && holder !== process.pid && mayHoldLock(holder)) {
-        throw new DataDirLockedError(dataDir, holder);
-      }
-      removeStaleLockFile(file, content);
+      // Released by its holder between our link and our read: try again.
+      const content = readIfPresent(file);
+      if (content === null) continue;
+      if (namesLiveHolder(content)) throw new DataDirLockedError(dataDir, pidIn(content));
+      if (removeStaleLockFile(file) === 'busy') pause(5);
     }
   }
   throw new Error(`Could not take the lock file ${file}; remove it if no Taskwire process runs.`);
