@@ -65,12 +65,30 @@ export async function seedPglite(dataDir: string, users: number, earlierPosts: n
   }
 }
 
+/**
+ * Where a step's time went, from the database's own clock, for its text messages and its
+ * photos apart: stored → processing (the queue: waiting for a claim, for photos the media
+ * download too; processed_at is the processing transaction's start) and processing → sent
+ * (committing, the outbound queue and Twilio's answer: sent_at is when the send was
+ * recorded).
+ */
+export interface StageTimes {
+  photo: boolean;
+  count: number;
+  queuedP50: number;
+  queuedP99: number;
+  sendingP50: number;
+  sendingP99: number;
+}
+
 /** What the database recorded: replies per inbound message (outbound_messages of kind reply). */
 export interface RecordedReplies {
   inbound: number;
   processed: number;
   replies: number;
   maxRepliesPerMessage: number;
+  /** Per step, in the order given (see StageTimes). */
+  stages: StageTimes[][];
 }
 
 const recordedSql = `SELECT
@@ -80,20 +98,49 @@ const recordedSql = `SELECT
     (SELECT coalesce(max(c), 0)::int FROM (SELECT count(*) AS c FROM outbound_messages
        WHERE kind = 'reply' GROUP BY inbound_message_id) AS per) AS "maxRepliesPerMessage"`;
 
-export async function recordedRepliesPostgres(url: string): Promise<RecordedReplies> {
+const ms = (quantile: number, from: string, to: string) =>
+  `(1000 * extract(epoch FROM percentile_cont(${quantile}) WITHIN GROUP (ORDER BY ${to} - ${from})))::float8`;
+
+const stagesSql = `SELECT m.num_media > 0 AS photo, count(*)::int AS count,
+    ${ms(0.5, 'm.created_at', 'm.processed_at')} AS "queuedP50",
+    ${ms(0.99, 'm.created_at', 'm.processed_at')} AS "queuedP99",
+    ${ms(0.5, 'm.processed_at', 'o.sent_at')} AS "sendingP50",
+    ${ms(0.99, 'm.processed_at', 'o.sent_at')} AS "sendingP99"
+  FROM messages m JOIN outbound_messages o ON o.inbound_message_id = m.id AND o.kind = 'reply'
+  WHERE m.message_sid = ANY($1::text[]) AND o.sent_at IS NOT NULL
+  GROUP BY 1 ORDER BY 1`;
+
+interface Rows {
+  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
+}
+
+async function recordedReplies(db: Rows, stepSids: string[][]): Promise<RecordedReplies> {
+  const counts = (await db.query<Omit<RecordedReplies, 'stages'>>(recordedSql)).rows[0];
+  const stages: StageTimes[][] = [];
+  for (const sids of stepSids) stages.push((await db.query<StageTimes>(stagesSql, [sids])).rows);
+  return { ...(counts as Omit<RecordedReplies, 'stages'>), stages };
+}
+
+export async function recordedRepliesPostgres(
+  url: string,
+  stepSids: string[][],
+): Promise<RecordedReplies> {
   const client = new pg.Client({ connectionString: url, application_name: 'taskwire-bench' });
   await client.connect();
   try {
-    return (await client.query<RecordedReplies>(recordedSql)).rows[0] as RecordedReplies;
+    return await recordedReplies(client, stepSids);
   } finally {
     await client.end();
   }
 }
 
-export async function recordedRepliesPglite(dataDir: string): Promise<RecordedReplies> {
+export async function recordedRepliesPglite(
+  dataDir: string,
+  stepSids: string[][],
+): Promise<RecordedReplies> {
   const db = await PGlite.create(path.join(dataDir, 'pglite'));
   try {
-    return (await db.query<RecordedReplies>(recordedSql)).rows[0] as RecordedReplies;
+    return await recordedReplies(db, stepSids);
   } finally {
     await db.close();
   }

@@ -422,9 +422,12 @@ async function runEngine(
   await backends?.close();
   load.child.kill();
   let recorded: RecordedReplies | null = null;
-  if (database) recorded = await recordedRepliesPostgres(database.url).catch(() => null);
+  const stepSids = steps.map((_, index) => plan.steps[index]?.messages.map((m) => m.sid) ?? []);
+  if (database) {
+    recorded = await recordedRepliesPostgres(database.url, stepSids).catch(() => null);
+  }
   const serviceExit = await service.stop();
-  if (!database) recorded = await recordedRepliesPglite(dir).catch(() => null);
+  if (!database) recorded = await recordedRepliesPglite(dir, stepSids).catch(() => null);
   await database?.drop();
   await removeDir();
   const sustainedSteps = steps.filter((step) => step.sustained);
@@ -582,6 +585,32 @@ async function main(): Promise<number> {
       );
     }
   }
+  const stageRows = results.flatMap((result) =>
+    result.steps.flatMap((step, index) =>
+      (result.recorded?.stages[index] ?? []).map((stage) => [
+        result.engine,
+        step.warmup ? `${fmt(step.rate)} (warm-up)` : fmt(step.rate),
+        stage.photo ? 'photo' : 'text',
+        fmt(stage.count),
+        `${fmtMs(stage.queuedP50)} / ${fmtMs(stage.queuedP99)}`,
+        `${fmtMs(stage.sendingP50)} / ${fmtMs(stage.sendingP99)}`,
+      ]),
+    ),
+  );
+  const stageHeaders = [
+    'engine',
+    'offered/s',
+    'message',
+    'replied',
+    'stored → processing p50 / p99',
+    'processing → sent p50 / p99',
+  ];
+  if (stageRows.length > 0) {
+    console.log(
+      '\nWhere the time goes (the database clock; see StageTimes in bench/loop-db.ts):\n',
+    );
+    console.log(table(stageHeaders, stageRows));
+  }
   console.log('\nFor BENCHMARKS.md:\n');
   console.log(
     [
@@ -594,6 +623,10 @@ async function main(): Promise<number> {
       ...rows.map((row) => `| ${row.join(' | ')} |`),
       '',
       ...verdicts.map((line) => `- ${line}`),
+      '',
+      `| ${stageHeaders.join(' | ')} |`,
+      `| ${stageHeaders.map(() => '---').join(' | ')} |`,
+      ...stageRows.map((row) => `| ${row.join(' | ')} |`),
     ].join('\n'),
   );
   if (flags.json) {
