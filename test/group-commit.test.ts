@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createGroupCommitter } from '../src/db/group-commit.js';
 import { INBOUND_CHANNEL, findMessageBySid } from '../src/db/messages.js';
-import { createInboundStore } from '../src/start/inbound-store.js';
+import { BURST_PENDING, createInboundStore } from '../src/start/inbound-store.js';
 import { parseInboundParams } from '../src/twilio/inbound-params.js';
 import { engines, type TestDatabase } from './helpers/databases.js';
 import { newMessageSid, whatsAppParams } from './helpers/twilio-webhook.js';
@@ -59,6 +59,23 @@ describe('group commit', () => {
     assert.deepEqual(await Promise.all([first, ...later]), [10, 20, 30, 40]);
     assert.deepEqual(recording.batches, [[1], [2, 3, 4]]);
     assert.equal(recording.mostRunning(), 1);
+  });
+
+  test('pending() counts the items being written and those waiting, and only them', async () => {
+    const recording = recordingCommitter(1);
+    assert.equal(recording.committer.pending(), 0);
+    const release = recording.holdWrites();
+    const first = [1, 2].map((item) => recording.committer.submit(item));
+    await waitFor(async () => recording.batches.length === 1);
+    const waiting = [3, 4, 5].map((item) => recording.committer.submit(item));
+    assert.equal(recording.committer.pending(), 5);
+    release();
+    await Promise.all(first);
+    await Promise.all(waiting);
+    assert.equal(recording.committer.pending(), 0);
+    // A failed statement's items stop counting too.
+    await assert.rejects(recording.committer.submit(-1));
+    assert.equal(recording.committer.pending(), 0);
   });
 
   test('a failed statement fails its own items only, and drain() waits for everything', async () => {
@@ -133,6 +150,18 @@ for (const engine of engines) {
       // A NOTIFY sent by drain() would be delivered by now on either engine.
       await t.db.query('SELECT 1');
       assert.equal(notifications, settled);
+    });
+
+    test('bursting() from BURST_PENDING webhooks waiting for their commit, not below', async () => {
+      const store = createInboundStore(t.db);
+      const few = Array.from({ length: BURST_PENDING - 1 }, () => store.store(message()));
+      assert.equal(store.busy(), true);
+      assert.equal(store.bursting(), false, 'a few webhooks at once are a steady stream');
+      const last = store.store(message());
+      assert.equal(store.bursting(), true);
+      await Promise.all([...few, last]);
+      assert.equal(store.bursting(), false);
+      await store.drain();
     });
   });
 }

@@ -33,8 +33,10 @@ export interface GroupCommitter<Item, Result> {
   submit(item: Item): Promise<Result>;
   /** Resolves once everything submitted so far has been written. */
   drain(): Promise<void>;
-  /** True while items are waiting or being written (lets others yield to ingestion). */
+  /** True while items are waiting or being written. */
   busy(): boolean;
+  /** Items waiting or being written (lets others yield to ingestion during a burst). */
+  pending(): number;
 }
 
 export function createGroupCommitter<Item, Result>(
@@ -42,6 +44,8 @@ export function createGroupCommitter<Item, Result>(
 ): GroupCommitter<Item, Result> {
   const queue: Pending<Item, Result>[] = [];
   let inFlight = 0;
+  // Items of the statements in flight.
+  let itemsInFlight = 0;
   let pumpScheduled = false;
   let idleWaiters: (() => void)[] = [];
 
@@ -50,6 +54,7 @@ export function createGroupCommitter<Item, Result>(
     while (inFlight < options.maxInFlight && queue.length > 0) {
       const batch = queue.splice(0, options.maxBatch);
       inFlight += 1;
+      itemsInFlight += batch.length;
       void run(batch);
     }
     if (inFlight === 0 && queue.length === 0 && idleWaiters.length > 0) {
@@ -78,6 +83,7 @@ export function createGroupCommitter<Item, Result>(
       else for (const pending of batch) pending.reject(error);
     } finally {
       inFlight -= 1;
+      itemsInFlight -= batch.length;
       // Items that queued up while this statement ran have waited long enough.
       pump();
     }
@@ -108,5 +114,6 @@ export function createGroupCommitter<Item, Result>(
       return new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
     busy: () => inFlight > 0 || queue.length > 0,
+    pending: () => itemsInFlight + queue.length,
   };
 }

@@ -12,7 +12,20 @@ export interface BatchedInboundStore extends InboundMessageStore {
   drain(): Promise<void>;
   /** True while webhooks wait to be written or are being written. */
   busy(): boolean;
+  /**
+   * True while a burst is being stored: at least BURST_PENDING webhooks wait to be written
+   * or are being written (see service.ts, which holds claims back then).
+   */
+  bursting(): boolean;
 }
+
+/**
+ * Webhooks waiting for their commit from which this process counts as taking a burst.
+ * A steady stream leaves one or two at a time (at 200/s, 200 × ~10 ms until the commit);
+ * 50 senders at once keep dozens waiting. Measured with bench:loop and bench:ingest: with
+ * 8, claims wait only during bursts, and 100/s is answered in 15 ms (p50) instead of 44.
+ */
+export const BURST_PENDING = 8;
 
 /** At most one NOTIFY per this many milliseconds, however many batches commit. */
 const NOTIFY_INTERVAL_MS = 100;
@@ -61,6 +74,7 @@ export function createInboundStore(db: Database): BatchedInboundStore {
       await notifier.flush();
     },
     busy: () => committer.busy(),
+    bursting: () => committer.pending() >= BURST_PENDING,
   };
 }
 

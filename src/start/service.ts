@@ -148,11 +148,13 @@ export async function startService(config: Config, log: Logger): Promise<Running
 
     if (workers) {
       // The webhook is the hot path. When this process is short of CPU (its event loop
-      // saturated) while webhooks are being stored, claims wait, each at most
-      // POSTGRES_MAX_HOLD_MS (PGlite: WORKER_POLL_MS) after the previous one (see yieldTo):
-      // a burst is acked first, and on Postgres the messages it brought are still taken,
-      // many per claim and answered together, while it lasts. A process that is merely
-      // waiting on a slow database is not saturated, and its workers do not wait.
+      // saturated) while it stores a burst of webhooks (BURST_PENDING of them waiting for
+      // their commit), claims wait, each at most POSTGRES_MAX_HOLD_MS (PGlite:
+      // WORKER_POLL_MS) after the previous one (see yieldTo): a burst is acked first, and on
+      // Postgres the messages it brought are still taken, many per claim and answered
+      // together, while it lasts. A steady stream is no burst: its messages are claimed as
+      // they come (holding them for every webhook in flight tripled the reply time at
+      // 100/s). A process merely waiting on a slow database is not saturated either.
       const maxHoldMs =
         db.engine === 'pglite'
           ? config.worker.pollMs
@@ -160,7 +162,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       const load = watchEventLoopLoad();
       releases.push(async () => load.stop());
       for (const worker of [workers.inbound, workers.outbound]) {
-        worker.yieldTo(() => load.saturated() && inboundStore.busy(), { maxHoldMs });
+        worker.yieldTo(() => load.saturated() && inboundStore.bursting(), { maxHoldMs });
       }
       await workers.start();
       // Registered after the app: at shutdown the HTTP server stops first, then workers.
