@@ -115,10 +115,10 @@ export function createSender(config: Config): SendMessage | null {
 
 /**
  * Outbound messages one process sends at once: SEND_CONCURRENCY_FACTOR × WORKER_CONCURRENCY
- * (32 by default). A send spends nearly all its time waiting on Twilio's API (100–300 ms
+ * (64 by default). A send spends nearly all its time waiting on Twilio's API (100–300 ms
  * from most places) and only a few short statements on the database, so with
- * WORKER_CONCURRENCY sends at once replies could leave no faster than 4 per Twilio round
- * trip (~20/s) while inbound processing, CPU- and database-bound, keeps up with far more.
+ * WORKER_CONCURRENCY sends at once replies could leave no faster than 8 per Twilio round
+ * trip (~40/s) while inbound processing, CPU- and database-bound, keeps up with far more.
  * Twilio's own limit is per account (its API answers 429 beyond it; retried).
  */
 export const SEND_CONCURRENCY_FACTOR = 8;
@@ -127,7 +127,7 @@ export const sendConcurrency = (config: Config): number =>
 
 /**
  * Inbound messages one process takes at a time: INBOUND_TEXT_FACTOR × WORKER_CONCURRENCY
- * (32 by default), of which WORKER_CONCURRENCY at most with media are copied and checked
+ * (64 by default), of which WORKER_CONCURRENCY at most with media are copied and checked
  * at once. A photo holds its slot for a download, an upload and the proof check; a text
  * needs a few statements, and the texts taken together are answered together
  * (src/jobs/process-inbound.ts), so the more are taken at once the less each costs.
