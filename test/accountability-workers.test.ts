@@ -4,7 +4,11 @@ import type { Database, Queryable } from '../src/db/executor.js';
 import { type ClaimedMessage, requeueMessage } from '../src/db/message-queue.js';
 import { createTask } from '../src/db/tasks.js';
 import { createUser } from '../src/db/users.js';
-import { type CopyMedia, processInboundJob } from '../src/jobs/process-inbound.js';
+import {
+  type CopyMedia,
+  PHOTO_TRANSACTIONS,
+  processInboundJob,
+} from '../src/jobs/process-inbound.js';
 import { engines, postgres, type TestDatabase } from './helpers/databases.js';
 import { newWorker, storeMessages, wrapTransactions } from './helpers/worker.js';
 
@@ -230,6 +234,52 @@ describe('two workers on Postgres run the accountability loop', { skip: postgres
       ),
       30,
       'the later tasks are still active',
+    );
+  });
+
+  test('photos copied at once wait for one another outside the database: at most PHOTO_TRANSACTIONS transactions, each proof still counted', async () => {
+    const people: Awaited<ReturnType<typeof userWithTask>>[] = [];
+    for (let i = 0; i < 12; i += 1) people.push(await userWithTask(t.db, 1));
+    const ids = await storeMessages(
+      t.db,
+      people.map((p, i) => ({
+        from: p.phone,
+        to: GROUP_NUMBER,
+        body: '',
+        media: [photo(100 + i)],
+      })),
+    );
+    // Every copy ends at once, so all twelve would open their transaction together.
+    let open = 0;
+    let mostOpen = 0;
+    const counting: Database = {
+      ...t.db,
+      query: (sql, params) => t.db.query(sql, params),
+      async transaction(work) {
+        open += 1;
+        mostOpen = Math.max(mostOpen, open);
+        try {
+          return await t.db.transaction(work);
+        } finally {
+          open -= 1;
+        }
+      },
+    };
+    const job = processInboundJob({
+      db: counting,
+      copyMedia: copyJpeg(),
+      accountability: { autoRegister: true },
+      mediaConcurrency: 8,
+    });
+    await newWorker(t.db, job, { concurrency: 12 }).runUntilIdle();
+    assert.equal(mostOpen, PHOTO_TRANSACTIONS);
+    assert.equal(
+      await count(
+        t.db,
+        'SELECT count(*)::int AS n FROM feed WHERE message_id = ANY($1::bigint[])',
+        [ids],
+      ),
+      12,
     );
   });
 

@@ -134,6 +134,7 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
     lockOrder: (text) => text.sender,
   });
   const mediaSlots = slots(deps.mediaConcurrency ?? Number.POSITIVE_INFINITY);
+  const photoTransactions = slots(PHOTO_TRANSACTIONS);
 
   const copyAll = async (message: ClaimedMessage): Promise<CopiedMedia> => {
     const stored: StoredMedia[] = [];
@@ -167,7 +168,7 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
     // with another process's batch (a deadlock, aborted after a second).
     const media = await mediaSlots(async () => {
       const copied = await copyAll(message);
-      await deps.db.transaction((tx) => processAlone(tx, message, copied));
+      await photoTransactions(() => deps.db.transaction((tx) => processAlone(tx, message, copied)));
       return copied;
     });
 
@@ -186,6 +187,15 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
     }
   };
 }
+
+/**
+ * Transactions of messages with media one process runs at once. Their first statement takes
+ * the deployment-wide near-copy lock (src/db/proofs.ts), so they run one after another
+ * anyway; more at once would only hold pool connections while they wait for the lock (with
+ * 8 photos at once and a pool of 10, webhooks waited up to 1.7 s for a connection behind
+ * them). Two: one holding the lock, the next ready when it commits.
+ */
+export const PHOTO_TRANSACTIONS = 2;
 
 /** Runs at most `limit` of the functions given to it at once; the others wait their turn. */
 function slots(limit: number): <T>(run: () => Promise<T>) => Promise<T> {
