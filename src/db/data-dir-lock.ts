@@ -203,5 +203,8 @@ export function lockDataDir(dataDir: string): () => void {
       if (removeStaleLockFile(file) === 'busy') pause(5);
     }
   }
-  throw new Error(`Could not take the lock file ${file}; remove it if no Taskwire process runs.`);
+  throw new Error(
+    `Could not take the lock file ${file}: another process kept ${file}.takeover for over a ` +
+      'second. Remove both files if no Taskwire process runs.',
+  );
 }

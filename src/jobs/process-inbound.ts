@@ -189,11 +189,13 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
 }
 
 /**
- * Transactions of messages with media one process runs at once. Their first statement takes
- * the deployment-wide near-copy lock (src/db/proofs.ts), so they run one after another
+ * Transactions of messages with media one process runs at once. A photo that proves an
+ * active task takes the deployment-wide near-copy lock in its first statement, after the
+ * task's row lock (src/db/tasks.ts, src/db/proofs.ts), so those run one after another
  * anyway; more at once would only hold pool connections while they wait for the lock (with
  * 8 photos at once and a pool of 10, webhooks waited up to 1.7 s for a connection behind
- * them). Two: one holding the lock, the next ready when it commits.
+ * them). Two: one holding the lock, the next ready when it commits. Media that proves
+ * nothing waits its turn too: rarer, and cheap.
  */
 export const PHOTO_TRANSACTIONS = 2;
 
