@@ -147,7 +147,10 @@ type Takeover = 'removed' | 'not stale' | 'busy';
  * processes starting at once after a crash only one judges and removes it. Without it, one
  * could remove a lock another had taken a moment before, from a stale file both had read,
  * and both would run on the folder. The takeover file is held for a few system calls; one
- * left by a process that died holding it is removed as a stale lock file was before.
+ * left by a process that died holding it is removed as a stale lock file was before, by
+ * moving it aside and comparing. That path keeps the old race (several processes starting
+ * at once, after a crash in those few calls, could both get through); paths offer no atomic
+ * compare-and-remove, and Node no flock().
  */
 function removeStaleLockFile(file: string): Takeover {
   const takeover = `${file}.takeover`;
