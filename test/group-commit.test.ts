@@ -78,6 +78,31 @@ describe('group commit', () => {
     assert.equal(recording.committer.pending(), 0);
   });
 
+  test('pending() counts down item by item while a refused batch is written again one by one', async () => {
+    const gates: (() => void)[] = [];
+    const open = () => (gates.shift() as () => void)();
+    const committer = createGroupCommitter<number, number>({
+      maxInFlight: 1,
+      maxBatch: 100,
+      async write(items) {
+        if (items.length > 1) throw new Error('refused together');
+        await new Promise<void>((resolve) => gates.push(resolve));
+        if (items[0] === -1) throw new Error('refused alone');
+        return items.map((item) => item * 10);
+      },
+      retryAlone: () => true,
+    });
+    const results = [1, -1, 2].map((item) => committer.submit(item).catch(() => 'refused'));
+    for (const [index, left] of [3, 2, 1].entries()) {
+      await waitFor(async () => gates.length === 1);
+      assert.equal(committer.pending(), left);
+      open();
+      await results[index];
+    }
+    assert.deepEqual(await Promise.all(results), [10, 'refused', 20]);
+    assert.equal(committer.pending(), 0);
+  });
+
   test('a failed statement fails its own items only, and drain() waits for everything', async () => {
     const recording = recordingCommitter(1);
     const release = recording.holdWrites();

@@ -75,15 +75,21 @@ export function createGroupCommitter<Item, Result>(
   };
 
   const run = async (batch: Pending<Item, Result>[]): Promise<void> => {
+    // Items of this batch not settled yet (written again one by one, they settle in turn).
+    let unsettled = batch.length;
+    const settled = () => {
+      unsettled -= 1;
+      itemsInFlight -= 1;
+    };
     try {
       const results = await options.write(batch.map((pending) => pending.item));
       batch.forEach((pending, index) => pending.resolve(results[index] as Result));
     } catch (error) {
-      if (batch.length > 1 && options.retryAlone?.(error)) await writeEachAlone(batch);
+      if (batch.length > 1 && options.retryAlone?.(error)) await writeEachAlone(batch, settled);
       else for (const pending of batch) pending.reject(error);
     } finally {
       inFlight -= 1;
-      itemsInFlight -= batch.length;
+      itemsInFlight -= unsettled;
       // Items that queued up while this statement ran have waited long enough.
       pump();
     }
@@ -91,12 +97,17 @@ export function createGroupCommitter<Item, Result>(
 
   // One after the other, in this statement's slot: a rare path, and it must not take more
   // connections than maxInFlight.
-  const writeEachAlone = async (batch: Pending<Item, Result>[]): Promise<void> => {
+  const writeEachAlone = async (
+    batch: Pending<Item, Result>[],
+    settled: () => void,
+  ): Promise<void> => {
     for (const pending of batch) {
       try {
         const [result] = await options.write([pending.item]);
+        settled();
         pending.resolve(result as Result);
       } catch (error) {
+        settled();
         pending.reject(error);
       }
     }
