@@ -50,7 +50,7 @@ import {
 } from './loop-db.js';
 import type { LoadRequest, LoadResponse, StepLoad } from './loop-load.js';
 import { type Arrivals, type Plan, makePlan, replyTo } from './loop-plan.js';
-import { fmt, table } from './report-table.js';
+import { compactTable, fmt, table } from './report-table.js';
 import { type Rpc, forkRpc } from './rpc.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -618,15 +618,11 @@ async function main(): Promise<number> {
       ...about,
       '```',
       '',
-      `| ${headers.join(' | ')} |`,
-      `| ${headers.map(() => '---').join(' | ')} |`,
-      ...rows.map((row) => `| ${row.join(' | ')} |`),
+      compactTable(headers, rows),
       '',
       ...verdicts.map((line) => `- ${line}`),
       '',
-      `| ${stageHeaders.join(' | ')} |`,
-      `| ${stageHeaders.map(() => '---').join(' | ')} |`,
-      ...stageRows.map((row) => `| ${row.join(' | ')} |`),
+      compactTable(stageHeaders, stageRows),
     ].join('\n'),
   );
   if (flags.json) {

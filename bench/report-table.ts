@@ -23,3 +23,9 @@ export function table(headers: string[], rows: string[][]): string {
     ...rows.map(line),
   ].join('\n');
 }
+
+/** The same table unpadded, as it goes into BENCHMARKS.md. */
+export const compactTable = (headers: string[], rows: string[][]): string =>
+  [headers, headers.map(() => '---'), ...rows]
+    .map((cells) => `| ${cells.join(' | ')} |`)
+    .join('\n');
