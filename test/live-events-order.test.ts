@@ -14,10 +14,7 @@ for (const engine of engines) {
     let hub: LiveEvents;
     before(async () => {
       database = await engine.create();
-      hub = createLiveEvents({
-        db: database.db,
-        listen: (channel, onNotify) => database.db.listen(channel, onNotify),
-      });
+      hub = createLiveEvents({ db: database.db });
     });
     after(async () => {
       await hub?.close();

@@ -1,8 +1,5 @@
 import type { Queryable } from './executor.js';
 
-/** The channel migration 0019's triggers NOTIFY at commit (empty payload: one per transaction). */
-export const LIVE_CHANNEL = 'taskwire_live';
-
 export type LiveKind = 'message' | 'outbound' | 'task' | 'post' | 'review' | 'user';
 
 /** One change an open page should see (a row of live_events). */

@@ -2,7 +2,6 @@ import type { MessageRow, StoredMedia } from '../domain/message.js';
 import type { Queryable } from './executor.js';
 import { type Claim, type QueueTable, defineQueueTable } from './queue-table.js';
 import { INBOUND_CHANNEL, messageColumns } from './messages.js';
-import { outboundQueue } from './outbound.js';
 
 /**
  * The processing queue is the messages table itself (see src/db/queue-table.ts): a stored
@@ -52,7 +51,9 @@ const markProcessedSet = `processing_status = 'processed', processed = true, pro
 const markProcessedSql = `UPDATE messages SET ${markProcessedSet} WHERE ${inboundQueue.held()} RETURNING id`;
 
 // The same UPDATE and, only when it kept the claim, the reply inserted as enqueueOutbound
-// (src/db/outbound.ts) inserts one, with its NOTIFY: one round trip instead of two.
+// (src/db/outbound.ts) inserts one: one round trip instead of two. Without a NOTIFY: the
+// caller wakes the senders once the transaction committed (processInboundJob's
+// repliesQueued), so this commit does not take Postgres's notification lock.
 const markProcessedWithReplySql = `
 WITH processed AS (
   UPDATE messages SET ${markProcessedSet} WHERE ${inboundQueue.held()} RETURNING id
@@ -63,8 +64,7 @@ reply AS (
   ON CONFLICT (inbound_message_id, kind) WHERE inbound_message_id IS NOT NULL DO NOTHING
   RETURNING id
 )
-SELECT processed.id, (SELECT count(pg_notify($10, '')) FROM reply)::int AS notified
-FROM processed`;
+SELECT processed.id FROM processed`;
 
 /**
  * Marks the message done and, given one, records its reply (at most one per message, as
@@ -94,7 +94,6 @@ export async function markProcessed(
         reply.to,
         reply.from,
         reply.body,
-        outboundQueue.channel,
       ])
     : await db.query(markProcessedSql, params);
   return rows.length > 0;
@@ -122,8 +121,7 @@ reply AS (
   ON CONFLICT (inbound_message_id, kind) WHERE inbound_message_id IS NOT NULL DO NOTHING
   RETURNING id
 )
-SELECT processed.id, (SELECT count(pg_notify($7, '')) FROM reply)::int AS notified
-FROM processed`;
+SELECT processed.id FROM processed`;
 
 /**
  * markProcessed for text messages answered together (src/services/plain-texts.ts): one
@@ -147,7 +145,6 @@ export async function markTextsProcessed(
     answered.map(({ reply }) => reply.to),
     answered.map(({ reply }) => reply.from),
     answered.map(({ reply }) => reply.body),
-    outboundQueue.channel,
   ]);
   return new Set(rows.map((row) => row.id));
 }

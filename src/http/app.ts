@@ -4,7 +4,7 @@ import Fastify, {
   type FastifyReply,
   LogController,
 } from 'fastify';
-import type { Database, Queryable } from '../db/executor.js';
+import type { Queryable } from '../db/executor.js';
 import { type LiveEvents, createLiveEvents } from '../services/live-events.js';
 import { errorBody, validationFailed } from '../domain/errors.js';
 import { DEFAULT_POINTS_PER_TASK } from '../domain/task.js';
@@ -95,12 +95,6 @@ export interface AppDeps {
   liveEvents?: LiveEvents;
   /** The SSE heartbeat (default 15 s). */
   liveHeartbeatMs?: number;
-}
-
-/** The hub's database: LISTEN where the executor offers it (a Database), else polling. */
-function liveEventsSource(db: Queryable): Parameters<typeof createLiveEvents>[0] {
-  const listen = (db as Partial<Database>).listen;
-  return typeof listen === 'function' ? { db, listen: listen.bind(db) } : { db };
 }
 
 /** The webhook's body limit: Twilio's posts are a few KiB. */
@@ -205,7 +199,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Live events: one hub per app, streams ended before the server closes (they never end
   // by themselves, and an open one would hold the shutdown).
-  const liveHub = deps.liveEvents ?? createLiveEvents(liveEventsSource(deps.db));
+  const liveHub = deps.liveEvents ?? createLiveEvents({ db: deps.db });
   const openStreams = new Set<() => void>();
   app.addHook('preClose', async () => {
     for (const end of [...openStreams]) end();

@@ -49,6 +49,11 @@ export interface InboundJobDeps {
    * worker takes more messages than that at a time: texts need only the database.
    */
   mediaConcurrency?: number;
+  /**
+   * Called once a message's transaction committed with its reply recorded: wakes the
+   * senders. The reply's INSERT sends no NOTIFY of its own (src/db/message-queue.ts).
+   */
+  repliesQueued?: () => void;
   log?: { warn(obj: object, msg: string): void };
 }
 
@@ -160,6 +165,7 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
   return async (message) => {
     if (message.media_items.length === 0) {
       await texts.run(message);
+      if (deps.accountability) deps.repliesQueued?.();
       return;
     }
     // A message with media runs in a transaction of its own: the proof check holds the
@@ -171,6 +177,7 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
       await photoTransactions(() => deps.db.transaction((tx) => processAlone(tx, message, copied)));
       return copied;
     });
+    if (deps.accountability) deps.repliesQueued?.();
 
     if (deps.deleteTwilioMedia) {
       for (const [index, item] of message.media_items.entries()) {

@@ -1,6 +1,5 @@
-import type { Database, Queryable } from '../db/executor.js';
+import type { Queryable } from '../db/executor.js';
 import {
-  LIVE_CHANNEL,
   type LiveEvent,
   eventsAfter,
   latestEventId,
@@ -34,11 +33,10 @@ export interface LiveEvents {
 
 export interface LiveEventsOptions {
   db: Queryable;
-  /** LISTEN on the database (Postgres: every instance; PGlite: this process). */
-  listen?: Database['listen'];
   /**
-   * Reads the table this often even without a NOTIFY: the safety net for a notification
-   * lost while a LISTEN connection reconnects (default 2 s).
+   * Reads the table this often (default 250 ms): how late an open page sees a change made
+   * by any instance. One indexed read per interval for each process, however many streams
+   * are open and however many changes were made.
    */
   pollMs?: number;
   /** How long events are kept for resuming streams (default one hour). */
@@ -54,14 +52,16 @@ const REPLAY_LIMIT = 1_000;
 const PRUNE_EVERY_MS = 5 * 60_000;
 
 /**
- * One per process: hears the NOTIFY the triggers of migration 0019 send at commit (or
- * polls), reads the new rows of live_events once, and fans them out to every open stream.
- * Identity values are taken at insert and committed in any order, so a missing id is
- * remembered for a few seconds and picked up if its transaction commits after a later one.
+ * One per process: reads the new rows of live_events (written by the triggers of
+ * migration 0019) every `pollMs` once a stream opened, and fans them out to every open
+ * stream. Polled, not announced: a NOTIFY in the transactions that write them would make
+ * their commits wait for each other (migration 0025). Identity values are taken at insert
+ * and committed in any order, so a missing id is remembered for a few seconds and picked
+ * up if its transaction commits after a later one.
  */
 export function createLiveEvents(options: LiveEventsOptions): LiveEvents {
   const { db } = options;
-  const pollMs = options.pollMs ?? 2_000;
+  const pollMs = options.pollMs ?? 250;
   const retainSeconds = options.retainSeconds ?? 3_600;
   const listeners = new Set<(event: LiveEvent) => void>();
   let started: Promise<void> | null = null;
@@ -70,7 +70,6 @@ export function createLiveEvents(options: LiveEventsOptions): LiveEvents {
   const gaps = new Map<number, number>();
   let reading: Promise<void> | null = null;
   let again = false;
-  let unlisten: (() => Promise<void>) | null = null;
   let timer: NodeJS.Timeout | null = null;
   let lastPrune = Date.now();
 
@@ -115,7 +114,7 @@ export function createLiveEvents(options: LiveEventsOptions): LiveEvents {
     }
     reading = readOnce()
       .catch(() => {
-        // The database is away; the next poll or NOTIFY tries again.
+        // The database is away; the next poll tries again.
       })
       .finally(() => {
         reading = null;
@@ -128,7 +127,6 @@ export function createLiveEvents(options: LiveEventsOptions): LiveEvents {
 
   const start = async (): Promise<void> => {
     cursor = await latestEventId(db);
-    if (options.listen) unlisten = await options.listen(LIVE_CHANNEL, wake);
     timer = setInterval(wake, pollMs);
     timer.unref();
   };
@@ -174,7 +172,6 @@ export function createLiveEvents(options: LiveEventsOptions): LiveEvents {
       if (timer) clearInterval(timer);
       await started?.catch(() => undefined);
       await reading;
-      await unlisten?.();
     },
   };
 }

@@ -6,6 +6,7 @@ import { insertMessages } from '../db/messages.js';
 import { AppError } from '../domain/errors.js';
 import type { InboundMessage } from '../domain/message.js';
 import type { InboundMessageStore } from '../services/receive-inbound.js';
+import { createNotifier } from './throttled-notify.js';
 
 export interface BatchedInboundStore extends InboundMessageStore {
   /** Resolves once every submitted webhook is written and the last NOTIFY sent. */
@@ -75,50 +76,5 @@ export function createInboundStore(db: Database): BatchedInboundStore {
     },
     busy: () => committer.busy(),
     bursting: () => committer.pending() >= BURST_PENDING,
-  };
-}
-
-interface Notifier {
-  /** Asks for a NOTIFY: sent now, or at the end of the current interval. */
-  notify(): void;
-  /** Sends a NOTIFY still scheduled, and waits for the one being sent. */
-  flush(): Promise<void>;
-}
-
-/**
- * Throttles NOTIFYs to one per `intervalMs`, leading and trailing edge: the first request
- * after a quiet interval is sent at once (an idle worker starts without delay), requests
- * within the interval collapse into one sent at its end (the last rows of a burst are
- * announced too). The NOTIFY is its own statement, not part of the INSERT: a transaction
- * that notifies holds Postgres's notification-queue lock through its commit's WAL flush,
- * which stops concurrent inserts from sharing one flush. A NOTIFY that fails is not
- * retried: it only wakes workers early, and they poll for due work anyway.
- */
-function createNotifier(send: () => Promise<void>, intervalMs: number): Notifier {
-  let lastSentAt = Number.NEGATIVE_INFINITY;
-  let timer: NodeJS.Timeout | null = null;
-  let sending: Promise<void> = Promise.resolve();
-
-  const fire = (): void => {
-    timer = null;
-    lastSentAt = performance.now();
-    const previous = sending;
-    sending = Promise.all([previous, send().catch(() => {})]).then(() => {});
-  };
-
-  return {
-    notify() {
-      if (timer) return;
-      const wait = lastSentAt + intervalMs - performance.now();
-      if (wait <= 0) fire();
-      else timer = setTimeout(fire, wait);
-    },
-    async flush() {
-      if (timer) {
-        clearTimeout(timer);
-        fire();
-      }
-      await sending;
-    },
   };
 }

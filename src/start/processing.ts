@@ -21,6 +21,10 @@ import { LocalBlobStore } from '../storage/local/local-blob-store.js';
 import { type TwilioMedia, createTwilioMedia } from '../twilio/media.js';
 import { createOutboxSender } from '../twilio/outbox.js';
 import { type SendMessage, createTwilioSender } from '../twilio/sender.js';
+import { createNotifier } from './throttled-notify.js';
+
+/** At most one NOTIFY of new replies per this many milliseconds from one process. */
+const SENDER_NOTIFY_INTERVAL_MS = 100;
 
 /** The bucket, by STORAGE_DRIVER; creates it when missing. */
 export async function openBlobStore(config: Config): Promise<SelectedBlobStore> {
@@ -220,10 +224,17 @@ export function createWorkers(
         groupNews: groupNewsSettings(config, store),
       },
       mediaConcurrency: config.worker.concurrency,
+      repliesQueued: () => {
+        outbound.wake();
+        senderNotifier.notify();
+      },
       log: workerLog,
     }),
     { ...workerOptions, concurrency: inboundConcurrency(config) },
   );
+  // Replies are announced after their commit: this process's sender is woken at once, the
+  // other instances' by a NOTIFY at most every SENDER_NOTIFY_INTERVAL_MS (see createNotifier).
+  const senderNotifier = createNotifier(() => outboundQueue.notify(db), SENDER_NOTIFY_INTERVAL_MS);
 
   const send = createSender(config);
   const outbound = createQueueWorker(
@@ -322,6 +333,8 @@ export function createWorkers(
         digests.stop(),
         conversationFold.stop(),
       ]);
+      // The last replies' NOTIFY, if one is still due: another instance may send them.
+      await senderNotifier.flush();
     },
   };
 }
