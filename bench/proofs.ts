@@ -26,6 +26,7 @@ import {
   type EarlierProof,
   findEarlierProof,
   lockNearCopyChecks,
+  nearCopyLocks,
   type NearCopyScan,
 } from '../src/db/proofs.js';
 import { seededRandom } from '../test/helpers/random.js';
@@ -174,7 +175,7 @@ async function sustained(db: Database, userId: number, d: number, scan: NearCopy
       const dhash = HEX(randomHash());
       const sha256 = randomBytes(32).toString('hex');
       await db.transaction(async (tx) => {
-        if (lock) await lockNearCopyChecks(tx);
+        if (lock) await lockNearCopyChecks(tx, nearCopyLocks(dhash, d));
         const earlier = await findEarlierProof(
           tx,
           { sha256, dhash },

@@ -25,29 +25,114 @@ export function dhashParam(dhash: string | null): string | null {
   return BigInt.asIntN(64, BigInt(`0x${dhash}`)).toString();
 }
 
+/** `$n` shifted by `base`: the check's parameters follow those of a statement it joins. */
+type Param = (n: number) => string;
+const shifted =
+  (base: number): Param =>
+  (n) =>
+    `$${base + n}`;
+
 /** The advisory-lock key of near-copy checks ('proof' in ASCII), the same in every process. */
 const NEAR_COPY_LOCK = String(0x70726f6f66);
 
 /**
- * Serialises near-copy checks until the transaction ends. Exact bytes need no lock (the
- * unique index on feed.proof_sha256 refuses the second post), but two near copies have
- * different bytes: checked at once in two transactions, neither would see the other's post.
- * With this lock the second check waits for the first transaction and, under READ
- * COMMITTED, then sees its post. Held only for the short accountability transaction.
+ * The first key of a band lock (two-key form, a key space of its own): 'pro' in ASCII and
+ * the band in the low byte; the second key is the band's value.
  */
-export async function lockNearCopyChecks(tx: Queryable): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [NEAR_COPY_LOCK]);
+const BAND_LOCK_SPACE = 0x70726f00;
+
+/**
+ * The largest distance whose checks lock bands rather than every check: within 7 bits a
+ * near copy has a band within 1 bit of ours (17 values per band, 68 locks). At 8–11 bits
+ * it would be 137 values per band, 548 locks a check: more than Postgres's lock table is
+ * sized for (max_locks_per_transaction, 64 per connection), so those checks take the
+ * deployment-wide lock instead.
+ */
+export const BAND_LOCK_MAX_DISTANCE = 7;
+
+/**
+ * The advisory locks a near-copy check takes, in the order it takes them: first the
+ * deployment-wide lock (row `space` null), then band locks in key order. Every check takes
+ * them in this order, so two checks wait for each other but never deadlock.
+ */
+export interface NearCopyLocks {
+  space: (number | null)[];
+  value: (number | null)[];
+  /** Exclusive (true) or shared. */
+  exclusive: boolean[];
 }
 
 /**
- * lockNearCopyChecks as a text column of a statement that does more, taken when
- * `condition` (SQL) holds, else null; evaluated once per row it appears in. The near-copy
- * check itself must be a later statement: under READ COMMITTED a statement's snapshot is
- * taken when it starts, so only a statement that starts after the lock was granted sees the
- * post of the transaction that held it.
+ * The locks that serialise a photo's near-copy check with the checks of its possible near
+ * copies, and only with those. Exact bytes need no lock (the unique index on
+ * feed.proof_sha256 refuses the second post), but two near copies have different bytes:
+ * checked at once in two transactions, neither would see the other's post. So a check
+ * holds, until its transaction ends:
+ *
+ * - each of its own band values, exclusively, and every value within the band radius of
+ *   them (floor(distance / 4) bits, as the banded lookup), shared. Two photos within the
+ *   distance have some band within that radius of each other (BANDED_MAX_DISTANCE), so one
+ *   holds a value exclusively that the other wants, and the second check waits for the
+ *   first transaction; under READ COMMITTED its lookup, a later statement, then sees the
+ *   first one's post. Photos that are no near copies rarely share a value: their checks
+ *   run at the same time.
+ * - the deployment-wide lock, shared. Taken exclusively, it waits for every check: so do
+ *   checks above BAND_LOCK_MAX_DISTANCE, and every check of a version before band locks
+ *   (during a rolling upgrade the two still exclude each other).
  */
-export const nearCopyLockSql = (condition: string): string =>
-  `CASE WHEN ${condition} THEN pg_advisory_xact_lock(${NEAR_COPY_LOCK}::bigint)::text END`;
+export function nearCopyLocks(dhash: string, maxDistance: number): NearCopyLocks {
+  const locks: NearCopyLocks = { space: [null], value: [null], exclusive: [true] };
+  if (maxDistance > BAND_LOCK_MAX_DISTANCE) return locks;
+  locks.exclusive[0] = false;
+  bandCandidates(dhash, maxDistance).forEach((values, band) => {
+    // valuesWithinBits lists the band's own value first.
+    const [own, ...near] = values as [number, ...number[]];
+    const keys = [
+      { value: own, exclusive: true },
+      ...near.map((value) => ({ value, exclusive: false })),
+    ].sort((a, b) => a.value - b.value);
+    for (const key of keys) {
+      locks.space.push(BAND_LOCK_SPACE + band);
+      locks.value.push(key.value);
+      locks.exclusive.push(key.exclusive);
+    }
+  });
+  return locks;
+}
+
+// Takes the locks of $1..$3 (NearCopyLocks) in their order; a scan of unnest yields its
+// rows in array order, and each row's lock is taken as the row is produced.
+const takeLocksSql = ($: Param) => `(SELECT count(CASE
+         WHEN l.space IS NULL AND l.exclusive THEN pg_advisory_xact_lock(${NEAR_COPY_LOCK}::bigint)::text
+         WHEN l.space IS NULL THEN pg_advisory_xact_lock_shared(${NEAR_COPY_LOCK}::bigint)::text
+         WHEN l.exclusive THEN pg_advisory_xact_lock(l.space, l.value)::text
+         ELSE pg_advisory_xact_lock_shared(l.space, l.value)::text END)
+       FROM unnest(${$(1)}::int[], ${$(2)}::int[], ${$(3)}::boolean[]) AS l(space, value, exclusive))`;
+
+const lockParams = (locks: NearCopyLocks): unknown[] => [locks.space, locks.value, locks.exclusive];
+
+/** Takes the near-copy check's locks (nearCopyLocks) until the transaction ends. */
+export async function lockNearCopyChecks(tx: Queryable, locks: NearCopyLocks): Promise<void> {
+  await tx.query(`SELECT ${takeLocksSql(shifted(0))} AS locks`, lockParams(locks));
+}
+
+/**
+ * lockNearCopyChecks as a column of a statement that does more, taken when `condition`
+ * (SQL) holds, else null; evaluated once per row it appears in. Its parameters follow the
+ * statement's `base` own ones. The near-copy check itself must be a later statement:
+ * under READ COMMITTED a statement's snapshot is taken when it starts, so only a statement
+ * that starts after the locks were granted sees the post of the transaction that held them.
+ */
+export function nearCopyLockSql(
+  condition: string,
+  locks: NearCopyLocks,
+  base: number,
+): { sql: string; params: unknown[] } {
+  return {
+    sql: `CASE WHEN ${condition} THEN ${takeLocksSql(shifted(base))}::text END`,
+    params: lockParams(locks),
+  };
+}
 
 /** An earlier feed post whose proof photo a new photo repeats. */
 export interface EarlierProof {
@@ -111,13 +196,6 @@ export function bandCandidates(dhash: string, maxDistance: number): number[][] {
     valuesWithinBits(Number((hash >> BigInt(band * BAND_BITS)) & 0xffffn), BAND_BITS, radius),
   );
 }
-
-/** `$n` shifted by `base`: the check's parameters follow those of a statement it joins. */
-type Param = (n: number) => string;
-const shifted =
-  (base: number): Param =>
-  (n) =>
-    `$${base + n}`;
 
 // The near copies within $3 bits, as (id, distance): the two ways to find them, equal in
 // their answers (test/proof-bands.test.ts). $2 is the hash, never null here.

@@ -11,6 +11,7 @@ import {
   type EarlierProof,
   type EarlierProofOptions,
   earlierProofQuery,
+  type NearCopyLocks,
   nearCopyLockSql,
 } from './proofs.js';
 import type { ShareGroupRow } from './shares.js';
@@ -278,17 +279,20 @@ export interface ProofTask {
  * A task is left active while another message of the user sent before its due time is
  * still waiting to be processed, as the scheduler does (src/db/reminders.ts): that earlier
  * photo may be its proof, and a later photo processed first must not take that away.
- * With `nearCopyLock`, also takes the near-copy lock (src/db/proofs.ts), after the task's
- * row lock as a separate statement would, and only when there is a task to prove.
+ * With `nearCopyLocks`, also takes the near-copy check's locks (src/db/proofs.ts), after
+ * the task's row lock as a separate statement would, and only when there is a task to prove.
  */
 export async function expireOverdueAndLockProofTask(
   tx: Queryable,
   userId: number,
   proof: { messageId: number; sentAt: Date },
   now: Date,
-  options: { nearCopyLock: boolean },
+  options: { nearCopyLocks: NearCopyLocks | null },
 ): Promise<ProofTask> {
   type Row = TaskRow & { proof_role: 'expired' | 'active'; group_review: string | null };
+  const lock = options.nearCopyLocks
+    ? nearCopyLockSql(`proof_role = 'active'`, options.nearCopyLocks, 4)
+    : { sql: 'NULL::text', params: [] };
   const rows = await tx.query<Row>(
     `WITH task AS (
        UPDATE tasks t SET status = 'expired', expired_at = $3::timestamptz
@@ -316,10 +320,10 @@ export async function expireOverdueAndLockProofTask(
        LEFT JOIN groups g ON g.id = active.group_id
      )
      SELECT ${taskColumns}, proof_role, group_review,
-            ${nearCopyLockSql(`proof_role = 'active' AND $5::boolean`)} AS near_copy_lock
+            ${lock.sql} AS near_copy_lock
      FROM found
      ORDER BY proof_role = 'active', due_time DESC, id DESC`,
-    [userId, proof.sentAt, now, proof.messageId, options.nearCopyLock],
+    [userId, proof.sentAt, now, proof.messageId, ...lock.params],
   );
   const taskOf = ({ proof_role: _role, group_review: _review, ...task }: Row): TaskRow => task;
   const active = rows.find((row) => row.proof_role === 'active');

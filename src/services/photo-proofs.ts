@@ -15,7 +15,7 @@ import { shareProof } from './group-news.js';
 import { streakAfterProof } from './habits.js';
 import {
   DEFAULT_PROOF_DUPLICATE_DISTANCE,
-  needsNearCopyLock,
+  nearCopyLocksFor,
   proofFingerprint,
   rejectRepeatedProof,
   settleProofCheck,
@@ -54,13 +54,13 @@ export async function replyToPhoto(
   // the task this photo proves locked with its group's review rule, and the near-copy
   // lock taken, so that the check, in a later statement, sees every proof committed
   // before it.
-  const nearCopyLock = needsNearCopyLock(photo, proofCheck.maxDistance);
+  const nearCopyLocks = nearCopyLocksFor(photo, proofCheck.maxDistance);
   const { expired, task, groupReview } = await expireOverdueAndLockProofTask(
     tx,
     user.id,
     { messageId: message.id, sentAt },
     now,
-    { nearCopyLock },
+    { nearCopyLocks },
   );
   for (const overdue of expired) {
     await recordExpiryNotice(
@@ -93,7 +93,7 @@ export async function replyToPhoto(
     task,
     recorded: message.proof_rejection,
   };
-  const checkOptions = { ...proofCheck, nearCopyLockHeld: nearCopyLock };
+  const checkOptions = { ...proofCheck, nearCopyLockHeld: nearCopyLocks !== null };
   // Unique on task, on message and on proof bytes: a second post for any is impossible,
   // so a re-processed message can never complete a task or award points twice.
   // A group that reviews proofs: the post waits for the decision (src/services/reviews.ts).

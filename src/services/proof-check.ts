@@ -3,6 +3,8 @@ import {
   type EarlierProof,
   findEarlierProof,
   lockNearCopyChecks,
+  type NearCopyLocks,
+  nearCopyLocks,
   type ProofFingerprint,
   recordProofRejection,
 } from '../db/proofs.js';
@@ -37,11 +39,13 @@ export function proofFingerprint(photo: StoredMedia): ProofFingerprint | null {
 }
 
 /**
- * Whether checking this photo takes the near-copy lock (src/db/proofs.ts): only a photo
- * with a difference hash, and only while near copies are checked at all.
+ * The near-copy locks checking this photo takes (src/db/proofs.ts): none (null) for a
+ * photo without a difference hash, or while near copies are not checked at all.
  */
-export const needsNearCopyLock = (photo: StoredMedia, maxDistance: number): boolean =>
-  Boolean(proofFingerprint(photo)?.dhash) && maxDistance > 0;
+export function nearCopyLocksFor(photo: StoredMedia, maxDistance: number): NearCopyLocks | null {
+  const dhash = proofFingerprint(photo)?.dhash;
+  return dhash && maxDistance > 0 ? nearCopyLocks(dhash, maxDistance) : null;
+}
 
 /**
  * Checks a photo about to complete `task`: when it repeats an earlier proof, records why
@@ -63,9 +67,10 @@ export async function rejectRepeatedProof(
   options: ProofCheckOptions & { nearCopyLockHeld?: boolean },
 ): Promise<string | null> {
   const fingerprint = proofFingerprint(proof.photo);
-  if (needsNearCopyLock(proof.photo, options.maxDistance) && !options.nearCopyLockHeld) {
-    await lockNearCopyChecks(tx);
-  }
+  const locks = options.nearCopyLockHeld
+    ? null
+    : nearCopyLocksFor(proof.photo, options.maxDistance);
+  if (locks) await lockNearCopyChecks(tx, locks);
   const earlier = fingerprint
     ? await findEarlierProof(tx, fingerprint, {
         maxDistance: options.maxDistance,
