@@ -366,9 +366,9 @@ const NO_EARLIER_PROOF = `SELECT NULL::bigint AS feed_id, NULL::timestamptz AS c
  * A re-processed message or a worker racing with the same bytes never completes a task or
  * awards its points twice (see ProofPublication).
  *
- * Call it with the near-copy lock taken by an earlier statement of the transaction
+ * Call it with the near-copy locks taken by an earlier statement of the transaction
  * (expireOverdueAndLockProofTask): this statement's snapshot, taken when it starts, then
- * holds every post of the transaction that held the lock before.
+ * holds every post of a near copy's transaction that held them before.
  */
 export async function publishProofCompletingTask(
   tx: Queryable,

@@ -168,10 +168,10 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
       if (deps.accountability) deps.repliesQueued?.();
       return;
     }
-    // A message with media runs in a transaction of its own: the proof check holds the
-    // deployment-wide near-copy lock until commit (src/db/proofs.ts), which inside a shared
-    // batch would make every photo wait for whole batches, and could close a lock cycle
-    // with another process's batch (a deadlock, aborted after a second).
+    // A message with media runs in a transaction of its own: the proof check holds its
+    // near-copy locks until commit (src/db/proofs.ts), which inside a shared batch would
+    // make a near copy wait for whole batches, and could close a lock cycle with another
+    // process's batch (a deadlock, aborted after a second).
     const media = await mediaSlots(async () => {
       const copied = await copyAll(message);
       await photoTransactions(() => deps.db.transaction((tx) => processAlone(tx, message, copied)));
@@ -196,13 +196,14 @@ export function processInboundJob(deps: InboundJobDeps): ProcessJob<ClaimedMessa
 }
 
 /**
- * Transactions of messages with media one process runs at once. A photo that proves an
- * active task takes the deployment-wide near-copy lock in its first statement, after the
- * task's row lock (src/db/tasks.ts, src/db/proofs.ts), so those run one after another
- * anyway; more at once would only hold pool connections while they wait for the lock (with
- * 8 photos at once and a pool of 10, webhooks waited up to 1.7 s for a connection behind
- * them). Two: one holding the lock, the next ready when it commits. Media that proves
- * nothing waits its turn too: rarer, and cheap.
+ * Transactions of messages with media one process runs at once. Each holds a pool
+ * connection from its first statement to its commit, and a photo's is the longest of the
+ * loop (task, near-copy locks, check, post, completion, points); with 8 at once and a pool
+ * of 10, webhooks waited up to 1.7 s for a connection behind them, when every proof took
+ * one deployment-wide lock. Proofs lock only their hash bands now (src/db/proofs.ts), so
+ * they no longer wait for each other, but more at once still did not go faster on 2 cores:
+ * bench:loop with 4 sustained 200/s where 2 sustained 250/s (BENCHMARKS.md). Media that
+ * proves nothing waits its turn too: rarer, and cheap.
  */
 export const PHOTO_TRANSACTIONS = 2;
 

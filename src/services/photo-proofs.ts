@@ -113,7 +113,7 @@ export async function replyToPhoto(
   let published: (ProofPublication & { outcome: 'published' }) | null = null;
   if (review === 'none') {
     // The check, the post, the completion and the points: one statement, which starts
-    // after the near-copy lock was taken (above) and so sees every earlier proof.
+    // after the near-copy locks were taken (above) and so sees every earlier near copy.
     const outcome = await publishProofCompletingTask(tx, newPost, {
       maxDistance: proofCheck.maxDistance,
     });
