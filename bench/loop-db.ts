@@ -89,6 +89,12 @@ export interface RecordedReplies {
   maxRepliesPerMessage: number;
   /** Per step, in the order given (see StageTimes). */
   stages: StageTimes[][];
+  /**
+   * Jobs that took more than one attempt, or replies never sent, grouped by queue, state
+   * and error: why a reply came late or not at all (a failed attempt waits for its
+   * back-off, WORKER_BACKOFF_MS).
+   */
+  retried: { queue: string; status: string; attempts: number; error: string; n: number }[];
 }
 
 const recordedSql = `SELECT
@@ -97,6 +103,15 @@ const recordedSql = `SELECT
     (SELECT count(*)::int FROM outbound_messages WHERE kind = 'reply') AS replies,
     (SELECT coalesce(max(c), 0)::int FROM (SELECT count(*) AS c FROM outbound_messages
        WHERE kind = 'reply' GROUP BY inbound_message_id) AS per) AS "maxRepliesPerMessage"`;
+
+const retriedSql = `SELECT 'inbound' AS queue, processing_status AS status, attempts,
+         left(coalesce(error, ''), 160) AS error, count(*)::int AS n
+    FROM messages WHERE attempts > 1 OR NOT processed GROUP BY 1, 2, 3, 4
+  UNION ALL
+  SELECT 'outbound', status, attempts, left(coalesce(error_message, ''), 160), count(*)::int
+    FROM outbound_messages WHERE kind = 'reply' AND (attempts > 1 OR sent_at IS NULL)
+    GROUP BY 1, 2, 3, 4
+  ORDER BY 1, 5 DESC`;
 
 const ms = (quantile: number, from: string, to: string) =>
   `(1000 * extract(epoch FROM percentile_cont(${quantile}) WITHIN GROUP (ORDER BY ${to} - ${from})))::float8`;
@@ -115,7 +130,8 @@ interface Rows {
 }
 
 async function recordedReplies(db: Rows, stepSids: string[][]): Promise<RecordedReplies> {
-  const counts = (await db.query<Omit<RecordedReplies, 'stages'>>(recordedSql)).rows[0];
+  const counts = (await db.query<Omit<RecordedReplies, 'stages' | 'retried'>>(recordedSql)).rows[0];
+  const retried = (await db.query<RecordedReplies['retried'][number]>(retriedSql)).rows;
   const stages: StageTimes[][] = [];
   try {
     for (const sids of stepSids) stages.push((await db.query<StageTimes>(stagesSql, [sids])).rows);
@@ -123,7 +139,7 @@ async function recordedReplies(db: Rows, stepSids: string[][]): Promise<Recorded
     // The breakdown is extra: the counts above still check exactly-once.
     console.error(`  where the time goes: not read (${String(error)})`);
   }
-  return { ...(counts as Omit<RecordedReplies, 'stages'>), stages };
+  return { ...(counts as Omit<RecordedReplies, 'stages' | 'retried'>), stages, retried };
 }
 
 export async function recordedRepliesPostgres(

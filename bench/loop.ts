@@ -560,9 +560,14 @@ async function main(): Promise<number> {
   const about = describeRun(pgVersion, pgbenchTps);
   const rows = results.flatMap((result) => result.steps.map(rowOf));
   const verdicts = results.map((result) => {
+    const retried = (result.recorded?.retried ?? []).map(
+      (r) =>
+        `${r.n} ${r.queue} ${r.status} after ${r.attempts} attempts${r.error ? ` (${r.error})` : ''}`,
+    );
     const recorded = result.recorded
       ? `database: ${result.recorded.inbound} inbound, ${result.recorded.processed} processed, ` +
-        `${result.recorded.replies} replies recorded, at most ${result.recorded.maxRepliesPerMessage} per message`
+        `${result.recorded.replies} replies recorded, at most ${result.recorded.maxRepliesPerMessage} per message` +
+        (retried.length > 0 ? `; retried or unsent: ${retried.join(', ')}` : '')
       : 'database: not read';
     const skipped =
       result.skippedAfter === null
