@@ -81,6 +81,16 @@ export interface NewOutbound {
 }
 
 /**
+ * Whether recording a message to send also NOTIFYs the senders (default). Not inside an
+ * inbound message's transaction: a notifying commit takes Postgres's notification lock,
+ * which makes such commits wait for each other's disk flush, and processInboundJob wakes the
+ * senders once that transaction committed (`repliesQueued`, src/jobs/process-inbound.ts).
+ */
+export interface Announce {
+  announce?: boolean;
+}
+
+/**
  * Records a message to send. A reply or greeting for an inbound message is recorded at
  * most once (unique index), so a retried job cannot queue a second one. Null when it
  * already existed.
@@ -88,6 +98,7 @@ export interface NewOutbound {
 export async function enqueueOutbound(
   db: Queryable,
   message: NewOutbound,
+  options: Announce = {},
 ): Promise<OutboundRow | null> {
   // The NOTIFY rides on the INSERT (one round trip, not two; bench:loop: one statement of
   // ~9 per processed message): sent only when a row was inserted and, inside a transaction,
@@ -100,7 +111,8 @@ export async function enqueueOutbound(
        ON CONFLICT (inbound_message_id, kind) WHERE inbound_message_id IS NOT NULL DO NOTHING
        RETURNING ${columns}
      )
-     SELECT inserted.*, pg_notify($11, '')::text AS notified FROM inserted`,
+     SELECT inserted.*, CASE WHEN $12::boolean THEN pg_notify($11, '')::text END AS notified
+     FROM inserted`,
     [
       message.kind,
       message.inboundMessageId,
@@ -113,6 +125,7 @@ export async function enqueueOutbound(
       message.content?.sid ?? null,
       message.content ? JSON.stringify(message.content.variables) : null,
       OUTBOUND_CHANNEL,
+      options.announce ?? true,
     ],
   );
   const [row] = rows;

@@ -1,6 +1,6 @@
 import type { UserRow } from '../domain/user.js';
 import type { Queryable } from './executor.js';
-import { outboundQueue } from './outbound.js';
+import { type Announce, outboundQueue } from './outbound.js';
 import { userColumns } from './users.js';
 
 /** A group's sharing rules, as sharing and the digests need them. */
@@ -140,13 +140,15 @@ export async function insertShares(
 /**
  * Queues one instant share message per recipient (all with the same text and photo) and
  * links each `sent` share row to its message: one statement, and one NOTIFY for the
- * outbound workers, delivered at commit. Resolves to the messages queued.
+ * outbound workers, delivered at commit, unless `announce` is false (see Announce in
+ * src/db/outbound.ts). Resolves to the messages queued.
  */
 export async function enqueueShareMessages(
   tx: Queryable,
   post: { feedId: number; taskId: number },
   message: { from: string; body: string; mediaUrls: readonly string[] },
   recipients: readonly { userId: number; to: string }[],
+  options: Announce = {},
 ): Promise<number> {
   if (recipients.length === 0) return 0;
   const rows = await tx.query<{ queued: number; notified?: unknown }>(
@@ -161,7 +163,8 @@ export async function enqueueShareMessages(
        UPDATE shares s SET outbound_message_id = q.id
        FROM queued q WHERE s.feed_id = $1 AND s.user_id = q.user_id
      )
-     SELECT (SELECT count(*) FROM queued)::int AS queued, pg_notify($8, '')::text AS notified`,
+     SELECT (SELECT count(*) FROM queued)::int AS queued,
+            CASE WHEN $9::boolean THEN pg_notify($8, '')::text END AS notified`,
     [
       post.feedId,
       post.taskId,
@@ -171,6 +174,7 @@ export async function enqueueShareMessages(
       recipients.map((recipient) => recipient.userId),
       recipients.map((recipient) => recipient.to),
       outboundQueue.channel,
+      options.announce ?? true,
     ],
   );
   return Number(rows[0]?.queued ?? 0);

@@ -1,6 +1,6 @@
 import type { Database, Queryable } from '../db/executor.js';
 import { findHabitById } from '../db/habits.js';
-import { enqueueOutbound } from '../db/outbound.js';
+import { type Announce, enqueueOutbound } from '../db/outbound.js';
 import { lastWhatsAppNumberWrittenTo } from '../db/reminders.js';
 import {
   type NewShare,
@@ -119,6 +119,7 @@ export async function shareProof(
   proof: ProofPost,
   settings: GroupNewsSettings,
   now: Date,
+  options: Announce = {},
 ): Promise<number> {
   const group = proof.group === undefined ? await groupOfPost(tx, proof.feedId) : proof.group;
   if (!group || group.share === 'off') return 0;
@@ -159,6 +160,7 @@ export async function shareProof(
       mediaUrls: mediaUrl ? [mediaUrl] : [],
     },
     recipients,
+    options,
   );
 }
 

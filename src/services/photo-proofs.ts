@@ -163,6 +163,7 @@ export async function replyToPhoto(
   // The task was locked active above (FOR UPDATE), so the post completed it and added its points.
   const total = published?.total ?? user.points + task.points;
   // The other members hear of it, in this transaction: once each, however often it runs.
+  // Without a NOTIFY: the message's commit wakes the senders (Announce, src/db/outbound.ts).
   await shareProof(
     tx,
     {
@@ -178,6 +179,7 @@ export async function replyToPhoto(
       whatsappNumber: null,
     },
     now,
+    { announce: false },
   );
   // A habit's occurrence: the reply says the streak it is on now.
   const streak = task.habit_id === null ? '' : await streakAfterProof(tx, task.habit_id);

@@ -1,5 +1,5 @@
 import type { Database, Queryable } from '../db/executor.js';
-import { enqueueOutbound } from '../db/outbound.js';
+import { type Announce, enqueueOutbound } from '../db/outbound.js';
 import {
   type Decision,
   type ReviewListRow,
@@ -160,7 +160,10 @@ export async function startReview(
         ? { fallback: 'PROOF_MODEL_URL is not set: reviewed by peers.' }
         : undefined,
   });
-  if (review && !viaModel) await askPeers(tx, review, proof.task, proof.user, now);
+  // In the photo's own transaction: its commit wakes the senders (Announce, src/db/outbound.ts).
+  if (review && !viaModel) {
+    await askPeers(tx, review, proof.task, proof.user, now, { announce: false });
+  }
   return reviewTexts.pending(proof.task, viaModel ? 'model' : 'peer');
 }
 
@@ -171,6 +174,7 @@ export async function askPeers(
   task: TaskRow,
   owner: UserRow,
   now: Date,
+  options: Announce = {},
 ): Promise<number> {
   if (review.group_id === null) return 0;
   let asked = 0;
@@ -185,18 +189,22 @@ export async function askPeers(
           : null;
     let outboundId: number | null = null;
     if (skipped === null && address) {
-      const outbound = await enqueueOutbound(tx, {
-        kind: 'review_request',
-        inboundMessageId: null,
-        userId: member.id,
-        to: `whatsapp:${address}`,
-        from: review.from_number,
-        body: reviewTexts.request(owner.username, task, review.id),
-        // Only a URL Twilio can fetch: a public bucket's or one on PUBLIC_URL.
-        mediaUrls:
-          review.image_url && /^https?:\/\//.test(review.image_url) ? [review.image_url] : [],
-        taskId: task.id,
-      });
+      const outbound = await enqueueOutbound(
+        tx,
+        {
+          kind: 'review_request',
+          inboundMessageId: null,
+          userId: member.id,
+          to: `whatsapp:${address}`,
+          from: review.from_number,
+          body: reviewTexts.request(owner.username, task, review.id),
+          // Only a URL Twilio can fetch: a public bucket's or one on PUBLIC_URL.
+          mediaUrls:
+            review.image_url && /^https?:\/\//.test(review.image_url) ? [review.image_url] : [],
+          taskId: task.id,
+        },
+        options,
+      );
       outboundId = outbound?.id ?? null;
       asked += 1;
     }
