@@ -64,3 +64,64 @@ for (const engine of engines) {
     );
   });
 }
+
+// With no stream open the hub stops reading (it only polls the table while somebody
+// watches); a stream opened later starts from the newest event, not from where the last
+// one left off.
+for (const engine of engines) {
+  describe(`live events after every stream closed (${engine.name})`, { skip: engine.skip }, () => {
+    let database: TestDatabase;
+    let hub: LiveEvents;
+    before(async () => {
+      database = await engine.create();
+      hub = createLiveEvents({ db: database.db, pollMs: 20 });
+    });
+    after(async () => {
+      await hub?.close();
+      await database?.destroy();
+    });
+
+    const addUser = async (name: string, phone: string) =>
+      Number(
+        (
+          await database.db.query<{ id: number }>(
+            'INSERT INTO users (username, phone_number) VALUES ($1, $2) RETURNING id',
+            [name, phone],
+          )
+        )[0]?.id,
+      );
+
+    test('a stream opened later gets the new events, not those made while nobody watched', async () => {
+      const first: LiveEvent[] = [];
+      const closed = await hub.subscribeEvents(
+        () => true,
+        (event) => first.push(event),
+      );
+      const seen = await addUser('Seen', '+15550230001');
+      await waitFor(async () => first.find((e) => e.kind === 'user' && e.row_id === seen));
+      closed.close();
+      // Made while no stream is open, over many poll intervals (the hub's 20 ms). Each
+      // insert lets the timers run: PGlite's queries can resolve without doing so.
+      const unwatched: number[] = [];
+      const since = performance.now();
+      while (performance.now() - since < 200) {
+        const n = String(unwatched.length).padStart(4, '0');
+        unwatched.push(await addUser(`Unwatched ${n}`, `+1555024${n}`));
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      const second: LiveEvent[] = [];
+      const open = await hub.subscribeEvents(
+        () => true,
+        (event) => second.push(event),
+      );
+      const fresh = await addUser('Fresh', '+15550230002');
+      await waitFor(async () => second.find((e) => e.kind === 'user' && e.row_id === fresh));
+      assert.deepEqual(
+        second.filter((e) => e.kind === 'user' && unwatched.includes(e.row_id)),
+        [],
+        'nothing from before the stream opened',
+      );
+      open.close();
+    });
+  });
+}

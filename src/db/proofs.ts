@@ -43,10 +43,12 @@ const BAND_LOCK_SPACE = 0x70726f00;
 
 /**
  * The largest distance whose checks lock bands rather than every check: within 7 bits a
- * near copy has a band within 1 bit of ours (17 values per band, 68 locks). At 8–11 bits
- * it would be 137 values per band, 548 locks a check: more than Postgres's lock table is
- * sized for (max_locks_per_transaction, 64 per connection), so those checks take the
- * deployment-wide lock instead.
+ * near copy has a band within 1 bit of ours (17 values per band: 68 band locks and the
+ * deployment-wide one, 69 in all). At 8–11 bits it would be 137 values per band, 549 locks
+ * a check. Postgres's lock table is shared by all connections and sized for
+ * max_locks_per_transaction (64) times max_connections on average: 69 is fine while photo
+ * checks are a few of the connections (two per process, PHOTO_TRANSACTIONS), 549 would not
+ * be, so those checks take the deployment-wide lock instead.
  */
 export const BAND_LOCK_MAX_DISTANCE = 7;
 

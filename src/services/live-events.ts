@@ -1,10 +1,5 @@
 import type { Queryable } from '../db/executor.js';
-import {
-  type LiveEvent,
-  eventsAfter,
-  latestEventId,
-  pruneEvents,
-} from '../db/live-events.js';
+import { type LiveEvent, eventsAfter, latestEventId, pruneEvents } from '../db/live-events.js';
 
 export type { LiveEvent, LiveKind } from '../db/live-events.js';
 
@@ -34,9 +29,9 @@ export interface LiveEvents {
 export interface LiveEventsOptions {
   db: Queryable;
   /**
-   * Reads the table this often (default 250 ms): how late an open page sees a change made
-   * by any instance. One indexed read per interval for each process, however many streams
-   * are open and however many changes were made.
+   * Reads the table this often while a stream is open (default 250 ms): how late an open
+   * page sees a change made by any instance. One indexed read per interval for each
+   * process, however many streams are open and however many changes were made.
    */
   pollMs?: number;
   /** How long events are kept for resuming streams (default one hour). */
@@ -53,7 +48,7 @@ const PRUNE_EVERY_MS = 5 * 60_000;
 
 /**
  * One per process: reads the new rows of live_events (written by the triggers of
- * migration 0019) every `pollMs` once a stream opened, and fans them out to every open
+ * migration 0019) every `pollMs` while a stream is open, and fans them out to every open
  * stream. Polled, not announced: a NOTIFY in the transactions that write them would make
  * their commits wait for each other (migration 0025). Identity values are taken at insert
  * and committed in any order, so a missing id is remembered for a few seconds and picked
@@ -105,9 +100,29 @@ export function createLiveEvents(options: LiveEventsOptions): LiveEvents {
     }
   };
 
+  // With no stream open the poll reads nothing (only prunes now and then); the next stream
+  // starts from the newest event (resync), as a stream of a fresh process does.
+  let idle = false;
+  const resync = async (): Promise<void> => {
+    await reading;
+    cursor = await latestEventId(db);
+    gaps.clear();
+    idle = false;
+  };
+
   /** Coalesces wake-ups: one read at a time, one more if woken while reading. */
   const wake = (): void => {
     if (closed) return;
+    if (listeners.size === 0) {
+      idle = true;
+      if (Date.now() - lastPrune > PRUNE_EVERY_MS) {
+        lastPrune = Date.now();
+        pruneEvents(db, retainSeconds).catch(() => {
+          // The database is away; the next prune tries again.
+        });
+      }
+      return;
+    }
     if (reading) {
       again = true;
       return;
@@ -135,6 +150,7 @@ export function createLiveEvents(options: LiveEventsOptions): LiveEvents {
     async subscribeEvents(filter, listener, afterId) {
       started ??= start();
       await started;
+      if (idle && listeners.size === 0) await resync();
       const delivered = new Set<number>();
       let replaying = afterId !== undefined && afterId !== null;
       const held: LiveEvent[] = [];

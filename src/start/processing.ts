@@ -226,7 +226,8 @@ export function createWorkers(
       mediaConcurrency: config.worker.concurrency,
       repliesQueued: () => {
         outbound.wake();
-        senderNotifier.notify();
+        // The embedded database has one process: nobody else to tell.
+        if (db.engine === 'postgres') senderNotifier.notify();
       },
       log: workerLog,
     }),
