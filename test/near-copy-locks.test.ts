@@ -8,15 +8,13 @@ import {
   PROOF_DHASH_BANDS,
 } from '../src/db/proofs.js';
 import { lockWaiters, postgres, type TestDatabase } from './helpers/databases.js';
-import { seededRandom } from './helpers/random.js';
+import { HEX, hashes } from './helpers/hashes.js';
 import { waitFor } from './helpers/worker.js';
 
 // Near-copy checks lock the bands of their photo's difference hash, not the whole
 // deployment (src/db/proofs.ts, nearCopyLocks): two photos within the distance must
 // contend for a lock (else both checks find nothing and both post), two unrelated photos
 // must not (else every proof in the deployment waits for every other one's commit).
-
-const HEX = (n: bigint) => n.toString(16).padStart(16, '0');
 
 /** Keys as `space/value`, with the mode taken. */
 const keys = (locks: NearCopyLocks) =>
@@ -31,34 +29,13 @@ const conflict = (a: NearCopyLocks, b: NearCopyLocks): boolean => {
   return keys(b).some(({ key, exclusive }) => held.has(key) && (exclusive || held.get(key)));
 };
 
-/** Random 64-bit hashes and copies with `k` bits flipped, spread over the bands. */
-function hashes(seed: number) {
-  const random = seededRandom(seed);
-  const word = () => BigInt(Math.floor(random() * 2 ** 32));
-  const hash = () => (word() << 32n) | word();
-  const flip = (from: bigint, k: number): bigint => {
-    const positions = new Set<number>();
-    let band = Math.floor(random() * PROOF_DHASH_BANDS);
-    while (positions.size < k) {
-      const bit = band * 16 + Math.floor(random() * 16);
-      if (positions.has(bit)) continue;
-      positions.add(bit);
-      band = (band + 1) % PROOF_DHASH_BANDS;
-    }
-    let out = from;
-    for (const bit of positions) out ^= 1n << BigInt(bit);
-    return out;
-  };
-  return { hash, flip };
-}
-
 test('near copies within the distance always contend for a lock (generated, worst case spread)', () => {
   const { hash, flip } = hashes(14);
   for (let d = 1; d <= BAND_LOCK_MAX_DISTANCE; d += 1) {
     for (let i = 0; i < 300; i += 1) {
       const original = hash();
       // Up to d bits apart, as evenly over the bands as possible (the pigeonhole's worst case).
-      const copy = flip(original, 1 + (i % d));
+      const copy = flip(original, 1 + (i % d), true);
       const a = nearCopyLocks(HEX(original), d);
       const b = nearCopyLocks(HEX(copy), d);
       assert.ok(conflict(a, b), `d=${d}: ${HEX(original)} and ${HEX(copy)} must wait`);

@@ -9,12 +9,11 @@ import {
   type EarlierProof,
   findEarlierProof,
   type NearCopyScan,
-  PROOF_DHASH_BANDS,
   valuesWithinBits,
 } from '../src/db/proofs.js';
 import { hammingDistance } from '../src/media/fingerprint.js';
 import { engines, type TestDatabase } from './helpers/databases.js';
-import { seededRandom } from './helpers/random.js';
+import { HEX, hashes } from './helpers/hashes.js';
 
 // Issue #14, item 4: near copies are found through 4 indexed 16-bit bands of the difference
 // hash (0010_proof_dhash_bands.sql) instead of by reading every hash. The answers must be
@@ -22,34 +21,8 @@ import { seededRandom } from './helpers/random.js';
 // 0–64): the banded check above BANDED_MAX_DISTANCE is the full scan, and up to 15 it is
 // compared with it here directly.
 
-const HEX = (n: bigint) => n.toString(16).padStart(16, '0');
 const binomial = (n: number, k: number): number =>
   k === 0 ? 1 : (binomial(n, k - 1) * (n - k + 1)) / k;
-
-/** A source of random 64-bit hashes and of bit positions, the same on every run. */
-function hashes(seed: number) {
-  const random = seededRandom(seed);
-  const word = () => BigInt(Math.floor(random() * 2 ** 32));
-  const hash = () => (word() << 32n) | word();
-  /**
-   * `hash` with `k` bits flipped. Spread (the pigeonhole's worst case): as evenly over the
-   * 4 bands as k allows, so every band differs in floor(k / 4) or more bits; else anywhere.
-   */
-  const flip = (from: bigint, k: number, spread: boolean): bigint => {
-    const positions = new Set<number>();
-    let band = Math.floor(random() * PROOF_DHASH_BANDS);
-    while (positions.size < k) {
-      const bit = spread ? band * 16 + Math.floor(random() * 16) : Math.floor(random() * 64);
-      if (positions.has(bit)) continue;
-      positions.add(bit);
-      band = (band + 1) % PROOF_DHASH_BANDS;
-    }
-    let out = from;
-    for (const bit of positions) out ^= 1n << BigInt(bit);
-    return out;
-  };
-  return { hash, flip, random };
-}
 
 test('valuesWithinBits: every value within the radius, once', () => {
   for (const radius of [0, 1, 2, 3]) {
