@@ -120,16 +120,17 @@ export async function lockNearCopyChecks(tx: Queryable, locks: NearCopyLocks): P
 
 /**
  * lockNearCopyChecks as a column of a statement that does more, taken when `condition`
- * (SQL) holds, else null; evaluated once per row it appears in. Its parameters follow the
+ * (SQL) holds, else null (always null without locks); evaluated once per row it appears in. Its parameters follow the
  * statement's `base` own ones. The near-copy check itself must be a later statement:
  * under READ COMMITTED a statement's snapshot is taken when it starts, so only a statement
  * that starts after the locks were granted sees the post of the transaction that held them.
  */
 export function nearCopyLockSql(
   condition: string,
-  locks: NearCopyLocks,
+  locks: NearCopyLocks | null,
   base: number,
 ): { sql: string; params: unknown[] } {
+  if (!locks) return { sql: 'NULL::text', params: [] };
   return {
     sql: `CASE WHEN ${condition} THEN ${takeLocksSql(shifted(base))}::text END`,
     params: lockParams(locks),

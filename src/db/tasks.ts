@@ -290,9 +290,7 @@ export async function expireOverdueAndLockProofTask(
   options: { nearCopyLocks: NearCopyLocks | null },
 ): Promise<ProofTask> {
   type Row = TaskRow & { proof_role: 'expired' | 'active'; group_review: string | null };
-  const lock = options.nearCopyLocks
-    ? nearCopyLockSql(`proof_role = 'active'`, options.nearCopyLocks, 4)
-    : { sql: 'NULL::text', params: [] };
+  const lock = nearCopyLockSql(`proof_role = 'active'`, options.nearCopyLocks, 4);
   const rows = await tx.query<Row>(
     `WITH task AS (
        UPDATE tasks t SET status = 'expired', expired_at = $3::timestamptz

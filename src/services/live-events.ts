@@ -94,10 +94,14 @@ export function createLiveEvents(options: LiveEventsOptions): LiveEvents {
       }
       if (rows.length < BATCH) break;
     }
-    if (Date.now() - lastPrune > PRUNE_EVERY_MS) {
-      lastPrune = Date.now();
-      await pruneEvents(db, retainSeconds);
-    }
+    await pruneIfDue();
+  };
+
+  /** Forgets old events, at most once every PRUNE_EVERY_MS. */
+  const pruneIfDue = async (): Promise<void> => {
+    if (Date.now() - lastPrune <= PRUNE_EVERY_MS) return;
+    lastPrune = Date.now();
+    await pruneEvents(db, retainSeconds);
   };
 
   // With no stream open the poll reads nothing (only prunes now and then); the next stream
@@ -115,12 +119,9 @@ export function createLiveEvents(options: LiveEventsOptions): LiveEvents {
     if (closed) return;
     if (listeners.size === 0) {
       idle = true;
-      if (Date.now() - lastPrune > PRUNE_EVERY_MS) {
-        lastPrune = Date.now();
-        pruneEvents(db, retainSeconds).catch(() => {
-          // The database is away; the next prune tries again.
-        });
-      }
+      pruneIfDue().catch(() => {
+        // The database is away; the next prune tries again.
+      });
       return;
     }
     if (reading) {
