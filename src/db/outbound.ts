@@ -43,6 +43,11 @@ export interface OutboundRow {
   /** A WhatsApp Content template sent instead of `body` (outside the 24-hour window). */
   content_sid: string | null;
   content_variables: Record<string, string> | null;
+  /**
+   * The start of the first attempt whose outcome is unknown (Twilio may have created the
+   * message without our hearing back): see src/services/earlier-send.ts. Null otherwise.
+   */
+  outcome_unknown_since: Date | null;
 }
 
 export interface ClaimedOutbound extends OutboundRow {
@@ -51,7 +56,7 @@ export interface ClaimedOutbound extends OutboundRow {
 
 const columns = `id, created_at, kind, inbound_message_id, user_id, to_number, from_number, body,
   media_urls, twilio_sid, status, error_code, error_message, attempts, sent_at, status_updated_at,
-  outbox, task_id, content_sid, content_variables`;
+  outbox, task_id, content_sid, content_variables, outcome_unknown_since`;
 
 /** The outbound_messages table as a queue (see src/db/queue-table.ts): replies, greetings, sends. */
 export const outboundQueue: QueueTable<ClaimedOutbound> = defineQueueTable<ClaimedOutbound>({
@@ -252,6 +257,36 @@ export async function recordOutboundsSubmitted(
  */
 const heldBy = (row: string, claim: string): string =>
   `${row}.id = ${claim}.id AND ${row}.claims = ${claim}.claims AND ${row}.status = 'submitting'`;
+
+/**
+ * Notes that an attempt of this claim, started at `startedAt`, ended without knowing
+ * whether Twilio created the message; the earliest such start is kept. False if the claim
+ * was lost.
+ */
+export async function markOutcomeUnknown(
+  db: Queryable,
+  claim: Claim,
+  startedAt: Date,
+): Promise<boolean> {
+  const rows = await db.query(
+    `UPDATE outbound_messages
+     SET outcome_unknown_since = LEAST(outcome_unknown_since, $3::timestamptz)
+     WHERE ${outboundQueue.held()}
+     RETURNING id`,
+    [claim.id, claim.claims, startedAt],
+  );
+  return rows.length > 0;
+}
+
+/** Which of these Twilio SIDs an outbound message already has recorded. */
+export async function recordedSids(db: Queryable, sids: readonly string[]): Promise<Set<string>> {
+  if (sids.length === 0) return new Set();
+  const rows = await db.query<{ twilio_sid: string }>(
+    'SELECT twilio_sid FROM outbound_messages WHERE twilio_sid = ANY($1::text[])',
+    [sids],
+  );
+  return new Set(rows.map((row) => row.twilio_sid));
+}
 
 /** Records a failed send (outboundQueue.markFailed). */
 export const markOutboundFailed = (

@@ -1,11 +1,12 @@
 import type { Database } from '../db/executor.js';
-import type { ClaimedOutbound } from '../db/outbound.js';
+import { type ClaimedOutbound, markOutcomeUnknown } from '../db/outbound.js';
 import { outboundSubmissions } from '../db/outbound-submissions.js';
 import { ClaimLostError, PermanentJobError } from '../domain/processing-errors.js';
 import { rememberRefusedRecipient } from '../services/consent.js';
+import { findEarlierSend } from '../services/earlier-send.js';
 import { decideAtSendTime } from '../services/send-time.js';
 import type { NoticeSettings } from '../services/task-notices.js';
-import type { SendMessage } from '../twilio/sender.js';
+import { type SendMessage, TwilioSendError } from '../twilio/sender.js';
 import type { ProcessJob } from './queue-worker.js';
 
 /** The queue this job runs on: the outbound_messages table. */
@@ -18,6 +19,10 @@ export { outboundQueue } from '../db/outbound.js';
  * again by the rule of its kind (src/services/send-time.ts): one whose recipient opted out,
  * a reminder no longer right to send, or a free-form message whose 24-hour window closed
  * while it waited goes another way (a template, SMS) or is skipped with the reason.
+ *
+ * An attempt that ended without knowing whether Twilio created the message is noted on the
+ * row; the next one first looks for that message at Twilio (src/services/earlier-send.ts)
+ * and records it instead of sending a second.
  */
 export function sendOutboundJob(deps: {
   db: Database;
@@ -43,7 +48,7 @@ export function sendOutboundJob(deps: {
         'Not sent: Twilio is not configured (set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN).',
       );
     }
-    const sending = deps.send({
+    const message = {
       to: job.to_number,
       from: job.from_number,
       body: job.body,
@@ -52,12 +57,25 @@ export function sendOutboundJob(deps: {
         job.content_sid !== null
           ? { sid: job.content_sid, variables: job.content_variables ?? {} }
           : null,
-    });
-    // 21610: the person opted out at Twilio (STOP on SMS): opted out here too.
-    const result = await sending.catch(async (error: unknown) => {
-      await rememberRefusedRecipient(deps.db, job, error, clock());
-      throw error;
-    });
+    };
+    const earlier = deps.send.findCreated
+      ? await findEarlierSend(deps.db, deps.send.findCreated, claimed, {
+          ...message,
+          templated: message.content !== null,
+        })
+      : null;
+    // Twilio's clock, not the injected one, dates the message it may create.
+    const startedAt = new Date();
+    const result =
+      earlier ??
+      (await deps.send(message).catch(async (error: unknown) => {
+        if (error instanceof TwilioSendError && error.outcomeUnknown) {
+          await markOutcomeUnknown(deps.db, claimed, startedAt);
+        }
+        // 21610: the person opted out at Twilio (STOP on SMS): opted out here too.
+        await rememberRefusedRecipient(deps.db, job, error, clock());
+        throw error;
+      }));
     const kept = await submissions.record({ id: job.id, claims: job.claims }, result);
     if (!kept) throw new ClaimLostError(job.id);
   };

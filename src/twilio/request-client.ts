@@ -24,6 +24,16 @@ export class TwilioRequestTimeoutError extends Error {
   }
 }
 
+/**
+ * Set on every error of a request that got no answer: whether the whole request had been
+ * handed to the operating system when it failed. Then Twilio may have acted on it (created
+ * the message) though we never heard back; a request that failed before that (connection
+ * refused, no such host) certainly did nothing.
+ */
+export interface UnansweredRequest {
+  requestSent: boolean;
+}
+
 type Request = RequestClient['request'];
 type RequestOptions = Parameters<Request>[0];
 type Answer = Awaited<ReturnType<Request>>;
@@ -68,12 +78,15 @@ export function keptAliveRequestClient(
     const timeoutMs = opts.timeout ?? options.timeoutMs;
     return new Promise<Answer>((resolveAnswer, rejectAnswer) => {
       let deadline: NodeJS.Timeout | undefined = undefined;
+      let requestSent = false;
       const resolve = (answer: Answer) => {
         clearTimeout(deadline);
         resolveAnswer(answer);
       };
       const reject = (error: unknown) => {
         clearTimeout(deadline);
+        if (error instanceof Error)
+          Object.assign(error, { requestSent } satisfies UnansweredRequest);
         rejectAnswer(error);
       };
       const outgoing = (url.protocol === 'https:' ? https : http).request(
@@ -109,6 +122,8 @@ export function keptAliveRequestClient(
         timeoutMs,
       );
       outgoing.on('error', reject);
+      // 'finish': the last byte of the request went to the socket.
+      outgoing.on('finish', () => (requestSent = true));
       outgoing.end(body);
     });
   }) as Request;

@@ -1,5 +1,5 @@
 import type { Twilio } from 'twilio';
-import { keptAliveRequestClient } from './request-client.js';
+import { type UnansweredRequest, keptAliveRequestClient } from './request-client.js';
 
 /** One message to send through Twilio's Messages API. */
 export interface OutgoingMessage {
@@ -25,7 +25,10 @@ export interface SendResult {
 /**
  * Twilio refused or failed the request. `permanent` for a 4xx other than 429 (invalid
  * number 21211, outside WhatsApp's 24-hour window 63016, …): resending cannot help.
- * 429 and 5xx, and network errors, are worth retrying.
+ * 429 and 5xx, and network errors, are worth retrying. `outcomeUnknown` when Twilio may
+ * have created the message all the same: the request was sent and no answer came (a
+ * timeout, a connection broken mid-way), or a 5xx, which a gateway in front of the API can
+ * answer for a request the API went on to carry out.
  */
 export class TwilioSendError extends Error {
   constructor(
@@ -33,13 +36,39 @@ export class TwilioSendError extends Error {
     readonly status: number | null,
     readonly code: number | null,
     readonly permanent: boolean,
+    readonly outcomeUnknown = false,
   ) {
     super(message);
     this.name = 'TwilioSendError';
   }
 }
 
-export type SendMessage = (message: OutgoingMessage) => Promise<SendResult>;
+/** A message Twilio created, as its Messages list shows it. */
+export interface CreatedMessage {
+  sid: string;
+  status: string;
+  body: string;
+  createdAt: Date;
+}
+
+/**
+ * The messages created through the API from `from` to `to` since `since` (to the second,
+ * as Twilio keeps it), newest first; at most the 50 most recent of the conversation.
+ */
+export type FindCreatedMessages = (query: {
+  to: string;
+  from: string;
+  since: Date;
+}) => Promise<CreatedMessage[]>;
+
+export type SendMessage = ((message: OutgoingMessage) => Promise<SendResult>) & {
+  /**
+   * How to find out whether an attempt with an unknown outcome created its message (see
+   * src/services/earlier-send.ts). Absent (the development outbox, tests' stand-ins): such
+   * an attempt is retried as it is.
+   */
+  findCreated?: FindCreatedMessages;
+};
 
 export interface TwilioSenderOptions {
   accountSid: string;
@@ -87,7 +116,7 @@ export function createTwilioSender(options: TwilioSenderOptions): SendMessage {
     return loading;
   };
 
-  return async (message) => {
+  const send = async (message: OutgoingMessage): Promise<SendResult> => {
     const client = await clientOnce();
     try {
       const created = await client.messages.create({
@@ -110,12 +139,33 @@ export function createTwilioSender(options: TwilioSenderOptions): SendMessage {
       const status = typeof e.status === 'number' ? e.status : null;
       const code = typeof e.code === 'number' ? e.code : null;
       const permanent = status !== null && status >= 400 && status < 500 && status !== 429;
+      // Only a request that certainly never reached Twilio (refused, no such host) has a
+      // known outcome without an answer; an error from elsewhere counts as unknown.
+      const unanswered = (error as Partial<UnansweredRequest>).requestSent;
+      const outcomeUnknown = status === null ? unanswered !== false : status >= 500;
       throw new TwilioSendError(
         `Twilio ${status ?? 'request'} failed${code ? ` (error ${code})` : ''}: ${e.message ?? 'unknown error'}`,
         status,
         code,
         permanent,
+        outcomeUnknown,
       );
     }
   };
+
+  // One page of the conversation, newest first: the attempt being checked is recent, so
+  // its message, if any, is among the latest.
+  const findCreated: FindCreatedMessages = async ({ to, from, since }) => {
+    const client = await clientOnce();
+    const page = await client.messages.list({ to, from, limit: CREATED_LOOKUP_PAGE });
+    const sinceSecond = Math.floor(since.getTime() / 1000) * 1000;
+    return page
+      .filter((m) => m.direction.startsWith('outbound') && m.dateCreated.getTime() >= sinceSecond)
+      .map((m) => ({ sid: m.sid, status: m.status, body: m.body, createdAt: m.dateCreated }));
+  };
+
+  return Object.assign(send, { findCreated });
 }
+
+/** Messages read per lookup of an attempt with an unknown outcome: Twilio's default page. */
+const CREATED_LOOKUP_PAGE = 50;

@@ -104,6 +104,12 @@ export interface FakeTwilio {
   addMedia(options: FakeMediaOptions): FakeMedia;
   /** The next `count` message creations fail with this error. */
   failNext(count: number, error: TwilioErrorSpec): void;
+  /**
+   * The next `count` message creations get no answer: the connection stays open, silent,
+   * until the client gives up (or the fake closes). With `created`, the message is created
+   * all the same, as when Twilio's answer is lost on the way back.
+   */
+  answerNothingNext(count: number, options: { created: boolean }): void;
   close(): Promise<void>;
 }
 
@@ -165,6 +171,7 @@ export async function startFakeTwilio(options: FakeTwilioOptions = {}): Promise<
   const mediaDeletes: string[] = [];
   const media = new Map<string, MediaEntry>();
   const injected: TwilioErrorSpec[] = [];
+  const unanswered: { created: boolean }[] = [];
   const timers = new Set<NodeJS.Timeout>();
 
   const api = createServer((req, res) => {
@@ -210,6 +217,7 @@ export async function startFakeTwilio(options: FakeTwilioOptions = {}): Promise<
     const [, , messageSid, mediaSid, json] = route;
 
     if (!messageSid && req.method === 'POST') return createMessage(req, res);
+    if (!messageSid && req.method === 'GET') return listMessages(req, res);
     if (messageSid && !mediaSid && req.method === 'GET') {
       const message = messages.get(messageSid);
       return message ? sendJson(res, 200, message) : notFound(res, path);
@@ -256,6 +264,8 @@ export async function startFakeTwilio(options: FakeTwilioOptions = {}): Promise<
       recorded.status = status;
       sendError(res, status, code, message);
     };
+    const silence = unanswered.shift();
+    if (silence && !silence.created) return;
     const injectedError = injected.shift();
     if (injectedError) {
       const fallback = defaultErrors[injectedError.status]?.message ?? 'Error';
@@ -306,7 +316,34 @@ export async function startFakeTwilio(options: FakeTwilioOptions = {}): Promise<
     if (!lean) messages.set(sid, message);
     recorded.status = 201;
     recorded.sid = sid;
+    if (silence) return;
     sendJson(res, 201, message);
+  }
+
+  // GET Messages.json: the Message resources created, newest first, filtered by `To` and
+  // `From`, one page of `PageSize` (50 by default, at most 1000). DateSent filters are not
+  // modelled: no message here is ever sent.
+  function listMessages(req: IncomingMessage, res: ServerResponse) {
+    const query = new URL(req.url ?? '/', apiBaseUrl).searchParams;
+    const to = query.get('To');
+    const from = query.get('From');
+    const pageSize = Math.min(1000, Math.max(1, Number(query.get('PageSize') ?? 50) || 50));
+    const found = [...messages.values()]
+      .reverse()
+      .filter((m) => (to === null || m.to === to) && (from === null || m.from === from));
+    const page = found.slice(0, pageSize);
+    const uri = `/2010-04-01/Accounts/${accountSid}/Messages.json?${query.toString()}`;
+    sendJson(res, 200, {
+      messages: page,
+      start: 0,
+      end: Math.max(0, page.length - 1),
+      page: 0,
+      page_size: pageSize,
+      uri,
+      first_page_uri: uri,
+      next_page_uri: null,
+      previous_page_uri: null,
+    });
   }
 
   function handleCdn(req: IncomingMessage, res: ServerResponse) {
@@ -433,6 +470,9 @@ export async function startFakeTwilio(options: FakeTwilioOptions = {}): Promise<
     },
     failNext(count, error) {
       for (let i = 0; i < count; i += 1) injected.push(error);
+    },
+    answerNothingNext(count, silence) {
+      for (let i = 0; i < count; i += 1) unanswered.push(silence);
     },
     async close() {
       runningCdns.delete(apiBaseUrl);

@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { enqueueOutbound, outboundQueue } from '../src/db/outbound.js';
+import { createQueueWorker } from '../src/jobs/queue-worker.js';
+import { sendOutboundJob } from '../src/jobs/send-outbound.js';
+import { TwilioSendError, createTwilioSender } from '../src/twilio/sender.js';
+import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
+import { type TestDatabase, engines } from './helpers/databases.js';
+import { workerOptions } from './helpers/worker.js';
+
+// Twilio's Messages API takes no idempotency key: a send whose answer is lost may have
+// created its message, and sending it again would reach the person twice. These tests run
+// the outbound worker against the fake Twilio with answers lost on the way.
+
+const TO = 'whatsapp:+15550001234';
+const FROM = 'whatsapp:+14155238886';
+/** The sender's limit per request: short, so a lost answer costs the test little. */
+const TIMEOUT_MS = 300;
+
+for (const engine of engines) {
+  describe(`sends with an unknown outcome [${engine.name}]`, { skip: engine.skip }, () => {
+    let t: TestDatabase;
+    let fake: FakeTwilio;
+    before(async () => {
+      t = await engine.create();
+      fake = await startFakeTwilio();
+    });
+    after(async () => {
+      await fake?.close();
+      await t?.destroy();
+    });
+    beforeEach(() => {
+      fake.messageRequests.length = 0;
+      fake.requests.length = 0;
+    });
+
+    const sender = () =>
+      createTwilioSender({
+        accountSid: fake.accountSid,
+        authToken: fake.authToken,
+        apiBaseUrl: fake.apiBaseUrl,
+        statusCallbackUrl: null,
+        timeoutMs: TIMEOUT_MS,
+      });
+
+    /** Queues `body` to TO and runs the outbound worker until nothing is left to do. */
+    async function sendThroughWorker(body: string) {
+      const row = await enqueueOutbound(t.db, {
+        kind: 'send',
+        inboundMessageId: null,
+        userId: null,
+        to: TO,
+        from: FROM,
+        body,
+      });
+      assert.ok(row);
+      const worker = createQueueWorker(
+        t.db,
+        outboundQueue,
+        sendOutboundJob({ db: t.db, send: sender() }),
+        workerOptions({ backoffMs: 0, maxAttempts: 3 }),
+      );
+      await worker.runUntilIdle();
+      const [sent] = await t.db.query<{
+        status: string;
+        twilio_sid: string | null;
+        attempts: number;
+        outcome_unknown_since: Date | null;
+      }>(
+        `SELECT status, twilio_sid, attempts, outcome_unknown_since
+         FROM outbound_messages WHERE id = $1`,
+        [row.id],
+      );
+      assert.ok(sent);
+      return sent;
+    }
+
+    const lookups = () =>
+      fake.requests.filter((r) => r.method === 'GET' && r.path.includes('/Messages.json?'));
+    const createdFor = (body: string) =>
+      [...fake.messages.values()].filter((m) => m.body === body).map((m) => m.sid);
+
+    test('a message Twilio created whose answer was lost is recorded, not sent again', async () => {
+      fake.answerNothingNext(1, { created: true });
+      const sent = await sendThroughWorker('answer lost');
+      const created = createdFor('answer lost');
+      assert.equal(created.length, 1, 'one message at Twilio');
+      assert.equal(fake.messageRequests.length, 1, 'one create request');
+      assert.equal(sent.status, 'queued');
+      assert.equal(sent.twilio_sid, created[0]);
+      assert.equal(sent.attempts, 2);
+      assert.ok(sent.outcome_unknown_since, 'the unknown outcome was noted');
+      assert.equal(lookups().length, 1, 'the second attempt looked it up');
+    });
+
+    test('a request lost before Twilio created anything is sent again, once', async () => {
+      fake.answerNothingNext(1, { created: false });
+      const sent = await sendThroughWorker('request lost');
+      const created = createdFor('request lost');
+      assert.equal(created.length, 1);
+      assert.equal(fake.messageRequests.length, 2, 'sent again after the lookup found nothing');
+      assert.equal(sent.twilio_sid, created[0]);
+      assert.equal(lookups().length, 1);
+    });
+
+    test('the same text sent to the same person before is not taken for the lost one', async () => {
+      const first = await sendThroughWorker('Got it');
+      assert.equal(first.attempts, 1);
+      fake.answerNothingNext(1, { created: false });
+      const second = await sendThroughWorker('Got it');
+      const created = createdFor('Got it');
+      assert.equal(created.length, 2, 'both messages reached Twilio');
+      assert.notEqual(second.twilio_sid, first.twilio_sid);
+      assert.ok(created.includes(second.twilio_sid as string));
+    });
+
+    test('a 5xx counts as unknown: looked up before the next attempt', async () => {
+      fake.failNext(1, { status: 500, code: 20500 });
+      const sent = await sendThroughWorker('after a 500');
+      assert.equal(createdFor('after a 500').length, 1);
+      assert.equal(lookups().length, 1);
+      assert.equal(sent.attempts, 2);
+    });
+
+    test('a message answered at once is never looked up', async () => {
+      const sent = await sendThroughWorker('plain');
+      assert.equal(sent.outcome_unknown_since, null);
+      assert.equal(lookups().length, 0);
+    });
+  });
+}
+
+describe('which failed sends have an unknown outcome', () => {
+  test('a refused connection: known (nothing reached Twilio)', async () => {
+    // A port that was free a moment ago: connecting to it is refused.
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const send = createTwilioSender({
+      accountSid: 'AC00000000000000000000000000000000',
+      authToken: 'token',
+      apiBaseUrl: `http://127.0.0.1:${port}`,
+      statusCallbackUrl: null,
+      timeoutMs: TIMEOUT_MS,
+    });
+    const error = await send({ to: TO, from: FROM, body: 'x' }).catch((e: unknown) => e);
+    assert.ok(error instanceof TwilioSendError, String(error));
+    assert.equal(error.outcomeUnknown, false);
+    assert.equal(error.permanent, false);
+  });
+
+  test('a request sent and never answered: unknown', async () => {
+    const fake = await startFakeTwilio();
+    try {
+      fake.answerNothingNext(1, { created: false });
+      const send = createTwilioSender({
+        accountSid: fake.accountSid,
+        authToken: fake.authToken,
+        apiBaseUrl: fake.apiBaseUrl,
+        statusCallbackUrl: null,
+        timeoutMs: TIMEOUT_MS,
+      });
+      const error = await send({ to: TO, from: FROM, body: 'x' }).catch((e: unknown) => e);
+      assert.ok(error instanceof TwilioSendError, String(error));
+      assert.equal(error.outcomeUnknown, true);
+    } finally {
+      await fake.close();
+    }
+  });
+});
