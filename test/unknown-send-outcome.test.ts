@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { enqueueOutbound, outboundQueue } from '../src/db/outbound.js';
+import { releaseEveryClaim } from '../src/db/release-claims.js';
 import { createQueueWorker } from '../src/jobs/queue-worker.js';
 import { sendOutboundJob } from '../src/jobs/send-outbound.js';
 import { TwilioSendError, createTwilioSender } from '../src/twilio/sender.js';
@@ -45,8 +46,7 @@ for (const engine of engines) {
         timeoutMs: TIMEOUT_MS,
       });
 
-    /** Queues `body` to TO and runs the outbound worker until nothing is left to do. */
-    async function sendThroughWorker(body: string) {
+    const enqueue = async (body: string) => {
       const row = await enqueueOutbound(t.db, {
         kind: 'send',
         inboundMessageId: null,
@@ -56,6 +56,24 @@ for (const engine of engines) {
         body,
       });
       assert.ok(row);
+      return row;
+    };
+
+    /**
+     * A worker that dies mid-send: it claims the message `body`, and Twilio creates the
+     * message (sent here by the sender itself), but its SID is never recorded.
+     */
+    async function dieWhileSending(body: string, leaseMs: number) {
+      const row = await enqueue(body);
+      const [claimed] = await outboundQueue.claim(t.db, 1, leaseMs);
+      assert.equal(claimed?.id, row.id);
+      await sender()({ to: TO, from: FROM, body });
+      return row;
+    }
+
+    /** Queues `body` to TO (unless queued) and runs the outbound worker until nothing is left. */
+    async function sendThroughWorker(body: string, queued?: { id: number }) {
+      const row = queued ?? (await enqueue(body));
       const worker = createQueueWorker(
         t.db,
         outboundQueue,
@@ -121,6 +139,23 @@ for (const engine of engines) {
       const sent = await sendThroughWorker('after a 500');
       assert.equal(createdFor('after a 500').length, 1);
       assert.equal(lookups().length, 1);
+      assert.equal(sent.attempts, 2);
+    });
+
+    test('a worker that died mid-send: its claim released at start-up, the message is found', async () => {
+      const row = await dieWhileSending('died, released', 60_000);
+      assert.ok((await releaseEveryClaim(t.db)) >= 1);
+      const sent = await sendThroughWorker('died, released', row);
+      assert.deepEqual(createdFor('died, released'), [sent.twilio_sid]);
+      assert.equal(fake.messageRequests.length, 1, 'not sent a second time');
+      assert.equal(lookups().length, 1);
+    });
+
+    test('a worker that died mid-send: its lease ran out, the message is found', async () => {
+      const row = await dieWhileSending('died, lease over', 1);
+      const sent = await sendThroughWorker('died, lease over', row);
+      assert.deepEqual(createdFor('died, lease over'), [sent.twilio_sid]);
+      assert.equal(fake.messageRequests.length, 1, 'not sent a second time');
       assert.equal(sent.attempts, 2);
     });
 

@@ -66,6 +66,12 @@ export const outboundQueue: QueueTable<ClaimedOutbound> = defineQueueTable<Claim
   status: { column: 'status', pending: 'pending', running: 'submitting', failed: 'failed' },
   columns,
   errorColumns: { message: 'error_message', code: 'error_code', updatedAt: 'status_updated_at' },
+  // A worker that died mid-send may have had its message created by Twilio: since when is
+  // not known, so since the row was made (src/services/earlier-send.ts).
+  abandoned: {
+    column: 'outcome_unknown_since',
+    value: 'COALESCE(q.outcome_unknown_since, q.created_at)',
+  },
 });
 
 export interface NewOutbound {

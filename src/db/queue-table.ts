@@ -24,6 +24,13 @@ export interface QueueTableSpec {
   columns: string;
   /** Where a failure's message goes, and its numeric code and time when the table keeps them. */
   errorColumns: { message: string; code?: string; updatedAt?: string };
+  /**
+   * What a row keeps of a claim that ended without a word (its worker died: the lease ran
+   * out, or the embedded database's claims were released at start-up): `column` is set to
+   * `value` (SQL over the row's own columns) as the row is taken back. The outbound queue
+   * notes that the send in flight may have reached Twilio.
+   */
+  abandoned?: { column: string; value: string };
 }
 
 /** A claimed row as a queue hands it out: its id, attempt number and fencing token. */
@@ -93,12 +100,17 @@ export function defineQueueTable<Row extends ClaimedRow>(spec: QueueTableSpec): 
     const q = alias ? `${alias}.` : '';
     return `${q}id = $1 AND ${q}claims = $2 AND ${q}${status} = '${running}'`;
   };
+  // A row claimed while its status is still `running` was abandoned by its last claim.
+  const abandonedSet = spec.abandoned
+    ? `, ${spec.abandoned.column} = CASE WHEN q.${status} = '${running}' THEN ${spec.abandoned.value}
+         ELSE q.${spec.abandoned.column} END`
+    : '';
   const claimSet = `${status} = '${running}', attempts = q.attempts + 1, claims = q.claims + 1,
     locked_until = now() + ${interval('$2')}`;
 
   const claimSql = `
 UPDATE ${table} AS q
-SET ${claimSet}
+SET ${claimSet}${abandonedSet}
 FROM (
   SELECT id FROM ${table}
   WHERE ${status} IN ('${pending}', '${running}')
@@ -134,7 +146,9 @@ WHERE ${held()}
 RETURNING id`;
 
   const releaseSql = `
-UPDATE ${table} SET ${status} = '${pending}', locked_until = NULL, run_at = now()
+UPDATE ${table} AS q SET ${status} = '${pending}', locked_until = NULL, run_at = now()${
+    spec.abandoned ? `, ${spec.abandoned.column} = ${spec.abandoned.value}` : ''
+  }
 WHERE ${status} = '${running}'
 RETURNING id`;
 

@@ -20,8 +20,12 @@ export const CLOCK_SKEW_MS = 60_000;
  * If Twilio refuses the lookup for good (a 4xx), the message is sent: a reply that may
  * arrive twice is better than none.
  *
- * Wrong only when the same text went to the same person through the same number, outside
- * Taskwire, in the minutes between: that copy would be taken for ours, and ours not sent.
+ * The first such attempt's start is noted when it fails (src/jobs/send-outbound.ts); for a
+ * worker that died mid-send, the row's creation (the abandoned claim, src/db/outbound.ts).
+ *
+ * Wrong only when the same text went to the same person through the same number in that
+ * time and has no SID recorded here (sent outside Taskwire, or by another row whose own
+ * answer is still on its way): that copy would be taken for ours, and ours not sent.
  */
 export async function findEarlierSend(
   db: Queryable,
