@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { loadMigrations, migrate } from '../src/db/migrate.js';
 import { enqueueOutbound, outboundQueue } from '../src/db/outbound.js';
+import { openPglite } from '../src/db/pglite.js';
 import { releaseEveryClaim } from '../src/db/release-claims.js';
 import { createQueueWorker } from '../src/jobs/queue-worker.js';
 import { sendOutboundJob } from '../src/jobs/send-outbound.js';
@@ -159,6 +161,32 @@ for (const engine of engines) {
       assert.equal(sent.attempts, 2);
     });
 
+    test('a template is not credited with another message of ours still on its way', async () => {
+      // A reply to the same person went out, and its SID is not recorded yet (its worker
+      // is between Twilio's answer and the commit): it must not be taken for the template.
+      const reply = await dieWhileSending('your proof was shared', 60_000);
+      fake.answerNothingNext(1, { created: false });
+      const template = await enqueueOutbound(t.db, {
+        kind: 'reminder',
+        inboundMessageId: null,
+        userId: null,
+        to: TO,
+        from: FROM,
+        body: 'Reminder: your task is due at 18:00',
+        content: { sid: `HX${'a'.repeat(32)}`, variables: { '1': '18:00' } },
+      });
+      assert.ok(template);
+      const sent = await sendThroughWorker('unused', template);
+      const replySids = createdFor('your proof was shared');
+      assert.equal(replySids.length, 1);
+      assert.notEqual(sent.twilio_sid, replySids[0], 'the reply is not the template');
+      assert.ok(fake.messages.has(sent.twilio_sid as string));
+      assert.equal(lookups().length, 1);
+      await t.db.query(`UPDATE outbound_messages SET status = 'canceled' WHERE id = $1`, [
+        reply.id,
+      ]);
+    });
+
     test('a message answered at once is never looked up', async () => {
       const sent = await sendThroughWorker('plain');
       assert.equal(sent.outcome_unknown_since, null);
@@ -203,6 +231,33 @@ describe('which failed sends have an unknown outcome', () => {
       assert.equal(error.outcomeUnknown, true);
     } finally {
       await fake.close();
+    }
+  });
+});
+
+describe('a data folder of the version before', () => {
+  test('its claims are released at start-up, before it is migrated', async () => {
+    // openDatabase releases the embedded database's claims before migrate() runs, so the
+    // release must work on the schema of the version before (no outcome_unknown_since).
+    const db = await openPglite({ dataDir: null });
+    try {
+      await migrate(
+        db,
+        loadMigrations().filter((m) => m.version < 26),
+      );
+      await db.query(
+        `INSERT INTO outbound_messages (kind, to_number, from_number, body, status, locked_until)
+         VALUES ('send', $1, $2, 'in flight', 'submitting', now() + interval '1 minute')`,
+        [TO, FROM],
+      );
+      assert.equal(await releaseEveryClaim(db), 1);
+      await migrate(db);
+      const [row] = await db.query<{ status: string; outcome_unknown_since: Date | null }>(
+        'SELECT status, outcome_unknown_since FROM outbound_messages',
+      );
+      assert.deepEqual(row, { status: 'pending', outcome_unknown_since: null });
+    } finally {
+      await db.close();
     }
   });
 });

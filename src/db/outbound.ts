@@ -66,11 +66,11 @@ export const outboundQueue: QueueTable<ClaimedOutbound> = defineQueueTable<Claim
   status: { column: 'status', pending: 'pending', running: 'submitting', failed: 'failed' },
   columns,
   errorColumns: { message: 'error_message', code: 'error_code', updatedAt: 'status_updated_at' },
-  // A worker that died mid-send may have had its message created by Twilio: since when is
-  // not known, so since the row was made (src/services/earlier-send.ts).
-  abandoned: {
+  // A send that timed out may have been created by Twilio (the failure says since when);
+  // a worker that died mid-send too, since a time not known: since the row was made.
+  outcomeUnknown: {
     column: 'outcome_unknown_since',
-    value: 'COALESCE(q.outcome_unknown_since, q.created_at)',
+    abandoned: 'COALESCE(q.outcome_unknown_since, q.created_at)',
   },
 });
 
@@ -265,23 +265,19 @@ const heldBy = (row: string, claim: string): string =>
   `${row}.id = ${claim}.id AND ${row}.claims = ${claim}.claims AND ${row}.status = 'submitting'`;
 
 /**
- * Notes that an attempt of this claim, started at `startedAt`, ended without knowing
- * whether Twilio created the message; the earliest such start is kept. False if the claim
- * was lost.
+ * The texts of the other outbound messages to any of `to` queued since `since`: a message
+ * Twilio created with one of them is theirs, not a template's of the row `exceptId`.
  */
-export async function markOutcomeUnknown(
+export async function otherTextsTo(
   db: Queryable,
-  claim: Claim,
-  startedAt: Date,
-): Promise<boolean> {
-  const rows = await db.query(
-    `UPDATE outbound_messages
-     SET outcome_unknown_since = LEAST(outcome_unknown_since, $3::timestamptz)
-     WHERE ${outboundQueue.held()}
-     RETURNING id`,
-    [claim.id, claim.claims, startedAt],
+  query: { to: string[]; exceptId: number; since: Date },
+): Promise<Set<string>> {
+  const rows = await db.query<{ body: string }>(
+    `SELECT DISTINCT body FROM outbound_messages
+     WHERE to_number = ANY($1::text[]) AND id <> $2 AND created_at >= $3`,
+    [query.to, query.exceptId, query.since],
   );
-  return rows.length > 0;
+  return new Set(rows.map((row) => row.body));
 }
 
 /** Which of these Twilio SIDs an outbound message already has recorded. */

@@ -25,12 +25,15 @@ export interface QueueTableSpec {
   /** Where a failure's message goes, and its numeric code and time when the table keeps them. */
   errorColumns: { message: string; code?: string; updatedAt?: string };
   /**
-   * What a row keeps of a claim that ended without a word (its worker died: the lease ran
-   * out, or the embedded database's claims were released at start-up): `column` is set to
-   * `value` (SQL over the row's own columns) as the row is taken back. The outbound queue
-   * notes that the send in flight may have reached Twilio.
+   * Where a row keeps since when the outcome of its job is unknown: a job that did
+   * something outside the database (sent a message) without learning whether it took
+   * effect. A failure says so (Failure.outcomeUnknownSince: the earliest time is kept); a
+   * claim that ended without a word (its worker died: the lease ran out, or the embedded
+   * database's claims were released at start-up) sets `abandoned`, SQL over the row's own
+   * columns (`q.`), as the row is taken back. The outbound queue's next attempt then looks
+   * at Twilio before it sends (src/services/earlier-send.ts).
    */
-  abandoned?: { column: string; value: string };
+  outcomeUnknown?: { column: string; abandoned: string };
 }
 
 /** A claimed row as a queue hands it out: its id, attempt number and fencing token. */
@@ -61,6 +64,8 @@ export interface Failure {
    * mid-job: the job itself did not fail). Counted unless said otherwise.
    */
   counted?: boolean;
+  /** When the attempt began, if it may have taken effect unseen (QueueTableSpec.outcomeUnknown). */
+  outcomeUnknownSince?: Date | null;
 }
 
 export interface QueueTable<Row extends ClaimedRow> {
@@ -101,9 +106,10 @@ export function defineQueueTable<Row extends ClaimedRow>(spec: QueueTableSpec): 
     return `${q}id = $1 AND ${q}claims = $2 AND ${q}${status} = '${running}'`;
   };
   // A row claimed while its status is still `running` was abandoned by its last claim.
-  const abandonedSet = spec.abandoned
-    ? `, ${spec.abandoned.column} = CASE WHEN q.${status} = '${running}' THEN ${spec.abandoned.value}
-         ELSE q.${spec.abandoned.column} END`
+  const unknown = spec.outcomeUnknown;
+  const abandonedSet = unknown
+    ? `, ${unknown.column} = CASE WHEN q.${status} = '${running}' THEN ${unknown.abandoned}
+         ELSE q.${unknown.column} END`
     : '';
   const claimSet = `${status} = '${running}', attempts = q.attempts + 1, claims = q.claims + 1,
     locked_until = now() + ${interval('$2')}`;
@@ -141,13 +147,13 @@ SET ${status} = CASE WHEN $3 THEN '${failed}' ELSE '${pending}' END,
     attempts = attempts - CASE WHEN $6 THEN 0 ELSE 1 END,
     locked_until = NULL, ${message} = $5${code ? `, ${code} = $7::int` : ''}${
       updatedAt ? `, ${updatedAt} = now()` : ''
-    }
+    }${unknown ? `, ${unknown.column} = LEAST(${unknown.column}, $${code ? 8 : 7}::timestamptz)` : ''}
 WHERE ${held()}
 RETURNING id`;
 
-  const releaseSql = `
+  const releaseSql = (markAbandoned: boolean) => `
 UPDATE ${table} AS q SET ${status} = '${pending}', locked_until = NULL, run_at = now()${
-    spec.abandoned ? `, ${spec.abandoned.column} = ${spec.abandoned.value}` : ''
+    unknown && markAbandoned ? `, ${unknown.column} = ${unknown.abandoned}` : ''
   }
 WHERE ${status} = '${running}'
 RETURNING id`;
@@ -176,11 +182,23 @@ RETURNING id`;
         failure.counted !== false,
       ];
       if (code) params.push(failure.code ?? null);
+      if (unknown) params.push(failure.outcomeUnknownSince ?? null);
       const rows = await db.query(failSql, params);
       return rows.length > 0;
     },
     async releaseEveryClaim(db) {
-      return (await db.query(releaseSql)).length;
+      // Claims are released before migrations run (src/start/database.ts): a data folder
+      // of an earlier version may lack the column, and its claims are released unmarked.
+      const marked =
+        unknown !== undefined &&
+        (
+          await db.query(
+            `SELECT 1 FROM pg_attribute
+             WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped`,
+            [table, unknown.column],
+          )
+        ).length > 0;
+      return (await db.query(releaseSql(marked))).length;
     },
     async notify(db) {
       await db.query(`SELECT pg_notify($1, '')`, [spec.channel]);

@@ -274,6 +274,7 @@ export function createQueueWorker<Job extends ClaimedJob>(
         final,
         retryInMs,
         code: typeof code === 'number' ? code : null,
+        outcomeUnknownSince: outcomeUnknownSince(error),
       };
       await queue
         .markFailed(db, claim, failure)
@@ -320,7 +321,13 @@ export function createQueueWorker<Job extends ClaimedJob>(
       },
       'the database went away mid-job; will retry without counting the attempt',
     );
-    const failure = { error: describeError(error), final: false, retryInMs, counted: false };
+    const failure = {
+      error: describeError(error),
+      final: false,
+      retryInMs,
+      counted: false,
+      outcomeUnknownSince: outcomeUnknownSince(error),
+    };
     for (let tries = 1; !stopping; tries += 1) {
       try {
         await queue.markFailed(db, claim, failure);
@@ -469,4 +476,13 @@ export function createQueueWorker<Job extends ClaimedJob>(
       }
     },
   };
+}
+
+/**
+ * When the failed attempt began, if a job says it may have taken effect unseen (an error
+ * with `outcomeUnknownSince`: src/jobs/send-outbound.ts); kept on the row with the failure.
+ */
+function outcomeUnknownSince(error: unknown): Date | null {
+  const since = (error as { outcomeUnknownSince?: unknown } | null)?.outcomeUnknownSince;
+  return since instanceof Date ? since : null;
 }

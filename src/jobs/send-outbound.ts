@@ -1,5 +1,5 @@
 import type { Database } from '../db/executor.js';
-import { type ClaimedOutbound, markOutcomeUnknown } from '../db/outbound.js';
+import type { ClaimedOutbound } from '../db/outbound.js';
 import { outboundSubmissions } from '../db/outbound-submissions.js';
 import { ClaimLostError, PermanentJobError } from '../domain/processing-errors.js';
 import { rememberRefusedRecipient } from '../services/consent.js';
@@ -69,14 +69,28 @@ export function sendOutboundJob(deps: {
     const result =
       earlier ??
       (await deps.send(message).catch(async (error: unknown) => {
-        if (error instanceof TwilioSendError && error.outcomeUnknown) {
-          await markOutcomeUnknown(deps.db, claimed, startedAt);
-        }
         // 21610: the person opted out at Twilio (STOP on SMS): opted out here too.
         await rememberRefusedRecipient(deps.db, job, error, clock());
-        throw error;
+        throw error instanceof TwilioSendError && error.outcomeUnknown
+          ? outcomeUnknownSince(error, startedAt)
+          : error;
       }));
-    const kept = await submissions.record({ id: job.id, claims: job.claims }, result);
+    const kept = await submissions
+      .record({ id: job.id, claims: job.claims }, result)
+      .catch((error: unknown) => {
+        // Sent, and not recorded (the database went away): the next attempt must look
+        // before it sends, just as if Twilio's answer had been lost.
+        throw earlier ? error : outcomeUnknownSince(error, startedAt);
+      });
     if (!kept) throw new ClaimLostError(job.id);
   };
+}
+
+/**
+ * `error`, marked for the queue worker: this attempt, begun at `startedAt`, may have had
+ * its message created by Twilio (kept on the row with the failure, src/db/queue-table.ts).
+ */
+function outcomeUnknownSince(error: unknown, startedAt: Date): unknown {
+  if (error instanceof Error) Object.assign(error, { outcomeUnknownSince: startedAt });
+  return error;
 }

@@ -53,7 +53,7 @@ export interface CreatedMessage {
 
 /**
  * The messages created through the API from `from` to `to` since `since` (to the second,
- * as Twilio keeps it), newest first; at most the 50 most recent of the conversation.
+ * as Twilio keeps it), found among the 100 most recent of that conversation.
  */
 export type FindCreatedMessages = (query: {
   to: string;
@@ -153,19 +153,23 @@ export function createTwilioSender(options: TwilioSenderOptions): SendMessage {
     }
   };
 
-  // One page of the conversation, newest first: the attempt being checked is recent, so
-  // its message, if any, is among the latest.
+  // One page (one request) of the messages from `from` to `to`, most recent first: the
+  // attempt being checked is recent, so its message, if any, is among them.
   const findCreated: FindCreatedMessages = async ({ to, from, since }) => {
     const client = await clientOnce();
-    const page = await client.messages.list({ to, from, limit: CREATED_LOOKUP_PAGE });
+    const page = await client.messages.page({ to, from, pageSize: CREATED_LOOKUP_PAGE });
     const sinceSecond = Math.floor(since.getTime() / 1000) * 1000;
-    return page
-      .filter((m) => m.direction.startsWith('outbound') && m.dateCreated.getTime() >= sinceSecond)
+    return page.instances
+      .filter((m) => m.direction === 'outbound-api' && m.dateCreated.getTime() >= sinceSecond)
       .map((m) => ({ sid: m.sid, status: m.status, body: m.body, createdAt: m.dateCreated }));
   };
 
   return Object.assign(send, { findCreated });
 }
 
-/** Messages read per lookup of an attempt with an unknown outcome: Twilio's default page. */
-const CREATED_LOOKUP_PAGE = 50;
+/**
+ * Messages read per lookup of an attempt with an unknown outcome. Twilio orders its list
+ * by the time each was sent, newest first, so a message still queued at Twilio may sit
+ * behind later ones: a hundred leaves room for a busy conversation.
+ */
+const CREATED_LOOKUP_PAGE = 100;
