@@ -8,10 +8,16 @@ import { openPglite } from '../src/db/pglite.js';
 import { releaseEveryClaim } from '../src/db/release-claims.js';
 import { createQueueWorker } from '../src/jobs/queue-worker.js';
 import { sendOutboundJob } from '../src/jobs/send-outbound.js';
-import { TwilioSendError, createTwilioSender } from '../src/twilio/sender.js';
+import type { Database } from '../src/db/executor.js';
+import {
+  type OutgoingMessage,
+  type SendMessage,
+  TwilioSendError,
+  createTwilioSender,
+} from '../src/twilio/sender.js';
 import { type FakeTwilio, startFakeTwilio } from './fakes/fake-twilio.js';
 import { type TestDatabase, engines } from './helpers/databases.js';
-import { workerOptions } from './helpers/worker.js';
+import { workerOptions, wrapTransactions } from './helpers/worker.js';
 
 // Twilio's Messages API takes no idempotency key: a send whose answer is lost may have
 // created its message, and sending it again would reach the person twice. These tests run
@@ -74,12 +80,16 @@ for (const engine of engines) {
     }
 
     /** Queues `body` to TO (unless queued) and runs the outbound worker until nothing is left. */
-    async function sendThroughWorker(body: string, queued?: { id: number }) {
+    async function sendThroughWorker(
+      body: string,
+      queued?: { id: number },
+      job: { db?: Database; send?: SendMessage } = {},
+    ) {
       const row = queued ?? (await enqueue(body));
       const worker = createQueueWorker(
         t.db,
         outboundQueue,
-        sendOutboundJob({ db: t.db, send: sender() }),
+        sendOutboundJob({ db: job.db ?? t.db, send: job.send ?? sender() }),
         workerOptions({ backoffMs: 0, maxAttempts: 3 }),
       );
       await worker.runUntilIdle();
@@ -185,6 +195,33 @@ for (const engine of engines) {
       await t.db.query(`UPDATE outbound_messages SET status = 'canceled' WHERE id = $1`, [
         reply.id,
       ]);
+    });
+
+    test('a message Twilio accepted whose SID could not be recorded is found, not sent again', async () => {
+      // Twilio answers; then the transaction that records the SID fails (the database
+      // went away at that moment). The failure carries the note to the row.
+      const twilio = sender();
+      let answered = false;
+      const send: SendMessage = Object.assign(
+        async (message: OutgoingMessage) => {
+          const result = await twilio(message);
+          answered = true;
+          return result;
+        },
+        { findCreated: twilio.findCreated },
+      );
+      const db = wrapTransactions(t.db, async (tx) => {
+        if (answered) {
+          answered = false;
+          throw new Error('the database went away while recording the SID');
+        }
+        return tx;
+      });
+      const sent = await sendThroughWorker('recording failed', undefined, { db, send });
+      assert.deepEqual(createdFor('recording failed'), [sent.twilio_sid]);
+      assert.equal(fake.messageRequests.length, 1, 'not sent a second time');
+      assert.ok(sent.outcome_unknown_since);
+      assert.equal(sent.attempts, 2);
     });
 
     test('a message answered at once is never looked up', async () => {
