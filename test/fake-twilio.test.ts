@@ -5,6 +5,7 @@ import twilio from 'twilio';
 import { startFakeTwilio, type FakeTwilio } from './fakes/fake-twilio.js';
 import {
   createMessage,
+  listMessages,
   mediaResource,
   messageResource,
   type ResourceFacts,
@@ -294,6 +295,35 @@ describe('fake Twilio', () => {
       });
       assert.equal(response.status, 201);
       assertFollowsSchema((await response.json()) as Record<string, unknown>, messageResource);
+    });
+
+    test('GET Messages.json: a page of the schema, newest first, filtered by To and From', async () => {
+      const to = `whatsapp:+1555000${String(Date.now() % 10000).padStart(4, '0')}`;
+      const from = 'whatsapp:+14155238886';
+      const created = [];
+      for (const body of ['first', 'second', 'third']) {
+        created.push(await sdk().messages.create({ to, from, body }));
+      }
+      await sdk().messages.create({ to: 'whatsapp:+15550009999', from, body: 'elsewhere' });
+      const response = await fetch(
+        `${messagesUrl()}?${new URLSearchParams({ To: to, From: from, PageSize: '2' })}`,
+        { headers: auth() },
+      );
+      assert.equal(response.status, 200);
+      const page = (await response.json()) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(page).sort(), [...listMessages.pageFields].sort());
+      const messages = page.messages as Record<string, unknown>[];
+      assert.deepEqual(
+        messages.map((m) => m.body),
+        ['third', 'second'],
+      );
+      for (const message of messages) assertFollowsSchema(message, messageResource);
+      // The SDK reads the same page.
+      const viaSdk = await sdk().messages.page({ to, from, pageSize: 50 });
+      assert.deepEqual(
+        viaSdk.instances.map((m) => m.sid),
+        created.map((m) => m.sid).reverse(),
+      );
     });
 
     test('a Media resource has exactly the fields and patterns of the schema', async () => {

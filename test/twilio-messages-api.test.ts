@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
   createMessage,
+  listMessages,
   mediaResource,
   messageResource,
   operations,
@@ -30,11 +31,15 @@ const specMissing = existsSync(specPath)
     '../shared/twilio, not in it): nothing to check the facts against';
 
 interface Operation {
+  parameters?: { name: string; in: string }[];
   requestBody?: {
     content: Record<string, { schema: { required?: string[]; properties: object } } | undefined>;
   };
   responses: Record<string, unknown>;
   security?: unknown;
+}
+interface ListResponse {
+  content: Record<string, { schema: { properties: object } } | undefined>;
 }
 interface Spec {
   paths: Record<string, Record<string, Operation | undefined> | undefined>;
@@ -68,6 +73,16 @@ describe(
       assert.ok(form, 'a form-encoded request body');
       assert.deepEqual(Object.keys(form.properties).sort(), [...createMessage.parameters].sort());
       assert.deepEqual(form.required, createMessage.required);
+    });
+
+    test('GET Messages.json takes exactly these query parameters and answers a page of these fields', () => {
+      const operation = spec().paths[operations[1]!.path]?.get as
+        (Operation & { responses: Record<string, ListResponse> }) | undefined;
+      assert.ok(operation);
+      const query = (operation.parameters ?? []).filter((p) => p.in === 'query');
+      assert.deepEqual(query.map((p) => p.name).sort(), [...listMessages.query].sort());
+      const page = operation.responses['200']?.content['application/json']?.schema.properties;
+      assert.deepEqual(Object.keys(page ?? {}).sort(), [...listMessages.pageFields].sort());
     });
 
     const agrees = (facts: ResourceFacts) => {
