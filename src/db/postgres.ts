@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { queryBeginningTransaction } from './begin-with-first-statement.js';
 import { connectFailure } from './connection-errors.js';
 import type { Database, Queryable } from './executor.js';
 import { statementNames } from './prepared-statements.js';
@@ -79,15 +80,35 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     query,
     async transaction(work) {
       const { client, failure, giveBack } = await checkOut(pool);
+      // BEGIN goes out with the first statement, in its round trip (queryBeginningTransaction); a
+      // transaction that runs no statement sends neither BEGIN nor COMMIT.
+      let begun = false;
       const scoped: Queryable = {
-        query: <Row>(sql: string, params?: readonly unknown[]) => run<Row>(client, sql, params),
+        async query<Row>(sql: string, params?: readonly unknown[]) {
+          if (begun) return run<Row>(client, sql, params);
+          begun = true;
+          try {
+            const answered = await queryBeginningTransaction(client, names.config(sql, params));
+            return answered.rows as Row[];
+          } catch (error) {
+            names.failed(error);
+            throw error;
+          }
+        },
         async exec(sql: string) {
+          if (!begun) {
+            begun = true;
+            await client.query('BEGIN');
+          }
           await client.query(sql);
         },
       };
       try {
-        await client.query('BEGIN');
         const result = await work(scoped);
+        if (!begun) {
+          giveBack(failure());
+          return result;
+        }
         // COMMIT of a transaction a failed statement aborted (a work that caught the error
         // and went on) rolls back without an error: its command tag says so. Never report
         // such a transaction as committed, least of all for a shared batch's other works.
@@ -99,7 +120,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         return result;
       } catch (error) {
         let broken = failure();
-        if (!broken) {
+        if (!broken && begun) {
           try {
             await client.query('ROLLBACK');
           } catch (rollbackError) {
