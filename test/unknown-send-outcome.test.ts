@@ -71,11 +71,17 @@ for (const engine of engines) {
      * A worker that dies mid-send: it claims the message `body`, and Twilio creates the
      * message (sent here by the sender itself), but its SID is never recorded.
      */
-    async function dieWhileSending(body: string, leaseMs: number) {
+    async function dieWhileSending(body: string, lease: 'held' | 'run out') {
       const row = await enqueue(body);
-      const [claimed] = await outboundQueue.claim(t.db, 1, leaseMs);
+      const [claimed] = await outboundQueue.claim(t.db, 1, 60_000);
       assert.equal(claimed?.id, row.id);
       await sender()({ to: TO, from: FROM, body });
+      if (lease === 'run out') {
+        await t.db.query(
+          `UPDATE outbound_messages SET locked_until = now() - interval '1 second' WHERE id = $1`,
+          [row.id],
+        );
+      }
       return row;
     }
 
@@ -155,7 +161,7 @@ for (const engine of engines) {
     });
 
     test('a worker that died mid-send: its claim released at start-up, the message is found', async () => {
-      const row = await dieWhileSending('died, released', 60_000);
+      const row = await dieWhileSending('died, released', 'held');
       assert.ok((await releaseEveryClaim(t.db)) >= 1);
       const sent = await sendThroughWorker('died, released', row);
       assert.deepEqual(createdFor('died, released'), [sent.twilio_sid]);
@@ -164,7 +170,7 @@ for (const engine of engines) {
     });
 
     test('a worker that died mid-send: its lease ran out, the message is found', async () => {
-      const row = await dieWhileSending('died, lease over', 1);
+      const row = await dieWhileSending('died, lease over', 'run out');
       const sent = await sendThroughWorker('died, lease over', row);
       assert.deepEqual(createdFor('died, lease over'), [sent.twilio_sid]);
       assert.equal(fake.messageRequests.length, 1, 'not sent a second time');
@@ -174,7 +180,7 @@ for (const engine of engines) {
     test('a template is not credited with another message of ours still on its way', async () => {
       // A reply to the same person went out, and its SID is not recorded yet (its worker
       // is between Twilio's answer and the commit): it must not be taken for the template.
-      const reply = await dieWhileSending('your proof was shared', 60_000);
+      const reply = await dieWhileSending('your proof was shared', 'held');
       fake.answerNothingNext(1, { created: false });
       const template = await enqueueOutbound(t.db, {
         kind: 'reminder',
