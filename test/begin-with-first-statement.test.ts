@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { Database } from '../src/db/executor.js';
+import { openPostgres } from '../src/db/postgres.js';
 import { postgres, type TestDatabase } from './helpers/databases.js';
 
 // On Postgres a transaction's BEGIN goes out with its first statement, in one round trip
@@ -51,30 +53,89 @@ describe('BEGIN with the first statement [postgres]', { skip: postgres.skip }, (
     assert.equal(await count(), 1);
   });
 
-  test('a first statement that does not parse fails alone; the next transaction is fine', async () => {
-    const broken = 'SELECT $1::int + AS n';
-    await assert.rejects(
-      t.db.transaction((tx) => tx.query(broken, [1])),
-      { code: '42601' },
-    );
-    // The same text again still meets its syntax error (it was never recorded as parsed,
-    // which would skip the Parse and meet "prepared statement does not exist" instead).
-    await assert.rejects(
-      t.db.transaction((tx) => tx.query(broken, [1])),
-      { code: '42601' },
-    );
-    const answers = await t.db.transaction(async (tx) => [
-      await tx.query<{ n: number }>('SELECT $1::int + 1 AS n', [1]),
-      await tx.query<{ n: number }>('SELECT $1::int + 2 AS n', [1]),
-    ]);
-    assert.deepEqual(answers, [[{ n: 2 }], [{ n: 3 }]]);
+  /** A pool of one connection on the test database: every transaction meets the same one. */
+  async function oneConnection(): Promise<Database> {
+    return openPostgres({ connectionString: t.url as string, poolSize: 1 });
+  }
+  const preparedCount = async (db: Database, text: string) =>
+    (
+      await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = $1',
+        [text],
+      )
+    )[0]?.n;
+
+  test('a first statement that does not parse fails alone, with its own error each time', async () => {
+    const db = await oneConnection();
+    try {
+      const broken = 'SELECT $1::int + AS n';
+      for (let i = 0; i < 2; i += 1) {
+        await assert.rejects(
+          db.transaction((tx) => tx.query(broken, [1])),
+          { code: '42601' },
+        );
+      }
+      const answers = await db.transaction(async (tx) => [
+        await tx.query<{ n: number }>('SELECT $1::int + 1 AS n', [1]),
+        await tx.query<{ n: number }>('SELECT $1::int + 2 AS n', [1]),
+      ]);
+      assert.deepEqual(answers, [[{ n: 2 }], [{ n: 3 }]]);
+    } finally {
+      await db.close();
+    }
   });
 
-  test('a transaction that runs no statement commits nothing and returns its value', async () => {
-    assert.equal(await t.db.transaction(async () => 'nothing to do'), 'nothing to do');
-    assert.equal(
-      await t.db.transaction(async (tx) => (await tx.query('SELECT 1 AS one', [])).length),
-      1,
-    );
+  test('a first statement that fails at Bind or Execute: the same error again, naming stays on', async () => {
+    // Each case on a fresh connection, so the failing use is the statement's first there:
+    // its Parse succeeded and the server keeps it, whatever failed after.
+    await t.db.query(`INSERT INTO begin_probe (id, note) VALUES (100, 'taken')`, []);
+    const cases = [
+      // A value the parameter's type refuses: Bind fails (22P02).
+      {
+        text: 'INSERT INTO begin_probe (id, note) VALUES ($1::int, $2)',
+        values: ['x', 'a'],
+        code: '22P02',
+      },
+      // A duplicate key: Execute fails (23505).
+      {
+        text: 'INSERT INTO begin_probe (note, id) VALUES ($2, $1::int)',
+        values: [100, 'b'],
+        code: '23505',
+      },
+    ];
+    for (const [index, { text, values, code }] of cases.entries()) {
+      const db = await oneConnection();
+      try {
+        for (let i = 0; i < 2; i += 1) {
+          await assert.rejects(
+            db.transaction((tx) => tx.query(text, values)),
+            { code },
+          );
+        }
+        await db.transaction((tx) => tx.query(text, [300 + index, 'ok']));
+        assert.equal(await preparedCount(db, text), 1, `${code}: one named statement, reused`);
+      } finally {
+        await db.close();
+      }
+    }
+  });
+
+  test('a transaction that runs no statement sends no BEGIN: nothing is left open', async () => {
+    const db = await openPostgres({
+      connectionString: t.url as string,
+      poolSize: 1,
+      applicationName: 'begin-probe',
+    });
+    try {
+      assert.equal(await db.transaction(async () => 'nothing to do'), 'nothing to do');
+      // A BEGIN sent without its COMMIT would leave the connection idle in a transaction.
+      const states = await t.db.query<{ state: string }>(
+        `SELECT state FROM pg_stat_activity WHERE application_name = 'begin-probe'`,
+        [],
+      );
+      assert.deepEqual(states, [{ state: 'idle' }]);
+    } finally {
+      await db.close();
+    }
   });
 });

@@ -80,16 +80,22 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     query,
     async transaction(work) {
       const { client, failure, giveBack } = await checkOut(pool);
-      // BEGIN goes out with the first statement, in its round trip (queryBeginningTransaction); a
-      // transaction that runs no statement sends neither BEGIN nor COMMIT.
+      // BEGIN goes out with the first statement, in its round trip, where it can
+      // (queryBeginningTransaction); a transaction that runs no statement sends neither
+      // BEGIN nor COMMIT.
       let begun = false;
       const scoped: Queryable = {
         async query<Row>(sql: string, params?: readonly unknown[]) {
           if (begun) return run<Row>(client, sql, params);
           begun = true;
+          const config = names.config(sql, params);
+          const together = queryBeginningTransaction(client, config);
+          if (!together) {
+            await client.query('BEGIN');
+            return run<Row>(client, sql, params);
+          }
           try {
-            const answered = await queryBeginningTransaction(client, names.config(sql, params));
-            return answered.rows as Row[];
+            return (await together).rows as Row[];
           } catch (error) {
             names.failed(error);
             throw error;
